@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` (sync the sandbox company into SQLite) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install demo test dev validate clean
+
+$(BIN)/personio-pipeline: pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/personio-pipeline
+
+demo: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/personio-pipeline demo
+
+test: install
+	$(BIN)/dagster definitions validate -m personio_pipeline.definitions
+	$(BIN)/pytest -q
+
+dev: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev
+
+clean:
+	rm -rf $(VENV) data .dagster_home

@@ -1,0 +1,1 @@
+"""personio_pipeline: keeps Teammeter organisations in step with each customer's Personio via Apideck."""

@@ -1,0 +1,1 @@
+"""Talking to Apideck: the HRIS and Vault clients, and a local Apideck-compatible sandbox."""

@@ -1,0 +1,13 @@
+"""The one place that assembles the project's `dg.Definitions`."""
+
+import dagster as dg
+
+from personio_pipeline.defs.assets.apideck import raw_employees
+from personio_pipeline.defs.jobs import sync_company_job
+from personio_pipeline.defs.resources import default_resources
+
+defs = dg.Definitions(
+    assets=[raw_employees],
+    jobs=[sync_company_job],
+    resources=default_resources(),
+)

@@ -1,0 +1,1 @@
+"""Asset definitions by layer: apideck (raw), org (model), teammeter (store), invitations."""

@@ -1,0 +1,48 @@
+"""Raw layer: every employee of a company, as Apideck served it (restricted to needed fields)."""
+
+
+from typing import Any
+
+import dagster as dg
+
+from personio_pipeline.apideck.errors import ApideckError
+from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.teammeter import organisations
+
+
+@dg.asset(
+    key=["apideck", "employees"],
+    partitions_def=companies,
+    group_name="apideck",
+    kinds={"apideck", "json"},
+    owners=["team:data"],
+    pool="apideck",
+)
+def raw_employees(
+    context: dg.AssetExecutionContext, apideck: ApideckResource, teammeter_db: TeammeterDatabase
+) -> dg.Output[list[dict[str, Any]]]:
+    """All employees of one company from Apideck `GET /hris/employees`, every page, only the
+    attributes the sync needs. Stored as JSON Lines so the data team can open what was read."""
+    consumer_id = context.partition_key
+    with teammeter_db.engine().connect() as conn:
+        organisation = organisations.get(conn, consumer_id)
+    with apideck.hris_client(logger=context.log) as client:
+        try:
+            records, stats = client.list_employees(consumer_id, organisation.service_id)
+        except ApideckError as error:
+            raise dg.Failure(description=str(error)) from None
+    return dg.Output(
+        records,
+        metadata={
+            "dagster/row_count": stats.rows,
+            "pages": stats.pages,
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "duration_seconds": round(stats.duration_seconds, 3),
+            "total_count_reported": stats.total_count if stats.total_count is not None else -1,
+            "fields_fallback": stats.fields_fallback,
+            "apideck_warnings": len(stats.warnings),
+            "service_id": organisation.service_id,
+        },
+    )

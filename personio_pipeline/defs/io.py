@@ -1,0 +1,57 @@
+"""Stores asset values per company as files a person can open: JSON Lines for raw records,
+Parquet for tables. Writes are atomic (temp file + rename) so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+
+class LocalFilesIOManager(dg.ConfigurableIOManager):
+    """`<base_dir>/<asset key path>/<partition>.jsonl|.parquet`."""
+
+    base_dir: str
+
+    def _stem(self, context: dg.OutputContext | dg.InputContext) -> Path:
+        partition = context.partition_key if context.has_partition_key else "__all__"
+        return Path(self.base_dir).joinpath(*context.asset_key.path) / partition
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        stem = self._stem(context)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, pd.DataFrame):
+            path = stem.with_suffix(".parquet")
+            tmp = path.with_suffix(".parquet.tmp")
+            obj.to_parquet(tmp, index=False)
+        elif isinstance(obj, list):
+            path = stem.with_suffix(".jsonl")
+            tmp = path.with_suffix(".jsonl.tmp")
+            with tmp.open("w", encoding="utf-8") as out:
+                for record in obj:
+                    out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                    out.write("\n")
+        else:
+            raise TypeError(f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}")
+        os.replace(tmp, path)
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        stem = self._stem(context)
+        parquet, jsonl = stem.with_suffix(".parquet"), stem.with_suffix(".jsonl")
+        if parquet.exists():
+            return pd.read_parquet(parquet)
+        if jsonl.exists():
+            with jsonl.open(encoding="utf-8") as lines:
+                return [json.loads(line) for line in lines if line.strip()]
+        raise FileNotFoundError(
+            f"No stored value for {context.asset_key.to_user_string()} at {stem}.*: "
+            "materialise the upstream asset for this company first."
+        )

@@ -1,0 +1,22 @@
+"""Where the pipeline keeps local state when nothing else is configured (the embedded default)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "PERSONIO_PIPELINE_DATA_DIR"
+DATABASE_URL_ENV = "TEAMMETER_DATABASE_URL"
+
+
+def data_dir() -> Path:
+    """Local folder for raw extracts, model tables and the SQLite Teammeter database."""
+    return Path(os.environ.get(DATA_DIR_ENV, Path.cwd() / "data")).resolve()
+
+
+def teammeter_database_url() -> str:
+    """`TEAMMETER_DATABASE_URL`, else a SQLite file in the data folder."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        return url
+    return f"sqlite:///{data_dir() / 'teammeter.sqlite'}"

@@ -1,0 +1,77 @@
+"""Registering and listing customer companies (organisations) in Teammeter."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from personio_pipeline.teammeter.schema import organisations
+
+CONSUMER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}$")
+
+
+class UnknownCompanyError(LookupError):
+    def __init__(self, consumer_id: str):
+        super().__init__(
+            f"Company '{consumer_id}' is not registered. Remedy: register it with "
+            f"`personio-pipeline tenants add {consumer_id} --name NAME`."
+        )
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: int
+    consumer_id: str
+    name: str
+    service_id: str
+    connection_state: str
+    auto_sync: bool
+    first_synced_at: datetime | None
+    last_synced_at: datetime | None
+    verified_at: datetime | None
+
+
+def validate_consumer_id(consumer_id: str) -> str:
+    """Consumer ids become Dagster partition keys, so `,` `|` and spaces are refused."""
+    if not CONSUMER_ID_PATTERN.match(consumer_id or ""):
+        raise ValueError(
+            f"'{consumer_id}' is not a usable company id: use letters, digits and . _ : @ - "
+            "(no spaces, commas or pipes), at most 255 characters."
+        )
+    return consumer_id
+
+
+def register(conn: sa.Connection, consumer_id: str, name: str, service_id: str = "personio") -> Organisation:
+    """Create the organisation, or update its name/service if it exists; returns it."""
+    validate_consumer_id(consumer_id)
+    existing = get(conn, consumer_id, missing_ok=True)
+    if existing is None:
+        conn.execute(sa.insert(organisations).values(consumer_id=consumer_id, name=name, service_id=service_id))
+    elif (existing.name, existing.service_id) != (name, service_id):
+        conn.execute(
+            sa.update(organisations)
+            .where(organisations.c.consumer_id == consumer_id)
+            .values(name=name, service_id=service_id)
+        )
+    return get(conn, consumer_id)
+
+
+def get(conn: sa.Connection, consumer_id: str, *, missing_ok: bool = False) -> Organisation | None:
+    row = conn.execute(sa.select(organisations).where(organisations.c.consumer_id == consumer_id)).first()
+    if row is None:
+        if missing_ok:
+            return None
+        raise UnknownCompanyError(consumer_id)
+    return _from_row(row)
+
+
+def list_all(conn: sa.Connection) -> list[Organisation]:
+    rows = conn.execute(sa.select(organisations).order_by(organisations.c.consumer_id))
+    return [_from_row(row) for row in rows]
+
+
+def _from_row(row: sa.Row) -> Organisation:
+    return Organisation(**{k: row._mapping[k] for k in Organisation.__dataclass_fields__})
