@@ -1,0 +1,1 @@
+"""Apideck-compatible sandbox server and its deterministic company generator."""

@@ -1,0 +1,60 @@
+"""Column contracts of the organisation model tables (pandas DataFrames, one set per company).
+
+The model layer produces them from raw Apideck records; the Teammeter store consumes them.
+Keys identify things within one company: employees by the HR employee id, teams/units/roles by
+the keys below. Never by email or name.
+"""
+
+from __future__ import annotations
+
+# org/employees — one row per Apideck employee id (deduplicated; latest updated_at wins).
+EMPLOYEE_COLUMNS: dict[str, str] = {
+    "employee_id": "HR employee id (Apideck `id`), string, unique",
+    "employee_number": "Personio employee number, or None",
+    "first_name": "first name, or None",
+    "last_name": "last name, or None",
+    "display_name": "name to show: display_name, else 'first last', else preferred name, else employee number/id",
+    "email": "normalised (trimmed, lowercased, syntax-checked) address to use, or None",
+    "email_type": "Apideck type of the chosen address (work/primary/...), or None",
+    "email_problem": "None, 'missing' (no address at all) or 'invalid: <reason>'",
+    "status": "'active' | 'inactive' | 'terminated'",
+    "raw_status": "Apideck employment_status as served (may be None/other/unknown)",
+    "team_key": "stable key of the team (Personio team id, else 'name:<normalised name>'), or None",
+    "team_name": "team name as served, or None",
+    "unit_key": "stable key of the department (department id, else 'name:<normalised name>'), or None",
+    "unit_name": "department name, or None",
+    "role_key": "normalised position title (casefolded, whitespace collapsed), or None",
+    "role_name": "position title as served, or None",
+    "manager_id": "HR employee id of the manager as served, or None",
+    "start_date": "employment start (datetime64, NaT if unknown)",
+    "end_date": "employment end (datetime64, NaT if none)",
+    "updated_at": "Apideck updated_at (datetime64 UTC, NaT if unknown)",
+}
+
+# org/teams — one row per team_key that has at least one employee.
+TEAM_COLUMNS: dict[str, str] = {
+    "team_key": "as in employees",
+    "name": "team name (non-empty)",
+    "unit_key": "unit of the team when all its active members share one department, else None",
+    "member_count": "active members",
+}
+
+# org/units — one row per department.
+UNIT_COLUMNS: dict[str, str] = {
+    "unit_key": "as in employees",
+    "name": "department name (non-empty)",
+    "member_count": "active members",
+}
+
+# org/roles — one row per distinct position, matched case- and whitespace-insensitively.
+ROLE_COLUMNS: dict[str, str] = {
+    "role_key": "as in employees",
+    "name": "the nicest spelling among the variants",
+    "holder_count": "active holders",
+}
+
+# org/reporting_lines — valid manager lines between active people.
+REPORTING_LINE_COLUMNS: dict[str, str] = {
+    "employee_id": "the report",
+    "manager_id": "the manager (active, known, not the report, no cycle)",
+}
