@@ -191,7 +191,7 @@ class ApideckHrisClient:
             try:
                 body = self._get_page(consumer_id, headers, params, stats, deadline)
             except ApideckRequestError as error:
-                if send_fields and number == 0 and error.status_code in (400, 422):
+                if send_fields and number == 0 and error.status_code == 400:
                     # Some connectors reject `fields`: list everything, then trim locally.
                     self._log.warning(
                         f"Apideck rejected `fields` for company '{consumer_id}' "

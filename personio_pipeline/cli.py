@@ -1,0 +1,219 @@
+"""`personio-pipeline`: the data team's command line for companies, syncs and the sandbox."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+SANDBOX_API_KEY = "sandbox-api-key"
+SANDBOX_APP_ID = "sandbox-app"
+DEMO_COMPANY = "acme-sandbox"
+DEMO_COMPANY_NAME = "ACME (sandbox)"
+
+
+def _ensure_dagster_home() -> Path:
+    """Use `DAGSTER_HOME`, defaulting to `.dagster_home` here, as `make dev` does."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _instance():
+    import dagster as dg
+
+    _ensure_dagster_home()
+    return dg.DagsterInstance.get()
+
+
+def _engine():
+    from personio_pipeline import settings
+    from personio_pipeline.teammeter.db import migrated_engine
+
+    return migrated_engine(settings.teammeter_database_url())
+
+
+def _point_at_sandbox(url: str) -> None:
+    """Route the pipeline's Apideck resource to a local sandbox (before definitions are loaded)."""
+    os.environ["APIDECK_BASE_URL"] = url
+    os.environ["APIDECK_API_KEY"] = SANDBOX_API_KEY
+    os.environ["APIDECK_APP_ID"] = SANDBOX_APP_ID
+
+
+@click.group()
+def main() -> None:
+    """Operate the Personio → Teammeter sync."""
+
+
+# -- sandbox ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8711, show_default=True, type=int)
+@click.option("--size", "default_size", default=120, show_default=True, help="Employees per company.")
+@click.option("--company", "companies", multiple=True, metavar="ID=SIZE", help="Size for one company.")
+@click.option("--day", default=0, show_default=True, help="Churn day to serve (hires, leavers, moves).")
+@click.option("--latency", default=0.0, show_default=True, help="Seconds added to every response.")
+@click.option("--rate-limit-every", default=0, show_default=True, help="Every Nth request answers 429.")
+@click.option("--retry-after", default=1.0, show_default=True, help="Retry-After seconds on 429.")
+@click.option("--error-rate", default=0.0, show_default=True, help="Share of requests answering 503.")
+@click.option("--reject-fields", is_flag=True, help="Behave like a connector that rejects `fields=`.")
+@click.option("--api-key", default=None, help="Require this Bearer key (default: accept any).")
+@click.option("--strict", is_flag=True, help="Validate every response against hris.yml before sending.")
+def sandbox(host, port, default_size, companies, day, latency, rate_limit_every, retry_after, error_rate,
+            reject_fields, api_key, strict) -> None:
+    """Serve deterministic sandbox companies over Apideck's HRIS contract on HOST:PORT."""
+    from personio_pipeline.apideck.sandbox.config import SandboxConfig
+    from personio_pipeline.apideck.sandbox.server import serve
+
+    sizes = {}
+    for item in companies:
+        consumer_id, _, size = item.partition("=")
+        if not size.isdigit():
+            raise click.BadParameter(f"expected ID=SIZE, got {item!r}", param_hint="--company")
+        sizes[consumer_id] = int(size)
+    config = SandboxConfig(
+        default_company_size=default_size,
+        company_sizes=sizes,
+        day=day,
+        latency_seconds=latency,
+        rate_limit_every=rate_limit_every,
+        retry_after_seconds=retry_after,
+        error_rate=error_rate,
+        reject_fields=reject_fields,
+        api_key=api_key,
+        strict=strict,
+    )
+    serve(config, host, port)
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+@main.group()
+def tenants() -> None:
+    """Register and list customer companies (one Dagster partition each)."""
+
+
+def register_company(consumer_id: str, name: str, service_id: str = "personio"):
+    """Record the company in Teammeter and add its partition to the Dagster instance."""
+    from personio_pipeline.defs.partitions import companies
+    from personio_pipeline.teammeter import organisations
+
+    organisations.validate_consumer_id(consumer_id)
+    with _engine().begin() as conn:
+        organisation = organisations.register(conn, consumer_id, name, service_id)
+    instance = _instance()
+    if not instance.has_dynamic_partition(companies.name, consumer_id):
+        instance.add_dynamic_partitions(companies.name, [consumer_id])
+    return organisation
+
+
+@tenants.command("add")
+@click.argument("consumer_id")
+@click.option("--name", required=True, help="The company's display name.")
+@click.option("--service-id", default="personio", show_default=True, help="Apideck connector id.")
+def tenants_add(consumer_id: str, name: str, service_id: str) -> None:
+    """Register company CONSUMER_ID (its Apideck consumer id)."""
+    try:
+        organisation = register_company(consumer_id, name, service_id)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"registered {organisation.consumer_id} ({organisation.name}, {organisation.service_id})")
+
+
+@tenants.command("list")
+def tenants_list() -> None:
+    """Companies registered in Teammeter, with their sync state."""
+    from personio_pipeline.defs.partitions import companies
+    from personio_pipeline.teammeter import organisations
+
+    with _engine().connect() as conn:
+        rows = organisations.list_all(conn)
+    partitions = set(_instance().get_dynamic_partitions(companies.name))
+    if not rows:
+        click.echo("no companies registered; add one with `personio-pipeline tenants add ID --name NAME`")
+        return
+    header = f"{'consumer id':<28} {'name':<28} {'service':<10} {'state':<12} {'auto':<5} {'partition':<9} first sync"
+    click.echo(header)
+    for org in rows:
+        first = org.first_synced_at.isoformat(timespec="minutes") if org.first_synced_at else "-"
+        click.echo(
+            f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {org.connection_state:<12} "
+            f"{'on' if org.auto_sync else 'off':<5} {'yes' if org.consumer_id in partitions else 'no':<9} {first}"
+        )
+
+
+# -- sync -------------------------------------------------------------------------------------
+
+
+def run_sync(consumer_id: str, run_config: dict | None = None):
+    """Run the company sync job on the current instance, so the run shows in the UI."""
+    from personio_pipeline.defs.jobs import SYNC_JOB_NAME
+    from personio_pipeline.definitions import defs
+
+    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    return job.execute_in_process(
+        instance=_instance(),
+        partition_key=consumer_id,
+        run_config=run_config or {},
+        raise_on_error=False,
+        tags={"personio_pipeline/trigger": "cli"},
+    )
+
+
+@main.command()
+def demo() -> None:
+    """Sync the sandbox company into the local SQLite Teammeter (the embedded default)."""
+    from personio_pipeline.apideck.sandbox.config import SandboxConfig
+    from personio_pipeline.apideck.sandbox.server import SandboxServer
+
+    home = _ensure_dagster_home()
+    with SandboxServer(SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID)) as server:
+        _point_at_sandbox(server.url)
+        register_company(DEMO_COMPANY, DEMO_COMPANY_NAME)
+        result = run_sync(DEMO_COMPANY)
+    _print_run_summary(DEMO_COMPANY, result)
+    from personio_pipeline import settings
+
+    click.echo(f"Teammeter database: {settings.teammeter_database_url()}")
+    click.echo(f"Data folder:        {settings.data_dir()}")
+    click.echo(f"Dagster home:       {home}")
+    click.echo("Open the UI with `make dev` (http://127.0.0.1:3000), company partition "
+               f"'{DEMO_COMPANY}'.")
+    if not result.success:
+        sys.exit(1)
+
+
+def _print_run_summary(consumer_id: str, result) -> None:
+    import dagster as dg
+
+    status = "succeeded" if result.success else "FAILED"
+    click.echo(f"sync of '{consumer_id}' {status} (run {result.run_id})")
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            metadata = materialization.metadata
+            shown = {k: v.value for k, v in metadata.items() if k in _SUMMARY_KEYS}
+            described = ", ".join(f"{k.removeprefix('dagster/')}={v}" for k, v in shown.items())
+            click.echo(f"  {materialization.asset_key.to_user_string():<32} {described}")
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            click.echo(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
+
+
+_SUMMARY_KEYS = (
+    "dagster/row_count",
+    "pages",
+    "requests",
+    "retries",
+    "duration_seconds",
+    "rows_written",
+)
+
+
+if __name__ == "__main__":
+    main()
