@@ -1,0 +1,17 @@
+"""The code location loads, and its graph has the shape the data team relies on."""
+
+import dagster as dg
+
+from personio_pipeline.definitions import defs
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_asset_is_partitioned_by_company_and_documented():
+    for spec in defs.resolve_all_asset_specs():
+        assert spec.partitions_def is not None and spec.partitions_def.name == "companies", spec.key
+        assert spec.description, f"{spec.key.to_user_string()} needs a docstring"
+        assert spec.group_name != "default", spec.key
+        assert spec.owners, spec.key
