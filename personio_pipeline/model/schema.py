@@ -34,7 +34,7 @@ EMPLOYEE_COLUMNS: dict[str, str] = {
 # org/teams — one row per team_key that has at least one employee.
 TEAM_COLUMNS: dict[str, str] = {
     "team_key": "as in employees",
-    "name": "team name (non-empty)",
+    "name": "nicest spelling of the team name; None only when no record names it (names_present fails)",
     "unit_key": "unit of the team when all its active members share one department, else None",
     "member_count": "active members",
 }
@@ -42,7 +42,7 @@ TEAM_COLUMNS: dict[str, str] = {
 # org/units — one row per department.
 UNIT_COLUMNS: dict[str, str] = {
     "unit_key": "as in employees",
-    "name": "department name (non-empty)",
+    "name": "nicest spelling of the department name; None only when no record names it (names_present fails)",
     "member_count": "active members",
 }
 
@@ -57,4 +57,19 @@ ROLE_COLUMNS: dict[str, str] = {
 REPORTING_LINE_COLUMNS: dict[str, str] = {
     "employee_id": "the report",
     "manager_id": "the manager (active, known, not the report, no cycle)",
+}
+
+# Problems found while deriving reporting lines (active people only); their lines are dropped.
+REPORTING_PROBLEM_COLUMNS: dict[str, str] = {
+    "employee_id": "the report",
+    "manager_id": "the manager as served",
+    "problem": "'unknown_manager' | 'inactive_manager' | 'self_managed' | 'cycle'",
+    "cycle": "for 'cycle': the people in reporting order, e.g. '12 → 15 → 12' (12 reports to 15); else None",
+}
+
+# Employee ids served more than once across pages (normalisation keeps one copy each).
+DUPLICATE_ID_COLUMNS: dict[str, str] = {
+    "employee_id": "the id served more than once",
+    "copies": "how many records carried it",
+    "kept_updated_at": "updated_at of the kept copy (datetime64 UTC, NaT if unknown)",
 }

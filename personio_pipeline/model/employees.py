@@ -1,0 +1,279 @@
+"""Raw Apideck employee records -> one normalised row per HR employee id.
+
+The Apideck `Employee` schema lets every attribute be missing or null, enums carry values we do
+not know, and dates may be any string. Nothing here may crash on such a record, and anything
+unclear must end up *without* access rather than with it.
+
+Speed: one Python pass flattens the records into tuples; dates, de-duplication and the status
+rules then run vectorised in pandas.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from operator import itemgetter
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from email_validator import EmailNotValidError, validate_email
+
+from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
+
+# Lower rank wins. Work addresses are the ones the company issues and controls, so an
+# invitation reaches the person in their work context and stops working when they leave.
+# `primary` is what the HR system marks as the main address (Personio's only standard email
+# field arrives as primary or work). Personal addresses come last: we would rather invite
+# someone privately than not at all, but never while a business address exists.
+_EMAIL_TYPE_RANK: dict[str, int] = {"work": 0, "primary": 1, "personal": 3}
+_OTHER_EMAIL_RANK = 2  # secondary, other, billing, unknown types and no type
+
+# A plain ASCII dot-atom local part: every such string is one email_validator accepts as is.
+_PLAIN_ADDRESS = re.compile(r"([a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*)@(.+)")
+_MAX_LOCAL_LENGTH = 64
+_MAX_ADDRESS_LENGTH = 254
+
+
+@dataclass(frozen=True)
+class NormalisedEmployees:
+    """Employees (EMPLOYEE_COLUMNS) and what normalisation had to resolve to get there."""
+
+    table: pd.DataFrame
+    duplicates: pd.DataFrame  # DUPLICATE_ID_COLUMNS
+    without_id: int  # records dropped because they carried no id
+
+
+def normalise_employees(records: list[dict[str, Any]], today: date) -> NormalisedEmployees:
+    """One row per employee id: latest `updated_at` wins (ties: the last served copy);
+    `today` decides whether an employment end date lies in the past."""
+    flat = _flat_table([record for record in records if isinstance(record, dict)])
+    identified = flat[flat["employee_id"].notna()]
+    table = _latest_per_id(identified)
+    table["start_date"] = _parse_dates(table["start_date"])
+    table["end_date"] = _parse_dates(table["end_date"])
+    table["status"] = _status(table, today)
+    return NormalisedEmployees(
+        table=table[list(EMPLOYEE_COLUMNS)],
+        duplicates=_duplicates(identified, table),
+        without_id=len(records) - len(identified),
+    )
+
+
+def check_email(address: str) -> tuple[str | None, str | None]:
+    """(normalised address, None) when valid, else (None, reason); the address is trimmed and
+    lowercased first. Decided by email_validator; see `_plain_address`."""
+    return _checked_email(address.strip().lower())
+
+
+def name_key(name: str) -> str:
+    """Match names case- and whitespace-insensitively: casefolded, whitespace collapsed."""
+    return " ".join(name.split()).casefold()
+
+
+def _flat_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The attributes we use, one column at a time (cheap comprehensions, no per-record
+    function calls except for the email and job arrays)."""
+    def texts(key: str) -> list[str | None]:
+        return _texts(record.get(key) for record in records)
+
+    teams = [_mapping(record.get("team")) for record in records]
+    team_names = _texts(team.get("name") for team in teams)
+    unit_names = [name or fallback for name, fallback in zip(texts("department_name"), texts("department"))]
+    emails = [_choose_email(record.get("emails")) for record in records]
+    flat = pd.DataFrame(
+        {
+            "employee_id": _identifiers(record.get("id") for record in records),
+            "employee_number": _identifiers(record.get("employee_number") for record in records),
+            "first_name": texts("first_name"),
+            "last_name": texts("last_name"),
+            "display_name": texts("display_name"),
+            "preferred_name": texts("preferred_name"),
+            "email": [email for email, _, _ in emails],
+            "email_type": [email_type for _, email_type, _ in emails],
+            "email_problem": [problem for _, _, problem in emails],
+            "raw_status": texts("employment_status"),
+            "deleted": [record.get("deleted") is True for record in records],
+            "team_key": _keys(_identifiers(team.get("id") for team in teams), team_names),
+            "team_name": team_names,
+            "unit_key": _keys(_identifiers(record.get("department_id") for record in records), unit_names),
+            "unit_name": unit_names,
+            "role_name": [title or _job_title(record.get("jobs")) for title, record in zip(texts("title"), records)],
+            "manager_id": _identifiers(_mapping(record.get("manager")).get("id") for record in records),
+            "start_date": _date_texts(texts("employment_start_date")),
+            "end_date": _date_texts(texts("employment_end_date")),
+            "updated_at": texts("updated_at"),
+        },
+        dtype=object,
+    )
+    flat["display_name"] = _display_names(flat)
+    flat["role_key"] = _map_distinct(flat["role_name"], name_key)
+    flat["updated_at"] = pd.to_datetime(flat["updated_at"], format="ISO8601", errors="coerce", utc=True)
+    return flat
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """An object attribute; null (or anything else) counts as an empty object."""
+    return value if isinstance(value, dict) else {}
+
+
+def _mappings(value: Any) -> list[dict[str, Any]]:
+    """The objects of an array attribute; a null array or null entries count as none."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    """Trimmed text; null, blank and non-text values become None."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _texts(values: Iterable[Any]) -> list[str | None]:
+    """`_text` over many values, inlined: this runs for every attribute of every record."""
+    return [value.strip() or None if isinstance(value, str) else None for value in values]
+
+
+def _identifiers(values: Iterable[Any]) -> list[str | None]:
+    """Ids are strings in the spec; a connector sending integers still means the same id."""
+    return _texts(str(value) if type(value) is int else value for value in values)
+
+
+def _date_texts(texts: list[str | None]) -> list[str | None]:
+    """The calendar date part of an ISO date or timestamp: an end date means the HR day,
+    whatever offset a connector appends."""
+    return [text[:10] if text else None for text in texts]
+
+
+def _keys(identifiers: list[str | None], names: list[str | None]) -> list[str | None]:
+    """The HR system's id when it has one, else the normalised name (so renames of id-less
+    teams become new teams, but spelling variants do not)."""
+    return [
+        identifier or (f"name:{name_key(name)}" if name else None)
+        for identifier, name in zip(identifiers, names)
+    ]
+
+
+def _job_title(jobs: Any) -> str | None:
+    """No position title: the primary job's title, else the first titled job's."""
+    titled = [(job.get("is_primary") is True, title) for job in _mappings(jobs) if (title := _text(job.get("title")))]
+    primary = [title for is_primary, title in titled if is_primary]
+    return (primary or [title for _, title in titled] or [None])[0]
+
+
+def _display_names(flat: pd.DataFrame) -> pd.Series:
+    """display_name, else 'first last', else preferred name, else employee number, else id."""
+    full_names = flat["first_name"].fillna("").str.cat(flat["last_name"].fillna(""), sep=" ").str.strip()
+    return (
+        flat["display_name"]
+        .fillna(full_names.where(full_names != "", None))
+        .fillna(flat["preferred_name"])
+        .fillna(flat["employee_number"])
+        .fillna(flat["employee_id"])
+    )
+
+
+def _map_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
+    """Apply `function` once per distinct non-null value (names repeat a lot)."""
+    distinct = values.dropna().unique()
+    return values.map(dict(zip(distinct, map(function, distinct))))
+
+
+def _choose_email(emails: Any) -> tuple[str | None, str | None, str | None]:
+    """(address, type, problem): the best-ranked valid address; if none is valid, the problem
+    of the best-ranked one; 'missing' if the record has no address at all."""
+    candidates = []
+    for entry in _mappings(emails):
+        address = _text(entry.get("email"))
+        if address:
+            entry_type = _text(entry.get("type"))
+            candidates.append((_email_rank(entry_type), address, entry_type))
+    if not candidates:
+        return None, None, "missing"
+    candidates.sort(key=itemgetter(0))  # stable: served order breaks ties
+    first_reason = None
+    for _, address, entry_type in candidates:
+        normalised, reason = check_email(address)
+        if normalised:
+            return normalised, entry_type, None
+        first_reason = first_reason or reason
+    return None, None, f"invalid: {first_reason}"
+
+
+def _email_rank(email_type: str | None) -> int:
+    return _EMAIL_TYPE_RANK.get(email_type.casefold(), _OTHER_EMAIL_RANK) if email_type else _OTHER_EMAIL_RANK
+
+
+@lru_cache(maxsize=262_144)
+def _checked_email(address: str) -> tuple[str | None, str | None]:
+    return _plain_address(address) or _validated(address)
+
+
+def _plain_address(address: str) -> tuple[str, None] | None:
+    """Fast path, same verdict as email_validator: it costs ~25 µs per address, mostly for the
+    domain, and a company has a handful of domains. So the domain goes through email_validator
+    once, and a plain ASCII dot-atom local part within the length limits is valid as it is.
+    Anything else returns None and is validated in full (test_properties checks equivalence)."""
+    match = _PLAIN_ADDRESS.fullmatch(address)
+    if not match or len(match[1]) > _MAX_LOCAL_LENGTH or len(address) > _MAX_ADDRESS_LENGTH:
+        return None
+    domain = _validated_domain(match[2])
+    return (f"{match[1]}@{domain}", None) if domain else None
+
+
+@lru_cache(maxsize=4_096)
+def _validated_domain(domain: str) -> str | None:
+    """The domain as email_validator normalises it, or None if it rejects it."""
+    normalised, _ = _validated(f"postmaster@{domain}")
+    return normalised.split("@", 1)[1] if normalised else None
+
+
+def _validated(address: str) -> tuple[str | None, str | None]:
+    try:
+        return validate_email(address, check_deliverability=False).normalized, None
+    except EmailNotValidError as error:
+        return None, str(error)
+
+
+def _latest_per_id(flat: pd.DataFrame) -> pd.DataFrame:
+    """Keep the copy with the latest updated_at (unknown counts as oldest; ties: last served)."""
+    if flat["employee_id"].is_unique:
+        return flat.reset_index(drop=True)
+    ordered = flat.assign(served=np.arange(len(flat))).sort_values(
+        ["updated_at", "served"], na_position="first", kind="stable"
+    )
+    latest = ordered.drop_duplicates("employee_id", keep="last").sort_values("served")
+    return latest.drop(columns="served").reset_index(drop=True)
+
+
+def _parse_dates(texts: pd.Series) -> pd.Series:
+    """Unparseable or out-of-range dates (e.g. 9999-12-31 for 'open-ended') become NaT."""
+    return pd.to_datetime(texts, format="%Y-%m-%d", errors="coerce")
+
+
+def _status(table: pd.DataFrame, today: date) -> np.ndarray:
+    """active | inactive | terminated. Only a clear `active` with no past end date gives access:
+    `other`, unknown and missing statuses count as inactive (terminated once the contract
+    ended), and a deleted record is terminated whatever its status says. The end date itself
+    is the last working day, so it still counts as active."""
+    served = table["raw_status"].map(str.casefold, na_action="ignore")
+    ended = (table["end_date"] < pd.Timestamp(today)).to_numpy()
+    rules: list[tuple[np.ndarray, str]] = [
+        (table["deleted"].to_numpy(dtype=bool), "terminated"),
+        ((served == "terminated").to_numpy(), "terminated"),
+        ((served == "inactive").to_numpy(), "inactive"),
+        ((served == "active").to_numpy() & ~ended, "active"),
+        (ended, "terminated"),
+    ]
+    conditions, outcomes = zip(*rules)
+    return np.select(list(conditions), list(outcomes), default="inactive").astype(object)
+
+
+def _duplicates(flat: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    copies = flat["employee_id"].value_counts()
+    repeated = copies[copies > 1].rename("copies").rename_axis("employee_id").reset_index()
+    kept = table[["employee_id", "updated_at"]].rename(columns={"updated_at": "kept_updated_at"})
+    duplicates = repeated.merge(kept, on="employee_id", how="left").sort_values("employee_id")
+    return duplicates[list(DUPLICATE_ID_COLUMNS)].reset_index(drop=True)
+
