@@ -1,0 +1,26 @@
+"""How a sandbox behaves: company sizes, the churn day it serves, and the failures it injects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SandboxConfig:
+    """Everything is off by default: a well-behaved Apideck serving 120-person companies."""
+
+    default_company_size: int = 120
+    company_sizes: dict[str, int] = field(default_factory=dict)  # consumer id → employees
+    day: int = 0  # churn day served (see `generate_company`)
+    latency_seconds: float = 0.0  # added to every response except the /_sandbox controls
+    rate_limit_every: int = 0  # every Nth /hris request answers 429 (0 = never)
+    retry_after_seconds: float = 1.0  # the 429's Retry-After
+    error_rate: float = 0.0  # share of /hris requests answering 503, drawn from `seed`
+    reject_fields: bool = False  # behave like a connector that rejects `fields=`
+    api_key: str | None = None  # when set, `Authorization: Bearer <key>` must match
+    app_id: str | None = None  # when set, `x-apideck-app-id` must match
+    seed: int = 0
+    strict: bool = False  # validate every /hris response against hris.yml before sending it
+
+    def company_size(self, consumer_id: str) -> int:
+        return self.company_sizes.get(consumer_id, self.default_company_size)
