@@ -175,9 +175,10 @@ def _display_names(flat: pd.DataFrame) -> pd.Series:
 
 
 def _map_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
-    """Apply `function` once per distinct non-null value (names repeat a lot)."""
+    """Apply `function` once per distinct non-null value (names repeat a lot); None stays None."""
     distinct = values.dropna().unique()
-    return values.map(dict(zip(distinct, map(function, distinct))))
+    mapped = values.map(dict(zip(distinct, map(function, distinct))))
+    return mapped.astype(object).where(values.notna(), None)
 
 
 def _choose_email(emails: Any) -> tuple[str | None, str | None, str | None]:

@@ -19,6 +19,8 @@ from personio_pipeline.model.schema import (
     UNIT_COLUMNS,
 )
 
+_NAMED_IN_CYCLE = 20  # people a cycle description names before summarising the rest
+
 
 @dataclass(frozen=True)
 class ReportingLines:
@@ -163,9 +165,12 @@ def _cycles(manager_of: dict[str, str]) -> dict[str, str]:
 
 
 def _describe_cycle(cycle: list[str]) -> str:
-    """Start with the lowest id (numerically when ids are numbers) so the text is stable."""
+    """Start with the lowest id (numerically when ids are numbers) so the text is stable; a very
+    long cycle names its first people and how many more there are."""
     first = cycle.index(min(cycle, key=lambda employee_id: (len(employee_id), employee_id)))
     ordered = cycle[first:] + cycle[:first]
+    if len(ordered) > _NAMED_IN_CYCLE:
+        ordered = [*ordered[:_NAMED_IN_CYCLE], f"… {len(ordered) - _NAMED_IN_CYCLE} more"]
     return " → ".join([*ordered, ordered[0]])
 
 

@@ -64,7 +64,8 @@ REPORTING_PROBLEM_COLUMNS: dict[str, str] = {
     "employee_id": "the report",
     "manager_id": "the manager as served",
     "problem": "'unknown_manager' | 'inactive_manager' | 'self_managed' | 'cycle'",
-    "cycle": "for 'cycle': the people in reporting order, e.g. '12 → 15 → 12' (12 reports to 15); else None",
+    "cycle": "for 'cycle': the people in reporting order from the lowest id, e.g. '12 → 15 → 12' (12 reports "
+    "to 15; past 20 people the rest is summarised as '… N more'); else None",
 }
 
 # Employee ids served more than once across pages (normalisation keeps one copy each).
