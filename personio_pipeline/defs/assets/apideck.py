@@ -25,13 +25,13 @@ def raw_employees(
     """All employees of one company from Apideck `GET /hris/employees`, every page, only the
     attributes the sync needs. Stored as JSON Lines so the data team can open what was read."""
     consumer_id = context.partition_key
-    with teammeter_db.engine().connect() as conn:
-        organisation = organisations.get(conn, consumer_id)
-    with apideck.hris_client(logger=context.log) as client:
-        try:
+    try:
+        with teammeter_db.engine().connect() as conn:
+            organisation = organisations.get(conn, consumer_id)
+        with apideck.hris_client(logger=context.log) as client:
             records, stats = client.list_employees(consumer_id, organisation.service_id)
-        except ApideckError as error:
-            raise dg.Failure(description=str(error)) from None
+    except (ApideckError, organisations.UnknownCompanyError) as error:
+        raise dg.Failure(description=str(error)) from None
     return dg.Output(
         records,
         metadata={
