@@ -23,8 +23,7 @@ test: install
 	$(BIN)/pytest -q
 
 dev: install
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev
+	$(BIN)/personio-pipeline dev
 
 clean:
 	rm -rf $(VENV) data .dagster_home

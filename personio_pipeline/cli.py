@@ -19,6 +19,9 @@ def _ensure_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path.cwd() / ".dagster_home"))).resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
     return home
 
 
@@ -160,7 +163,7 @@ def run_sync(consumer_id: str, run_config: dict | None = None):
     return job.execute_in_process(
         instance=_instance(),
         partition_key=consumer_id,
-        run_config=run_config or {},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})},
         raise_on_error=False,
         tags={"personio_pipeline/trigger": "cli"},
     )
@@ -187,6 +190,28 @@ def demo() -> None:
                f"'{DEMO_COMPANY}'.")
     if not result.success:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--sandbox-port", default=8711, show_default=True, help="Port of the local sandbox.")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+def dev(sandbox_port: int, port: int) -> None:
+    """Start the sandbox and `dagster dev` on this instance (UI on 127.0.0.1:PORT)."""
+    import subprocess
+
+    from personio_pipeline.apideck.sandbox.config import SandboxConfig
+    from personio_pipeline.apideck.sandbox.server import SandboxServer
+
+    _ensure_dagster_home()
+    with SandboxServer(SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID), port=sandbox_port) as server:
+        _point_at_sandbox(server.url)
+        register_company(DEMO_COMPANY, DEMO_COMPANY_NAME)
+        click.echo(f"sandbox on {server.url}; Dagster UI on http://127.0.0.1:{port}")
+        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+        try:
+            subprocess.run(command, check=False)
+        except KeyboardInterrupt:
+            pass
 
 
 def _print_run_summary(consumer_id: str, result) -> None:
