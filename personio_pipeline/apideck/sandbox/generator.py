@@ -272,6 +272,7 @@ class _Company:
         self.kinds: list[str] = []
         self.canonical_titles: list[str] = []
         self.teams: list[_Team] = []
+        self.renamed: dict[str, str] = {}  # positions renamed by churn so far
         self.next_id = 1_000_000 + (self.seed % 9_000) * 1_000
         self.next_number = 1
         if size > 0:
@@ -472,12 +473,12 @@ class _Company:
             self._join(rng, touch(mover), mover, _any(rng, self.teams))
         if (reassigned := self._pick(rng, "active")) is not None:
             self._change_manager(rng, touch(reassigned))
-        self._rename_position(rng, touch)
         if rng.random() < 0.3 and (returning := self._pick(rng, "terminated")) is not None:
             record = touch(returning)
             record.update(employment_status="active", employment_start_date=_iso_date(today), employment_end_date=None)
             record.pop("leaving_reason", None)
             self._join(rng, record, returning, _any(rng, self.teams))
+        self._rename_position(rng, touch)
 
     def _pick(self, rng: random.Random, status: str) -> int | None:
         """A random individual contributor with `status`; only they leave, so managers stay active."""
@@ -489,7 +490,7 @@ class _Company:
 
     def _hire(self, rng: random.Random, today: int) -> None:
         team = _any(rng, self.teams)
-        title = _any(rng, DEPARTMENTS[team.catalogue][0])
+        title = self._catalogue_title(rng, team.catalogue)
         created = today - _between(rng, 3, 30)
         record = self._person(rng, title, team.department, (team.id, team.name), "active", today, None, created, today)
         record["manager"] = {"id": self.records[team.lead]["id"]}
@@ -498,7 +499,7 @@ class _Company:
     def _join(self, rng: random.Random, record: dict[str, Any], index: int, team: _Team) -> None:
         """Move someone into `team`: team, department and manager change; a new department brings a new title."""
         if record["department_id"] != team.department[0]:
-            title = self.canonical_titles[index] = _any(rng, DEPARTMENTS[team.catalogue][0])
+            title = self.canonical_titles[index] = self._catalogue_title(rng, team.catalogue)
             record.update(title=title, jobs=[{"title": title, "is_primary": True}])
         record.update(
             department=team.department[1],
@@ -509,18 +510,26 @@ class _Company:
         )
 
     def _change_manager(self, rng: random.Random, record: dict[str, Any]) -> None:
-        """Report to another team lead of the same department, staying in the same team."""
-        leads = [self.records[team.lead]["id"] for team in self.teams if team.department[0] == record["department_id"]]
-        leads = [lead for lead in leads if lead != record["manager"]["id"]]
-        if leads:
-            record["manager"] = {"id": _any(rng, leads)}
+        """Report to another team lead, of the same department when it has one, staying in the same team."""
+        leads = [self.records[team.lead]["id"] for team in self.teams]
+        local = [self.records[team.lead]["id"] for team in self.teams if team.department[0] == record["department_id"]]
+        candidates = [lead for lead in local if lead != record["manager"]["id"]] or [
+            lead for lead in leads if lead != record["manager"]["id"]
+        ]
+        if candidates:
+            record["manager"] = {"id": _any(rng, candidates)}
+
+    def _catalogue_title(self, rng: random.Random, catalogue: str) -> str:
+        title = _any(rng, DEPARTMENTS[catalogue][0])
+        return self.renamed.get(title, title)
 
     def _rename_position(self, rng: random.Random, touch) -> None:
+        """Rename one position for everyone holding it (any spelling); new hires get the new name."""
         held = sorted({title for title in self.canonical_titles if title in RENAMES})
         if not held:
             return
         old = _any(rng, held)
-        new = RENAMES[old]
+        new = self.renamed[old] = RENAMES[old]
         for index, title in enumerate(self.canonical_titles):
             if title == old:
                 record = touch(index)

@@ -1,0 +1,24 @@
+"""The Apideck specs shipped with the package are unchanged copies of the shared ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from personio_pipeline.apideck.contract import SPEC_DIR
+
+SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "apideck"
+COPIED = ("hris.yml", "vault.yml", "LICENSE")  # README.md is our own note
+
+
+@pytest.mark.skipif(not SHARED_DIR.is_dir(), reason=f"no shared Apideck specs at {SHARED_DIR}")
+@pytest.mark.parametrize("name", COPIED)
+def test_copy_equals_the_shared_file(name):
+    assert (SPEC_DIR / name).read_bytes() == (SHARED_DIR / name).read_bytes(), (
+        f"personio_pipeline/apideck/spec/{name} differs from {SHARED_DIR / name}; copy it again"
+    )
+
+
+def test_every_shipped_spec_is_checked():
+    assert {path.name for path in SPEC_DIR.glob("*.yml")} <= set(COPIED)
