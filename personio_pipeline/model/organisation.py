@@ -82,7 +82,7 @@ def derive_reporting_lines(employees: pd.DataFrame) -> ReportingLines:
 
 
 def nicest_spelling_rank(spelling: str) -> tuple[int, str]:
-    """Tie-break between spellings with as many holders (smaller is nicer): mixed case
+    """Tie-break between spellings carried by as many people (smaller is nicer): mixed case
     ('Software Engineer', 'iOS Developer') over all capitals over no capitals, then
     alphabetical so the choice is stable."""
     has_upper = spelling != spelling.lower()
@@ -97,14 +97,14 @@ def _rows_with(employees: pd.DataFrame, key: str, columns: list[str]) -> pd.Data
 
 
 def _nicest_spellings(keys: pd.Series, names: pd.Series) -> pd.Series:
-    """Per key, the spelling most records use. Whitespace is collapsed first, so variants that
-    differ only in spacing count together and the chosen name is single-spaced."""
+    """Per key, the spelling most people carry (active or not: a role nobody active holds still
+    needs a name). Whitespace is collapsed first, so variants that differ only in spacing count
+    together and the chosen name is single-spaced; ties go by `nicest_spelling_rank`."""
     counts = pd.DataFrame({"key": keys, "name": names}).dropna().value_counts().rename("records").reset_index()
     counts["name"] = counts["name"].map(_collapse_whitespace)
     counts = counts.groupby(["key", "name"], as_index=False)["records"].sum()
     counts["rank"] = counts["name"].map(nicest_spelling_rank)
-    counts["records"] = -counts["records"]
-    best = counts.sort_values(["key", "records", "rank"]).drop_duplicates("key")
+    best = counts.sort_values(["key", "records", "rank"], ascending=[True, False, True]).drop_duplicates("key")
     return best.set_index("key")["name"]
 
 

@@ -91,7 +91,10 @@ class TestDuplicateActiveEmails:
 
     def test_same_address_on_a_former_employee_is_fine(self):
         outcome = checks.duplicate_active_emails(
-            employees(record("1", email="shared@example.com"), record("2", email="shared@example.com", status="terminated"))
+            employees(
+                record("1", email="shared@example.com"),
+                record("2", email="shared@example.com", status="terminated"),
+            )
         )
         assert outcome.passed
 

@@ -1,9 +1,11 @@
+import time
 from datetime import date
 
 import pandas as pd
 import pytest
 
 from personio_pipeline.model.employees import check_email, name_key, normalise_employees
+from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
 from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
 
 TODAY = date(2025, 6, 1)
@@ -142,7 +144,10 @@ def test_timestamps_with_offsets_compare_in_utc():
         ({"display_name": None, "last_name": None}, "Ada"),
         ({"display_name": None, "first_name": None, "last_name": None, "preferred_name": "Countess"}, "Countess"),
         ({"display_name": None, "first_name": None, "last_name": None, "preferred_name": None}, "E-1"),
-        ({"display_name": None, "first_name": None, "last_name": None, "preferred_name": None, "employee_number": None}, "1"),
+        (
+            {"display_name": None, "first_name": None, "last_name": None, "preferred_name": None, "employee_number": None},
+            "1",
+        ),
     ],
 )
 def test_display_name_fallback_chain(attributes, expected):
@@ -151,7 +156,11 @@ def test_display_name_fallback_chain(attributes, expected):
 
 def test_non_ascii_names_are_kept_as_served():
     row = normalise_one(
-        display_name=None, first_name="Zoë", last_name="Øre-Şahin", team={"id": None, "name": "Straße Süd"}, title="Ingénieure"
+        display_name=None,
+        first_name="Zoë",
+        last_name="Øre-Şahin",
+        team={"id": None, "name": "Straße Süd"},
+        title="Ingénieure",
     )
     assert row["display_name"] == "Zoë Øre-Şahin"
     assert row["team_key"] == "name:strasse süd"
@@ -327,3 +336,23 @@ def test_missing_manager(manager):
 
 def test_name_key_ignores_case_and_spacing():
     assert name_key("  Full\tStack   ENGINEERS ") == "full stack engineers"
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_records_take_seconds_not_minutes():
+    """Guards against accidental per-row pandas work or quadratic steps (about 2 s in total)."""
+    records = [
+        employee(
+            str(i),
+            emails=[{"email": f"Person.{i}@Company{i % 3}.com", "type": "work"}],
+            manager={"id": str(i // 10)},
+            team={"id": f"t{i // 25}", "name": f"Team {i // 25}"},
+            title=("Engineer", "engineer", "Sales  Lead")[i % 3],
+        )
+        for i in range(100_000)
+    ]
+    started = time.perf_counter()
+    table = normalise_employees(records, TODAY).table
+    derive_teams(table), derive_units(table), derive_roles(table), derive_reporting_lines(table)
+    assert time.perf_counter() - started < 15
+    assert len(table) == 100_000

@@ -169,7 +169,11 @@ class TestReportingLines:
         )
         assert lines_of(table) == [("6", "7"), ("7", "100")]
         cycle = "9 → 30 → 100 → 9"
-        assert problems_of(table) == [("100", "9", "cycle", cycle), ("30", "100", "cycle", cycle), ("9", "30", "cycle", cycle)]
+        assert problems_of(table) == [
+            ("100", "9", "cycle", cycle),
+            ("30", "100", "cycle", cycle),
+            ("9", "30", "cycle", cycle),
+        ]
 
     def test_separate_cycles_are_named_separately(self):
         table = employees(person("1", "2"), person("2", "1"), person("3", "4"), person("4", "5"), person("5", "3"))
