@@ -3,11 +3,14 @@
 import dagster as dg
 
 from personio_pipeline.defs.assets.apideck import raw_employees
+from personio_pipeline.defs.assets.org import org_assets
+from personio_pipeline.defs.checks import org_checks
 from personio_pipeline.defs.jobs import sync_company_job
 from personio_pipeline.defs.resources import default_resources
 
 defs = dg.Definitions(
-    assets=[raw_employees],
+    assets=[raw_employees, *org_assets],
+    asset_checks=org_checks,
     jobs=[sync_company_job],
     resources=default_resources(),
 )

@@ -1,0 +1,112 @@
+"""Organisation model layer: thin wiring around the pure transforms in `personio_pipeline.model`."""
+
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from personio_pipeline.defs.partitions import companies
+from personio_pipeline.model import schema
+from personio_pipeline.model.employees import normalise_employees
+from personio_pipeline.model.organisation import (
+    derive_reporting_lines,
+    derive_roles,
+    derive_teams,
+    derive_units,
+)
+
+ORG = dict(partitions_def=companies, group_name="organisation", owners=["team:data"])
+
+
+def column_schema(columns: dict[str, str], frame: pd.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, str(frame[name].dtype) if name in frame else "object", description=text)
+            for name, text in columns.items()
+        ]
+    )
+
+
+def table_metadata(frame: pd.DataFrame, columns: dict[str, str], **extra: Any) -> dict[str, Any]:
+    return {
+        "dagster/row_count": len(frame),
+        "dagster/column_schema": column_schema(columns, frame),
+        **extra,
+    }
+
+
+def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
+    counts = series.fillna("—").value_counts().rename_axis(label).reset_index(name="people")
+    return dg.MetadataValue.md(counts.head(50).to_markdown(index=False))
+
+
+@dg.asset(key=["org", "employees"], ins={"raw": dg.AssetIn(["apideck", "employees"])},
+          kinds={"pandas"}, **ORG)
+def employees(context: dg.AssetExecutionContext, raw: list[dict[str, Any]]) -> dg.Output[pd.DataFrame]:
+    """One row per HR employee id: names, the email to use, status (active / inactive /
+    terminated), team, department, position and manager. Duplicate ids across pages are
+    resolved (latest `updated_at` wins) and reported."""
+    normalised = normalise_employees(raw, today=date.today())
+    table = normalised.table
+    if len(normalised.duplicates):
+        context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")
+    return dg.Output(
+        table,
+        metadata=table_metadata(
+            table,
+            schema.EMPLOYEE_COLUMNS,
+            active=int((table["status"] == "active").sum()),
+            without_email=int(table["email"].isna().sum()),
+            duplicate_ids=len(normalised.duplicates),
+            records_without_id=normalised.without_id,
+            status_counts=counts_md(table["status"], "status"),
+        ),
+    )
+
+
+@dg.asset(key=["org", "teams"], ins={"employees": dg.AssetIn(["org", "employees"])}, kinds={"pandas"}, **ORG)
+def teams(employees: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Teams from Personio teams, with their active member count and unit when unambiguous."""
+    table = derive_teams(employees)
+    active = employees[employees["status"] == "active"]
+    return dg.Output(
+        table,
+        metadata=table_metadata(table, schema.TEAM_COLUMNS, members_per_team=counts_md(active["team_name"], "team")),
+    )
+
+
+@dg.asset(key=["org", "units"], ins={"employees": dg.AssetIn(["org", "employees"])}, kinds={"pandas"}, **ORG)
+def units(employees: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Units (Teammeter's name for Personio departments) with their active member count."""
+    table = derive_units(employees)
+    return dg.Output(table, metadata=table_metadata(table, schema.UNIT_COLUMNS))
+
+
+@dg.asset(key=["org", "roles"], ins={"employees": dg.AssetIn(["org", "employees"])}, kinds={"pandas"}, **ORG)
+def roles(employees: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Roles from Personio positions: one per distinct title, matched case- and
+    whitespace-insensitively, keeping the nicest spelling."""
+    table = derive_roles(employees)
+    return dg.Output(table, metadata=table_metadata(table, schema.ROLE_COLUMNS))
+
+
+@dg.asset(key=["org", "reporting_lines"], ins={"employees": dg.AssetIn(["org", "employees"])},
+          kinds={"pandas"}, **ORG)
+def reporting_lines(employees: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Manager → report lines between active people. Lines to unknown or inactive managers,
+    self-management and cycles are left out here and reported by the checks."""
+    result = derive_reporting_lines(employees)
+    problems = result.problems
+    return dg.Output(
+        result.lines,
+        metadata=table_metadata(
+            result.lines,
+            schema.REPORTING_LINE_COLUMNS,
+            dropped_lines=len(problems),
+            problems=counts_md(problems["problem"], "problem") if len(problems) else dg.MetadataValue.md("none"),
+        ),
+    )
+
+
+org_assets = [employees, teams, units, roles, reporting_lines]
