@@ -33,6 +33,7 @@ from personio_pipeline.apideck.sandbox.generator import generate_company
 
 SERVICE_ID = "personio"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
+STOP_POLL_SECONDS = 0.05  # how long `stop()` may wait; the default 0.5 s adds up over a test suite
 CACHED_COMPANIES = 3  # a 100,000-employee company takes ~400 MB with its encodings
 FAULT_KEYS = frozenset({"status", "retry_after", "delay", "repeat_cursor"})
 
@@ -185,7 +186,7 @@ class SandboxServer:
         """Serve in this thread until `stop()` or Ctrl-C."""
         self._serving = True
         try:
-            self._httpd.serve_forever()
+            self._httpd.serve_forever(poll_interval=STOP_POLL_SECONDS)
         finally:
             self._serving = False
 

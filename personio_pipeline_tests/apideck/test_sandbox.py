@@ -1,0 +1,389 @@
+"""The sandbox over real sockets: every answer it gives must be one Apideck's hris.yml allows."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from personio_pipeline.apideck.contract import shared_contract
+from personio_pipeline.apideck.fields import EMPLOYEE_FIELDS, fields_param
+from personio_pipeline.apideck.sandbox.config import SandboxConfig
+from personio_pipeline.apideck.sandbox.generator import generate_company
+from personio_pipeline.apideck.sandbox.server import ERRORS, SandboxServer
+
+API_KEY = "sk_sandbox_test_0f3b9e"
+APP_ID = "sandbox-test-app"
+CONSUMER = "big-co"
+SIZE = 1_234
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "x-apideck-app-id": APP_ID, "x-apideck-consumer-id": CONSUMER}
+
+
+@pytest.fixture
+def server():
+    config = SandboxConfig(api_key=API_KEY, app_id=APP_ID, company_sizes={CONSUMER: SIZE})
+    with SandboxServer(config) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def http(server):
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=10) as client:
+        yield client
+
+
+def checked(response: httpx.Response) -> dict:
+    """The body, after checking it is what hris.yml documents for this operation and status."""
+    body = response.json()
+    shared_contract().validate_response(response.url.path, response.request.method, response.status_code, body)
+    return body
+
+
+def employees(http: httpx.Client, headers: dict | None = None, **params) -> httpx.Response:
+    return http.get("/hris/employees", params=params, headers=headers)
+
+
+def without(header: str) -> dict:
+    return {name: value for name, value in HEADERS.items() if name != header}
+
+
+def expect_error(response: httpx.Response, status: int, type_name: str) -> dict:
+    body = checked(response)
+    assert (response.status_code, body["status_code"], body["type_name"]) == (status, status, type_name)
+    assert body["error"] and body["message"] and body["detail"] and body["ref"].startswith("https://")
+    return body
+
+
+# -- listing --------------------------------------------------------------------------------------
+
+
+def test_full_listing_takes_seven_pages_of_200(server, http):
+    ids, cursor, pages = [], None, []
+    while True:
+        body = checked(employees(http, limit=200, **({"cursor": cursor} if cursor else {})))
+        pages.append(body)
+        ids += [record["id"] for record in body["data"]]
+        cursor = body["meta"]["cursors"]["next"]
+        if cursor is None:
+            break
+    assert len(pages) == math.ceil(SIZE / 200) == 7
+    assert ids == [record["id"] for record in generate_company(CONSUMER, SIZE)]
+    assert [page["meta"]["items_on_page"] for page in pages] == [200] * 6 + [34]
+    assert {page["meta"]["total_count"] for page in pages} == {SIZE}
+    assert pages[0]["meta"]["cursors"]["previous"] is None and pages[0]["links"]["previous"] is None
+    assert pages[-1]["links"]["next"] is None
+    assert pages[1]["meta"]["cursors"]["previous"] == pages[0]["meta"]["cursors"]["current"]
+    assert len(server.request_log) == 7
+
+
+def test_links_next_can_be_followed(http):
+    body = checked(employees(http, limit=125, fields="id"))
+    second = checked(http.get(body["links"]["next"]))
+    assert second["meta"]["cursors"]["current"] == body["meta"]["cursors"]["next"]
+    assert second["data"][0] == {"id": generate_company(CONSUMER, SIZE)[125]["id"]}, "links keep limit and fields"
+
+
+def test_serves_the_generated_records_unchanged_and_in_utf8(http):
+    response = employees(http, limit=200)
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert checked(response)["data"] == generate_company(CONSUMER, SIZE)[:200]
+    assert not response.text.isascii(), "non-ASCII names are sent as UTF-8, not escaped"
+
+
+def test_default_limit_is_20(http):
+    assert checked(employees(http))["meta"]["items_on_page"] == 20
+
+
+def test_fields_project_records_with_dot_notation(http):
+    allowed = {field.split(".")[0] for field in EMPLOYEE_FIELDS}
+    records = checked(employees(http, limit=200, fields=fields_param()))["data"]
+    assert records and all(set(record) <= allowed for record in records)
+    assert not any("birthday" in record or "gender" in record for record in records)
+    narrow = checked(employees(http, limit=5, fields="id,emails.email"))["data"]
+    assert all(set(record) <= {"id", "emails"} for record in narrow)
+    assert all(set(email) == {"email"} for record in narrow for email in record.get("emails", []))
+
+
+def test_serves_the_configured_churn_day(server, http):
+    server.config.day = 2
+    assert checked(employees(http, limit=200))["meta"]["total_count"] == len(generate_company(CONSUMER, SIZE, day=2))
+
+
+def test_keeps_connections_alive(http):
+    responses = [employees(http, limit=1) for _ in range(3)]
+    clients = {response.extensions["network_stream"].get_extra_info("client_addr") for response in responses}
+    assert len(clients) == 1 and responses[0].http_version == "HTTP/1.1"
+
+
+# -- request errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, status, type_name",
+    [
+        (without("Authorization"), 401, "UnauthorizedError"),
+        ({**HEADERS, "Authorization": f"Basic {API_KEY}"}, 401, "UnauthorizedError"),
+        ({**HEADERS, "Authorization": "Bearer wrong-key"}, 401, "UnauthorizedError"),
+        (without("x-apideck-app-id"), 401, "UnauthorizedError"),
+        ({**HEADERS, "x-apideck-app-id": "another-app"}, 401, "UnauthorizedError"),
+        (without("x-apideck-consumer-id"), 400, "RequestHeadersValidationError"),
+        ({**HEADERS, "x-apideck-service-id": "bamboohr"}, 404, "ConnectionNotFoundError"),
+    ],
+)
+def test_header_problems(server, headers, status, type_name):
+    with httpx.Client(base_url=server.url, headers=headers) as client:
+        body = expect_error(employees(client), status, type_name)
+    assert API_KEY not in json.dumps(body)
+
+
+def test_missing_consumer_id_names_the_header(server):
+    with httpx.Client(base_url=server.url, headers=without("x-apideck-consumer-id")) as client:
+        body = expect_error(employees(client), 400, "RequestHeadersValidationError")
+    assert body["message"] == "Missing Header: x-apideck-consumer-id"
+
+
+def test_other_services_are_not_found_but_personio_is(http):
+    body = expect_error(employees(http, headers={"x-apideck-service-id": "bamboohr"}), 404, "ConnectionNotFoundError")
+    assert body["message"] == "Unified API/service not found"
+    assert checked(employees(http, headers={"x-apideck-service-id": "personio"}))["data"]
+
+
+def test_any_key_is_accepted_when_none_is_configured():
+    with SandboxServer() as sandbox, httpx.Client(base_url=sandbox.url, headers={**HEADERS, "Authorization": "Bearer x"}) as c:
+        assert checked(employees(c))["status_code"] == 200
+
+
+@pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", ""])
+def test_bad_limit(http, limit):
+    expect_error(employees(http, limit=limit), 400, "RequestValidationError")
+
+
+@pytest.mark.parametrize("limit", ["1", "200"])
+def test_limit_bounds(http, limit):
+    assert checked(employees(http, limit=limit))["meta"]["items_on_page"] == int(limit)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor!",
+        base64.urlsafe_b64encode(b"zoho-crm::page::2").decode(),
+        base64.urlsafe_b64encode(f"personio::offset::{SIZE + 1}".encode()).decode(),
+    ],
+)
+def test_bad_cursor(http, cursor):
+    expect_error(employees(http, cursor=cursor), 400, "InvalidCursorError")
+
+
+def test_a_connector_that_rejects_fields(server, http):
+    server.config.reject_fields = True
+    expect_error(employees(http, fields="id"), 400, "RequestValidationError")
+    assert checked(employees(http))["data"]
+
+
+def test_unknown_routes_answer_not_found_in_apideck_shape(server, http):
+    response = http.get("/crm/leads")
+    assert response.status_code == 404
+    shared_contract().validate_schema("NotFoundResponse", response.json())
+    expect_error(http.post("/hris/employees", json={}), 404, "EntityNotFoundError")
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", sorted(ERRORS))
+def test_each_fault_status_fits_the_spec_then_service_resumes(server, http, status):
+    server.queue_faults([{"status": status}])
+    expect_error(employees(http), status, ERRORS[status][0])
+    assert checked(employees(http))["status_code"] == 200
+
+
+def test_429_carries_retry_after(server, http):
+    server.queue_faults([{"status": 429, "retry_after": 7}, {"status": 429}, {"status": 503, "retry_after": 2}])
+    assert [employees(http).headers.get("retry-after") for _ in range(4)] == ["7", "1", "2", None]
+
+
+def test_delay_fault_answers_normally_but_late(server, http):
+    server.queue_faults([{"delay": 0.3}])
+    started = time.perf_counter()
+    assert checked(employees(http))["status_code"] == 200
+    assert time.perf_counter() - started >= 0.3
+
+
+def test_repeat_cursor_serves_the_cursor_just_used_as_next(server, http):
+    first = checked(employees(http, limit=100))
+    used = first["meta"]["cursors"]["next"]
+    server.queue_faults([{"repeat_cursor": True}])
+    assert checked(employees(http, limit=100, cursor=used))["meta"]["cursors"]["next"] == used
+
+
+def test_faults_apply_in_order_one_per_request(server, http):
+    server.queue_faults([{"status": 502}, {}, {"status": 402}])
+    assert [employees(http).status_code for _ in range(4)] == [502, 200, 402, 200]
+
+
+def test_requests_refused_for_their_headers_do_not_use_up_faults(server, http):
+    server.queue_faults([{"status": 503}])
+    with httpx.Client(base_url=server.url, headers=without("Authorization")) as anonymous:
+        assert employees(anonymous).status_code == 401
+    assert employees(http).status_code == 503
+
+
+@pytest.mark.parametrize("fault", [{"status": 418}, {"status": 200}, {"sleep": 1}, {"delay": -1}])
+def test_unknown_faults_are_refused_up_front(server, fault):
+    with pytest.raises(ValueError):
+        server.queue_faults([fault])
+
+
+def test_rate_limit_every_nth_request():
+    config = SandboxConfig(rate_limit_every=3, retry_after_seconds=2.5)
+    with SandboxServer(config) as sandbox, httpx.Client(base_url=sandbox.url, headers=HEADERS) as client:
+        responses = [employees(client) for _ in range(6)]
+    assert [r.status_code for r in responses] == [200, 200, 429, 200, 200, 429]
+    limited = responses[2]
+    expect_error(limited, 429, "ConnectorRateLimitError")
+    assert limited.headers["retry-after"] == "2.5"
+
+
+def test_error_rate_is_deterministic_for_a_seed():
+    def statuses(seed: int) -> list[int]:
+        with SandboxServer(SandboxConfig(error_rate=0.5, seed=seed)) as sandbox:
+            with httpx.Client(base_url=sandbox.url, headers=HEADERS) as client:
+                responses = [employees(client, limit=1) for _ in range(20)]
+        for response in responses:
+            checked(response)
+        return [response.status_code for response in responses]
+
+    first = statuses(7)
+    assert first == statuses(7) and set(first) == {200, 503}
+
+
+def test_latency_is_added_to_every_response():
+    with SandboxServer(SandboxConfig(latency_seconds=0.2)) as sandbox:
+        with httpx.Client(base_url=sandbox.url, headers=HEADERS) as client:
+            started = time.perf_counter()
+            employees(client)
+            assert time.perf_counter() - started >= 0.2
+
+
+# -- strict mode ----------------------------------------------------------------------------------
+
+
+def test_strict_mode_refuses_to_send_an_invalid_page(caplog):
+    bad = {"id": "1", "emails": [{"email": "a@b.example", "type": "work", "verified": True}]}
+    with SandboxServer(SandboxConfig(strict=True)) as sandbox, httpx.Client(base_url=sandbox.url, headers=HEADERS) as c:
+        assert checked(employees(c))["status_code"] == 200
+        sandbox.set_company(CONSUMER, [bad])
+        with caplog.at_level(logging.ERROR):
+            body = expect_error(employees(c), 500, "SandboxContractViolation")
+    assert "verified" in body["detail"]
+    assert any("breaks hris.yml" in message for message in caplog.messages)
+
+
+# -- controls -------------------------------------------------------------------------------------
+
+
+def test_set_company_overrides_generation_until_reset(server, http):
+    records = [{"id": "7", "first_name": "Zoë", "last_name": "Ćwik", "emails": [], "gender": "female"}]
+    server.set_company(CONSUMER, records)
+    records[0]["first_name"] = "changed after the call"
+    assert checked(employees(http))["data"] == [{**records[0], "first_name": "Zoë"}]
+    assert checked(employees(http, fields="id,first_name"))["data"] == [{"id": "7", "first_name": "Zoë"}]
+    server.reset()
+    assert checked(employees(http))["meta"]["total_count"] == SIZE
+
+
+def test_request_log_records_the_call_but_never_credentials(server, http):
+    employees(http, limit=3, fields="id")
+    with httpx.Client(base_url=server.url, headers=without("x-apideck-consumer-id")) as client:
+        employees(client)
+    first, second = server.request_log
+    assert first == {"method": "GET", "path": "/hris/employees", "query": {"limit": "3", "fields": "id"},
+                     "consumer_id": CONSUMER, "status": 200}  # fmt: skip
+    assert second["consumer_id"] is None and second["status"] == 400
+    assert API_KEY not in json.dumps(server.request_log)
+    server.reset()
+    assert server.request_log == []
+
+
+def test_controls_over_http(server):
+    control = httpx.Client(base_url=f"{server.url}/_sandbox")
+    consumer = "acme co/2"
+    records = [{"id": "1", "first_name": "Ada"}, {"id": "2", "first_name": "Łucja"}]
+    stored = control.put(f"/companies/{quote(consumer, safe='')}", json={"employees": records})
+    assert stored.json() == {"consumer_id": consumer, "employees": 2}
+    assert server.request_log == [], "control calls are not API traffic"
+    with httpx.Client(base_url=server.url, headers={**HEADERS, "x-apideck-consumer-id": consumer}) as client:
+        assert checked(employees(client))["data"] == records
+        assert control.post("/faults", json={"faults": [{"status": 503}]}).json() == {"queued": 1}
+        assert employees(client).status_code == 503
+        assert [entry["status"] for entry in control.get("/requests").json()["requests"]] == [200, 503]
+        assert control.post("/reset").json() == {"reset": True}
+        assert control.get("/requests").json() == {"requests": []}
+        assert checked(employees(client))["meta"]["total_count"] == server.config.default_company_size
+    assert control.post("/faults", json={"faults": [{"status": 999}]}).status_code == 400
+    assert control.post("/faults", content=b"{not json").status_code == 400
+    assert control.put("/companies/x", json={"people": []}).status_code == 400
+    assert control.get("/nothing-here").status_code == 404
+    control.close()
+
+
+# -- lifecycle ------------------------------------------------------------------------------------
+
+
+def test_stop_closes_pooled_connections():
+    sandbox = SandboxServer().start()
+    client = httpx.Client(base_url=sandbox.url, headers=HEADERS)
+    assert employees(client).status_code == 200
+    sandbox.stop()
+    with pytest.raises(httpx.TransportError):
+        employees(client)
+    client.close()
+
+
+def test_serve_prints_its_url_and_stops_on_ctrl_c():
+    script = "from personio_pipeline.apideck.sandbox.server import serve; serve()"
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        url = line.rsplit(" ", 1)[-1].strip()
+        assert line.startswith("Apideck sandbox listening on http://127.0.0.1:")
+        assert checked(httpx.get(f"{url}/hris/employees", headers=HEADERS))["status_code"] == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.stdout.close()
+
+
+# -- speed ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_serves_100k_employees_quickly():
+    with SandboxServer(SandboxConfig(company_sizes={"huge-co": 100_000})) as sandbox:
+        headers = {**HEADERS, "x-apideck-consumer-id": "huge-co"}
+        with httpx.Client(base_url=sandbox.url, headers=headers, timeout=60) as client:
+            timings = []
+            for _ in range(2):
+                started, cursor, rows = time.perf_counter(), None, 0
+                while True:
+                    params = {"limit": 200, "fields": fields_param(), **({"cursor": cursor} if cursor else {})}
+                    body = client.get("/hris/employees", params=params).json()
+                    rows += len(body["data"])
+                    if not (cursor := body["meta"]["cursors"]["next"]):
+                        break
+                timings.append(time.perf_counter() - started)
+    print(f"\n100,000 employees in 500 pages: first listing (generation included) {timings[0]:.1f}s, "
+          f"repeated {timings[1]:.1f}s")  # fmt: skip
+    assert rows == 100_000
+    assert timings[1] < 60
