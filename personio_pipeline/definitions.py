@@ -7,10 +7,12 @@ from personio_pipeline.defs.assets.org import org_assets
 from personio_pipeline.defs.checks import org_checks
 from personio_pipeline.defs.jobs import sync_company_job
 from personio_pipeline.defs.resources import default_resources
+from personio_pipeline.defs.sensors import missing_email_alerts
 
 defs = dg.Definitions(
     assets=[raw_employees, *org_assets],
     asset_checks=org_checks,
     jobs=[sync_company_job],
+    sensors=[missing_email_alerts],
     resources=default_resources(),
 )

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from personio_pipeline import settings
 from personio_pipeline.apideck.client import DEFAULT_BASE_URL, ApideckHrisClient, RetrySettings
+from personio_pipeline.notify.mail import FileOutbox, MailTransport, SmtpTransport, build_message
 from personio_pipeline.teammeter.db import migrated_engine
 
 
@@ -44,6 +45,61 @@ class TeammeterDatabase(dg.ConfigurableResource):
         return migrated_engine(self.url)
 
 
+class Mailer(dg.ConfigurableResource):
+    """Outgoing mail: SMTP when `SMTP_HOST` is set, else .eml files in a local outbox folder."""
+
+    smtp_host: str | None = Field(default=None, description="SMTP server (SMTP_HOST); unset → file outbox.")
+    smtp_port: int = Field(default=587, description="SMTP port (SMTP_PORT).")
+    smtp_user: str | None = Field(default=None, description="SMTP user name (SMTP_USER).")
+    smtp_password: str | None = Field(default=None, description="SMTP password (SMTP_PASSWORD, secret).")
+    require_tls: bool = Field(default=False, description="Refuse servers without STARTTLS.")
+    sender: str = Field(default="Teammeter <no-reply@teammeter.local>", description="From address (SMTP_FROM).")
+    outbox_dir: str = Field(default="", description="Folder for the file outbox when no SMTP host is set.")
+
+    def transport(self) -> MailTransport:
+        if self.smtp_host:
+            return SmtpTransport(self.smtp_host, self.smtp_port, self.smtp_user, self.smtp_password, self.require_tls)
+        return FileOutbox(self.outbox_dir or str(settings.data_dir() / "outbox"))
+
+    def send(self, *, to: str, subject: str, text: str, to_name: str | None = None) -> None:
+        self.transport().send(build_message(sender=self.sender, to=to, subject=subject, text=text, to_name=to_name))
+
+
+class DataTeamAlerts(dg.ConfigurableResource):
+    """Where data-quality alerts go: an email address and/or a webhook (JSON POST)."""
+
+    email_to: str | None = Field(default=None, description="Data team address (DATA_TEAM_EMAIL).")
+    webhook_url: str | None = Field(default=None, description="Webhook URL (DATA_TEAM_WEBHOOK_URL).")
+    mailer: Mailer
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.email_to or self.webhook_url)
+
+    def notify(self, *, subject: str, text: str, payload: dict[str, Any]) -> None:
+        """Deliver on every configured channel; raises when one fails so the caller retries."""
+        if self.email_to:
+            self.mailer.send(to=self.email_to, subject=subject, text=text)
+        if self.webhook_url:
+            import httpx
+
+            httpx.post(self.webhook_url, json=payload, timeout=10.0).raise_for_status()
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name) or default
+
+
+def default_mailer() -> Mailer:
+    return Mailer(
+        smtp_host=_env("SMTP_HOST"),
+        smtp_port=int(_env("SMTP_PORT", "587")),
+        smtp_user=_env("SMTP_USER"),
+        smtp_password=dg.EnvVar("SMTP_PASSWORD") if os.environ.get("SMTP_PASSWORD") else None,
+        sender=_env("SMTP_FROM", "Teammeter <no-reply@teammeter.local>"),
+    )
+
+
 def default_resources() -> dict[str, Any]:
     """Resources as deployed: secrets through `dg.EnvVar`, plain settings with local defaults."""
     from personio_pipeline.defs.io import LocalFilesIOManager
@@ -56,4 +112,8 @@ def default_resources() -> dict[str, Any]:
         ),
         "teammeter_db": TeammeterDatabase(url=settings.teammeter_database_url()),
         "io_manager": LocalFilesIOManager(base_dir=str(settings.data_dir())),
+        "mailer": default_mailer(),
+        "data_team_alerts": DataTeamAlerts(
+            email_to=_env("DATA_TEAM_EMAIL"), webhook_url=_env("DATA_TEAM_WEBHOOK_URL"), mailer=default_mailer()
+        ),
     }
