@@ -19,7 +19,7 @@ import random
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from faker import Faker
 
@@ -193,8 +193,8 @@ def _name_pools() -> dict[str, tuple[_NamePool, _NamePool]]:
         fake.seed_instance(0)
         pools[locale] = tuple(
             _NamePool(
-                first=_distinct(getattr(fake, f"first_name_{gender}") for _ in range(300)),
-                last=_distinct(getattr(fake, f"last_name_{gender}") for _ in range(300)),
+                first=_distinct(getattr(fake, f"first_name_{gender}")),
+                last=_distinct(getattr(fake, f"last_name_{gender}")),
                 gender=gender,
             )
             for gender in ("male", "female")
@@ -202,9 +202,9 @@ def _name_pools() -> dict[str, tuple[_NamePool, _NamePool]]:
     return pools
 
 
-def _distinct(draw) -> tuple[str, ...]:
-    names = {name() for name in draw}
-    return tuple(sorted(name for name in names if "," not in name))
+def _distinct(draw: Callable[[], str], draws: int = 300) -> tuple[str, ...]:
+    """Sorted distinct names; a few Dutch ones ("Bourgondië, van") hold commas and are left out."""
+    return tuple(sorted({name for name in (draw() for _ in range(draws)) if "," not in name}))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -262,11 +262,12 @@ class _Company:
         self.rng = random.Random(self.seed)
         self.domain = company_domain(consumer_id)
         self.founded = BASE_DATE.toordinal() - _between(self.rng, 6 * 365, 18 * 365)
-        home = sorted(LOCALE_WEIGHTS)[self.seed % len(LOCALE_WEIGHTS)]
         mix = [locale for locale, weight in LOCALE_WEIGHTS.items() for _ in range(weight)]
+        home = _any(self.rng, mix)  # mostly German, like Personio's customers
         self.locales = [home] * round(len(mix) * HOME_LOCALE_SHARE / (1 - HOME_LOCALE_SHARE)) + mix
         self.unit_ids: set[str] = set()
-        self.local_parts: dict[str, int] = {}
+        self.local_parts: dict[str, int] = {}  # work address local part → people using it
+        self.personal_addresses: set[str] = set()
         self.slots: list[_Slot] = []
         self.records: list[dict[str, Any]] = []
         self.kinds: list[str] = []
@@ -285,7 +286,7 @@ class _Company:
         """CEO, executives when there are more departments than one person can lead, departments."""
         board = (self._unit_id(), "Executive Board")
         management = (self._unit_id(), "Geschäftsführung")
-        self.slots.append(_Slot("ceo", "CEO", None, management, board, board, "Operations"))
+        self.slots.append(_Slot("ceo", "CEO", None, management, board, board, "Operations"))  # catalogue unused
         departments = self._departments(size) if size > 1 else []
         executives = []
         if len(departments) > MAX_SPAN:
@@ -368,7 +369,8 @@ class _Company:
             if slot.kind == "ic" and rng.random() < 0.06:
                 title = _any(rng, TITLE_VARIANTS)(title)
             created = min(start, base) - _between(rng, 3, 40)
-            updated = _between(rng, max(created, end or created) if end and end < base else created, base - 1)
+            last_change = end if end is not None and end < base else created
+            updated = _between(rng, last_change, base - 1)
             record_of_slot[index] = len(self.records)
             record = self._person(rng, title, slot.department, slot.team, status, start, end, created, updated)
             self._add(record, slot.kind, slot.title)
@@ -384,8 +386,19 @@ class _Company:
         self.kinds.append(kind)
         self.canonical_titles.append(canonical_title)
 
-    def _person(self, rng, title, department, team, status, start, end, created, updated) -> dict[str, Any]:
-        """One employee record; the manager is linked by the caller."""
+    def _person(
+        self,
+        rng: random.Random,
+        title: str,
+        department: tuple[str, str],
+        team: tuple[str, str],
+        status: str,
+        start: int,
+        end: int | None,
+        created: int,
+        updated: int,
+    ) -> dict[str, Any]:
+        """One employee record (dates as ordinals); the manager is linked by the caller."""
         pool = _name_pools()[_any(rng, self.locales)][rng.random() < 0.5]
         first, last = _any(rng, pool.first), _any(rng, pool.last)
         preferred = re.split(r"[- ]", first)[0] if ("-" in first or " " in first) else None
@@ -443,9 +456,12 @@ class _Company:
             emails.insert(_between(rng, 0, 1), self._personal_email(rng, base))
         return emails
 
-    @staticmethod
-    def _personal_email(rng: random.Random, base: str) -> dict[str, str]:
-        return {"email": f"{base}{_between(rng, 1, 99)}@{_any(rng, PERSONAL_DOMAINS)}", "type": "personal"}
+    def _personal_email(self, rng: random.Random, base: str) -> dict[str, str]:
+        number, domain = _between(rng, 1, 99), _any(rng, PERSONAL_DOMAINS)
+        while f"{base}{number}@{domain}" in self.personal_addresses:
+            number += 1
+        self.personal_addresses.add(f"{base}{number}@{domain}")
+        return {"email": f"{base}{number}@{domain}", "type": "personal"}
 
     # -- churn ------------------------------------------------------------------------------------
 

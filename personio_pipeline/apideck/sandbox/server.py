@@ -117,8 +117,13 @@ def _error_reply(status: int, type_name: str, message: str, detail: Any, **heade
 
 def _fault_reply(status: int, retry_after: float | None = None) -> _Reply:
     type_name, message, detail = ERRORS.get(status, ("ServerError", HTTPStatus(status).phrase, "Unexpected error"))
-    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+    headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
     return _error_reply(status, type_name, message, detail, **headers)
+
+
+def _seconds(value: float) -> str:
+    """Delta-seconds for `Retry-After`: whole numbers as integers, as RFC 9110 wants."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _encode_cursor(offset: int) -> str:
@@ -243,7 +248,7 @@ class SandboxServer:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+    def _respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> _Reply:
         """Answer one HTTP request; the handler only moves bytes."""
         url = urlsplit(target)
         path = url.path
@@ -439,7 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
-            reply = self.server.sandbox.handle(self.command, self.path, self.headers, body)
+            reply = self.server.sandbox._respond(self.command, self.path, self.headers, body)
         except Exception:
             log.exception(f"sandbox failed on {self.command} {self.path}")
             reply = _fault_reply(500)
