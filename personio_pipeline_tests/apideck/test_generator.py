@@ -191,18 +191,22 @@ def day_changes(before, after, day):
     old, new = by_id(before), by_id(after)
     today = (BASE_DATE + dt.timedelta(days=day)).isoformat()
     changed = [i for i in new if i in old and new[i] != old[i]]
-    renamed = {(normalised(old[i]["title"]), new[i]["title"]) for i in changed
-               if old[i]["department_id"] == new[i]["department_id"] and old[i]["title"] != new[i]["title"]}  # fmt: skip
+    status = {i: (old[i]["employment_status"], new[i]["employment_status"]) for i in changed}
+    same = lambda i, key: old[i][key] == new[i][key]  # noqa: E731
     return {
         "hired": [i for i in new if i not in old],
-        "left": [i for i in changed if (old[i]["employment_status"], new[i]["employment_status"]) == ("active", "terminated")],
-        "rehired": [i for i in changed if (old[i]["employment_status"], new[i]["employment_status"]) == ("terminated", "active")],
-        "moved": [i for i in changed if old[i]["team"] != new[i]["team"]],
-        "new_manager": [i for i in changed if old[i]["team"] == new[i]["team"] and old[i]["manager"] != new[i]["manager"]],
-        "renamed": renamed,
+        "left": [i for i in changed if status[i] == ("active", "terminated")],
+        "rehired": [i for i in changed if status[i] == ("terminated", "active")],
+        "moved": [i for i in changed if not same(i, "team")],
+        "new_manager": [i for i in changed if same(i, "team") and not same(i, "manager")],
+        "renamed": {
+            (normalised(old[i]["title"]), new[i]["title"])
+            for i in changed
+            if same(i, "department_id") and not same(i, "title")
+        },
         "touched_today": all(new[i]["updated_at"].startswith(today) for i in changed),
         "gone": [i for i in old if i not in new],
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ TEAM_SIZE = (5, 9)
 LOCALE_WEIGHTS = {
     "de_DE": 30, "en_GB": 12, "fr_FR": 11, "es_ES": 10, "pl_PL": 10,
     "tr_TR": 9, "it_IT": 8, "nl_NL": 5, "sv_SE": 5,
-}  # fmt: skip
+}
 HOME_LOCALE_SHARE = 0.55
 
 # Department → (individual contributor titles, team lead title, team name suffixes).
@@ -106,14 +106,14 @@ DEPARTMENTS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
         "Head of Legal Team",
         ("Contracts", "Compliance", "Privacy"),
     ),
-}  # fmt: skip
+}
 # Large companies repeat departments per region.
 REGIONS = ("DACH", "France", "Iberia", "Polska", "Türkiye", "UK & Ireland", "Italia", "Nordics", "Benelux")
 EXECUTIVE_TITLES = (
     "Chief Technology Officer", "Chief Financial Officer", "Chief Revenue Officer",
     "Chief People Officer", "Chief Operating Officer", "Chief Product Officer",
     "VP Engineering", "VP Sales", "VP Operations", "VP Customer Experience",
-)  # fmt: skip
+)
 SIDE_JOBS = ("First Aider", "Works Council Member", "Fire Warden", "Ersthelfer", "Mentor")
 # Positions renamed by churn; a rename only happens while its old title is held by someone.
 RENAMES = {
@@ -150,7 +150,7 @@ LEAVING_REASONS = ("resigned", "resigned", "dismissed", "redundancy", "retired",
 _NOT_DECOMPOSABLE = str.maketrans(
     {"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe",
      "Œ": "OE", "đ": "d", "Đ": "D", "ı": "i", "þ": "th", "ð": "d"}
-)  # fmt: skip
+)
 
 
 def stable_seed(*parts: object) -> int:
@@ -352,8 +352,7 @@ class _Company:
                 start = _between(rng, self.founded + 1, base - 90)
             if slot.kind == "ic":  # managers never leave or pause, so every manager is active
                 roll = rng.random()
-                status = ("inactive" if roll < 0.03 else "terminated" if roll < 0.06
-                          else "other" if roll < 0.075 else "active")  # fmt: skip
+                status = _status_for(roll)
             if status == "terminated":
                 end = _between(rng, start + 30, base - 1)
             elif status == "other":  # onboarding: contract signed, not started yet
@@ -553,6 +552,15 @@ class _Company:
                 for job in record["jobs"]:
                     if job["is_primary"]:
                         job["title"] = new
+
+
+def _status_for(roll: float) -> str:
+    """About 3 % inactive (leave, sabbatical), 3 % terminated, 1.5 % onboarding ("other")."""
+    if roll < 0.03:
+        return "inactive"
+    if roll < 0.06:
+        return "terminated"
+    return "other" if roll < 0.075 else "active"
 
 
 def _apportion(total: int, weights: list[float]) -> list[int]:

@@ -53,7 +53,7 @@ ERRORS: dict[int, tuple[str, str, str]] = {
     500: ("InternalServerError", "Internal Server Error", "Something went wrong with the Unify API"),
     502: ("ConnectorExecutionError", "Bad Gateway", "Personio answered with an unexpected error"),
     503: ("ServiceUnavailableError", "Service Unavailable", "The Unify API is temporarily unavailable"),
-}  # fmt: skip
+}
 _CURSOR = re.compile(r"personio::offset::(\d+)")
 
 log = logging.getLogger(__name__)
@@ -262,19 +262,23 @@ class SandboxServer:
         else:
             reply = _error_reply(404, "EntityNotFoundError", "Unknown Resource", f"No route for {method} {path}")
         with self._lock:
-            self._log.append({
-                "method": method,
-                "path": path,
-                "query": query,
-                "consumer_id": headers.get("x-apideck-consumer-id"),
-                "status": reply.status,
-            })  # fmt: skip
+            self._log.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": query,
+                    "consumer_id": headers.get("x-apideck-consumer-id"),
+                    "status": reply.status,
+                }
+            )
         return reply
 
     def _hris(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str]) -> _Reply:
         if (method, path) != ("GET", "/hris/employees"):
-            return _error_reply(404, "EntityNotFoundError", "Unknown Resource",
-                               f"The sandbox serves only GET /hris/employees, not {method} {path}")  # fmt: skip
+            return _error_reply(
+                404, "EntityNotFoundError", "Unknown Resource",
+                f"The sandbox serves only GET /hris/employees, not {method} {path}",
+            )
         reply = self._refuse_headers(headers)
         fault: dict[str, Any] = {}
         if reply is None:
@@ -310,29 +314,37 @@ class SandboxServer:
         if self.config.app_id is not None and app_id != self.config.app_id:
             return _error_reply(401, "UnauthorizedError", "Unauthorized Request", "Unknown application id")
         if not headers.get("x-apideck-consumer-id"):
-            return _error_reply(400, "RequestHeadersValidationError", "Missing Header: x-apideck-consumer-id",
-                               {"missing": [{"x-apideck-consumer-id": "required"}]})  # fmt: skip
+            return _error_reply(
+                400, "RequestHeadersValidationError", "Missing Header: x-apideck-consumer-id",
+                {"missing": [{"x-apideck-consumer-id": "required"}]},
+            )
         service = headers.get("x-apideck-service-id")
         if service and service != SERVICE_ID:
-            return _error_reply(404, "ConnectionNotFoundError", "Unified API/service not found",
-                               f"No HRIS connection to service '{service}'; this sandbox serves '{SERVICE_ID}'")  # fmt: skip
+            detail = f"No HRIS connection to service '{service}'; this sandbox serves '{SERVICE_ID}'"
+            return _error_reply(404, "ConnectionNotFoundError", "Unified API/service not found", detail)
         return None
 
     def _employees(self, consumer_id: str, query: dict[str, str], repeat_cursor: bool) -> _Reply:
         raw_limit = query.get("limit", str(DEFAULT_LIMIT))
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            return _error_reply(400, "RequestValidationError", "Invalid Params",
-                               f"limit must be an integer from 1 to {MAX_LIMIT}, got '{raw_limit}'")  # fmt: skip
+            return _error_reply(
+                400, "RequestValidationError", "Invalid Params",
+                f"limit must be an integer from 1 to {MAX_LIMIT}, got '{raw_limit}'",
+            )
         fields = query.get("fields") or None
         if fields and self.config.reject_fields:
-            return _error_reply(400, "RequestValidationError", "Invalid Params",
-                               "The connector does not support the fields parameter")  # fmt: skip
+            return _error_reply(
+                400, "RequestValidationError", "Invalid Params",
+                "The connector does not support the fields parameter",
+            )
         listing = self._listing(consumer_id)
         limit, cursor = int(raw_limit), query.get("cursor") or None
         offset = 0 if cursor is None else _decode_cursor(cursor)
         if offset is None or offset > len(listing):
-            return _error_reply(400, "InvalidCursorError", "Invalid Cursor",
-                               "Use a cursor returned by this API for the same listing")  # fmt: skip
+            return _error_reply(
+                400, "InvalidCursorError", "Invalid Cursor",
+                "Use a cursor returned by this API for the same listing",
+            )
         current = _encode_cursor(offset)
         previous = _encode_cursor(max(0, offset - limit)) if offset else None
         following = _encode_cursor(offset + limit) if offset + limit < len(listing) else None
@@ -379,8 +391,10 @@ class SandboxServer:
             shared_contract().validate_response(path, method, reply.status, json.loads(reply.encoded()))
         except ContractViolation as violation:
             log.error(f"sandbox refused to send a response that breaks hris.yml: {violation}")
-            return _error_reply(500, "SandboxContractViolation", "The sandbox produced an invalid response",
-                               "; ".join(violation.problems[:5]))  # fmt: skip
+            return _error_reply(
+                500, "SandboxContractViolation", "The sandbox produced an invalid response",
+                "; ".join(violation.problems[:5]),
+            )
         return reply
 
     def _control(self, method: str, path: str, body: bytes) -> _Reply:
