@@ -35,13 +35,14 @@ class ApideckRequestError(ApideckError):
         type_name: str | None,
         api_message: str | None,
         detail: str | None = None,
+        what: str = "the employee list",
     ):
         self.status_code = status_code
         self.type_name = type_name or "UnknownError"
         self.api_message = api_message or ""
         self.remedy = REMEDIES.get(status_code, "check the connection in Apideck Vault")
         text = (
-            f"Apideck refused the employee list for company '{consumer_id}': HTTP {status_code} "
+            f"Apideck refused {what} for company '{consumer_id}': HTTP {status_code} "
             f"{self.type_name}: {self.api_message or 'no message'}"
         )
         if detail:

@@ -7,7 +7,8 @@ import math
 import httpx
 import pytest
 
-from personio_pipeline.apideck.client import ApideckHrisClient, RetrySettings, parse_retry_after
+from personio_pipeline.apideck.client import ApideckHrisClient
+from personio_pipeline.apideck.http import RetrySettings, parse_retry_after
 from personio_pipeline.apideck.errors import (
     ApideckProtocolError,
     ApideckRequestError,
