@@ -97,6 +97,7 @@ class ApideckHrisClient(ApideckClient):
                 body = self._api.request_json(
                     "GET", "/hris/employees", consumer_id,
                     headers=headers, params=params, stats=stats, deadline=deadline, valid=_has_data_list,
+                    what="the employee list",
                 )
             except ApideckRequestError as error:
                 if send_fields and number == 0 and error.status_code == 400:
