@@ -32,6 +32,7 @@ class Organisation:
     first_synced_at: datetime | None
     last_synced_at: datetime | None
     verified_at: datetime | None
+    max_deactivation_share: float | None = None
 
 
 def validate_consumer_id(consumer_id: str) -> str:
@@ -66,6 +67,28 @@ def get(conn: sa.Connection, consumer_id: str, *, missing_ok: bool = False) -> O
             return None
         raise UnknownCompanyError(consumer_id)
     return _from_row(row)
+
+
+def lock(conn: sa.Connection, consumer_id: str) -> Organisation:
+    """The organisation, its row locked until the transaction ends so company writes never
+    interleave (SELECT ... FOR UPDATE on PostgreSQL; SQLite needs a BEGIN IMMEDIATE transaction)."""
+    query = sa.select(organisations).where(organisations.c.consumer_id == consumer_id).with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise UnknownCompanyError(consumer_id)
+    return _from_row(row)
+
+
+def set_max_deactivation_share(conn: sa.Connection, consumer_id: str, share: float | None) -> None:
+    """Per-company safeguard override; None returns to the default."""
+    if share is not None and not 0 <= share <= 1:
+        raise ValueError(f"max_deactivation_share must be between 0 and 1, got {share}.")
+    get(conn, consumer_id)
+    conn.execute(
+        sa.update(organisations)
+        .where(organisations.c.consumer_id == consumer_id)
+        .values(max_deactivation_share=share)
+    )
 
 
 def list_all(conn: sa.Connection) -> list[Organisation]:

@@ -1,7 +1,10 @@
 """Teammeter tables (SQLAlchemy Core). Alembic migrations in `migrations/` create them.
 
 Every row belongs to one organisation; external ids are unique per organisation, so two
-companies can both have employee "1".
+companies can both have employee "1". Rows the sync manages carry `source` ('hr' or
+'teammeter', see `ownership.py`): the sync only ever changes 'hr' rows. Nothing is deleted:
+people and structures are deactivated, links (memberships, role assignments, reporting lines)
+get `ended_at`, so history stays.
 """
 
 from __future__ import annotations
@@ -31,4 +34,154 @@ organisations = sa.Table(
     sa.Column("last_synced_at", sa.DateTime(timezone=True)),
     sa.Column("verified_at", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # Share of active users one run may deactivate before the safeguard refuses; None = default.
+    sa.Column("max_deactivation_share", sa.Float),
+)
+
+
+SOURCES = ("hr", "teammeter")
+INVITATION_STATUSES = ("pending", "claimed", "sent", "failed")
+
+
+def _organisation_id() -> sa.Column:
+    return sa.Column("organisation_id", sa.Integer, sa.ForeignKey("organisations.id"), nullable=False)
+
+
+def _source() -> sa.Column:
+    return sa.Column("source", sa.String(16), nullable=False)
+
+
+def _one_of(column: sa.Column, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(column.in_(values), name=name)
+
+
+def _timestamps() -> list[sa.Column]:
+    return [
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+        sa.Column("deactivated_at", sa.DateTime(timezone=True)),
+    ]
+
+
+def _structure(name: str, key_name: str, *extra: sa.Column) -> sa.Table:
+    """Units, teams and roles: HR rows carry the model's stable key, Teammeter-made rows none."""
+    key, source = sa.Column(key_name, sa.String(255)), _source()
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        _organisation_id(),
+        key,
+        sa.Column("name", sa.String(255), nullable=False),
+        *extra,
+        source,
+        sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+        *_timestamps(),
+        sa.UniqueConstraint("organisation_id", key_name),
+        _one_of(source, SOURCES, "source_known"),
+        sa.CheckConstraint(sa.or_(source == "teammeter", key.is_not(None)), name="hr_rows_keyed"),
+    )
+
+
+def _link(name: str, left: tuple[str, str], right: tuple[str, str]) -> sa.Table:
+    """A dated link (column, referenced table) pairs; at most one open link per pair and source."""
+    source = _source()
+    open_link = sa.text("ended_at IS NULL")
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        _organisation_id(),
+        sa.Column(left[0], sa.Integer, sa.ForeignKey(left[1] + ".id"), nullable=False),
+        sa.Column(right[0], sa.Integer, sa.ForeignKey(right[1] + ".id"), nullable=False),
+        source,
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True)),
+        _one_of(source, SOURCES, "source_known"),
+        sa.Index("ix_" + name + "_organisation_id", "organisation_id"),
+        sa.Index(
+            "uq_" + name + "_open",
+            left[0],
+            right[0],
+            "source",
+            unique=True,
+            sqlite_where=open_link,
+            postgresql_where=open_link,
+        ),
+    )
+
+
+units = _structure("units", "unit_key")
+teams = _structure("teams", "team_key", sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id")))
+roles = _structure("roles", "role_key")
+
+_email_source = sa.Column("email_source", sa.String(16))
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _organisation_id(),
+    sa.Column("employee_id", sa.String(255), nullable=False),
+    sa.Column("display_name", sa.String(255), nullable=False),
+    sa.Column("first_name", sa.String(255)),
+    sa.Column("last_name", sa.String(255)),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id")),
+    # The login address, who set it, and the last address HR sent (to log each conflict once).
+    sa.Column("email", sa.String(320)),
+    _email_source,
+    sa.Column("hr_email", sa.String(320)),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("has_access", sa.Boolean, nullable=False, server_default=sa.false()),
+    *_timestamps(),
+    sa.UniqueConstraint("organisation_id", "employee_id"),
+    _one_of(_email_source, SOURCES, "email_source_known"),
+)
+
+team_memberships = _link("team_memberships", ("team_id", "teams"), ("user_id", "users"))
+user_roles = _link("user_roles", ("user_id", "users"), ("role_id", "roles"))
+reporting_lines = _link("reporting_lines", ("user_id", "users"), ("manager_user_id", "users"))
+reporting_lines.append_constraint(
+    sa.CheckConstraint(reporting_lines.c.user_id != reporting_lines.c.manager_user_id, name="not_self")
+)
+
+_status = sa.Column("status", sa.String(16), nullable=False, server_default="pending")
+invitations = sa.Table(
+    "invitations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _organisation_id(),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("token_hash", sa.String(128)),
+    _status,
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    _one_of(_status, INVITATION_STATUSES, "status_known"),
+    sa.Index("ix_invitations_organisation_id_status", "organisation_id", "status"),
+    # An invitation is open until it is sent or has failed for good: one open per user.
+    sa.Index(
+        "uq_invitations_open",
+        "user_id",
+        unique=True,
+        sqlite_where=sa.text("status IN ('pending', 'claimed')"),
+        postgresql_where=sa.text("status IN ('pending', 'claimed')"),
+    ),
+)
+
+change_log = sa.Table(
+    "change_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _organisation_id(),
+    sa.Column("run_id", sa.String(255)),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("entity_key", sa.String(600), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_change_log_organisation_id_run_id", "organisation_id", "run_id"),
 )
