@@ -1,8 +1,11 @@
-"""How a sandbox behaves: company sizes, the churn day it serves, and the failures it injects."""
+"""How a sandbox behaves: company sizes, the churn day it serves, Vault connection states, and the
+failures it injects."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from personio_pipeline.apideck.sandbox.vault_state import check_state
 
 
 @dataclass
@@ -20,7 +23,13 @@ class SandboxConfig:
     api_key: str | None = None  # when set, `Authorization: Bearer <key>` must match
     app_id: str | None = None  # when set, `x-apideck-app-id` must match
     seed: int = 0
-    strict: bool = False  # validate every /hris response against hris.yml before sending it
+    strict: bool = False  # validate every /hris and /vault response against hris.yml / vault.yml before sending it
+    # Vault state reported for consumers whose connection nobody set; "available" for connect-flow
+    # tests. /hris refuses only consumers whose state was set or moved by a Vault session.
+    default_connection_state: str = "callable"
+
+    def __post_init__(self) -> None:
+        check_state(self.default_connection_state)
 
     def company_size(self, consumer_id: str) -> int:
         return self.company_sizes.get(consumer_id, self.default_company_size)

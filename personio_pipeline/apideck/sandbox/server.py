@@ -1,9 +1,12 @@
-"""A local Apideck: unified HRIS `GET /hris/employees` over real HTTP, with failures on demand.
+"""A local Apideck: unified HRIS `GET /hris/employees` and the Vault calls that connect a
+company (`POST /vault/sessions`, `GET /vault/connections/hris/personio`) over real HTTP, with
+failures on demand.
 
-The real client, the demo and the benchmarks talk to it exactly as to unify.apideck.com, so
-pagination, retries and error handling are exercised end to end. Tests drive it through
-methods (`set_company`, `queue_faults`, `request_log`, `reset`); a sandbox running as its own
-process is driven the same way under `/_sandbox/`.
+The real clients, the demo and the benchmarks talk to it exactly as to unify.apideck.com, so
+pagination, retries, error handling and the connect flow are exercised end to end. Tests drive
+it through methods (`set_company`, `queue_faults`, `set_connection`, `complete_authorisation`,
+`request_log`, `reset`); a sandbox running as its own process is driven the same way under
+`/_sandbox/`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 import random
 import re
+import secrets
 import socket
 import threading
 import time
@@ -30,8 +34,8 @@ from personio_pipeline.apideck.contract import ContractViolation, shared_contrac
 from personio_pipeline.apideck.fields import make_projector
 from personio_pipeline.apideck.sandbox.config import SandboxConfig
 from personio_pipeline.apideck.sandbox.generator import generate_company
+from personio_pipeline.apideck.sandbox.vault_state import SERVICE_ID, UNIFIED_API, SandboxConnection, VaultConnections
 
-SERVICE_ID = "personio"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
 STOP_POLL_SECONDS = 0.05  # how long `stop()` may wait; the default 0.5 s adds up over a test suite
 CACHED_COMPANIES = 3  # a 100,000-employee company takes ~400 MB with its encodings
@@ -55,6 +59,8 @@ ERRORS: dict[int, tuple[str, str, str]] = {
     503: ("ServiceUnavailableError", "Service Unavailable", "The Unify API is temporarily unavailable"),
 }
 _CURSOR = re.compile(r"personio::offset::(\d+)")
+_VAULT_CONNECTION = re.compile(r"/vault/connections/([^/]+)/([^/]+)")
+_SESSION_TOKEN_BYTES = 32
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +162,33 @@ def _validate_fault(fault: Mapping[str, Any]) -> dict[str, Any]:
     return dict(fault)
 
 
+def _unserved(method: str, path: str) -> _Reply:
+    return _error_reply(
+        404, "EntityNotFoundError", "Unknown Resource",
+        f"The sandbox serves only POST /vault/sessions and GET /vault/connections/{{unified_api}}/{{service_id}} "
+        f"under /vault, not {method} {path}",
+    )
+
+
+def _session_problem(body: bytes) -> str | None:
+    """What is wrong with a `Session` body, checked minimally; None when it will do (it is optional)."""
+    if not body.strip():
+        return None
+    try:
+        session = json.loads(body)
+    except ValueError:
+        return "The request body is not valid JSON"
+    if not isinstance(session, dict):
+        return "The request body must be a Session object"
+    settings = session.get("settings", {})
+    if not isinstance(settings, dict):
+        return "settings must be an object"
+    unified_apis = settings.get("unified_apis", [])
+    if not isinstance(unified_apis, list) or not all(isinstance(api, str) for api in unified_apis):
+        return "settings.unified_apis must be a list of unified API ids (strings)"
+    return None
+
+
 class SandboxServer:
     """An Apideck-compatible HTTP server on a local port; see `SandboxConfig` for its behaviour."""
 
@@ -170,6 +203,7 @@ class SandboxServer:
         self._log: list[dict[str, Any]] = []
         self._hris_requests = 0
         self._rng = random.Random(self.config.seed)
+        self._connections = VaultConnections(lambda: self.config.default_connection_state)
         self._thread: threading.Thread | None = None
         self._serving = False  # serve_forever is (about to be) running
 
@@ -231,6 +265,23 @@ class SandboxServer:
         with self._lock:
             self._faults.extend(checked)
 
+    def set_connection(self, consumer_id: str, state: str, enabled: bool = True) -> SandboxConnection:
+        """Put the consumer's Personio connection in Vault `state`, as Apideck would report it.
+
+        States: available, added, authorized, callable, invalid, and `revoked` (reported as
+        `added` with health `revoked`). From now on /hris answers this consumer only while the
+        connection is callable and enabled.
+        """
+        return self._connections.set(consumer_id, state, enabled)
+
+    def complete_authorisation(self, consumer_id: str) -> SandboxConnection:
+        """The customer's admin finished the Vault flow: the connection is callable and enabled."""
+        return self.set_connection(consumer_id, "callable", True)
+
+    def connection(self, consumer_id: str) -> SandboxConnection:
+        """The consumer's Personio connection as the sandbox holds it."""
+        return self._connections.get(consumer_id)
+
     @property
     def request_log(self) -> list[dict[str, Any]]:
         """API requests served so far: method, path, query, consumer id, status (never credentials)."""
@@ -238,7 +289,9 @@ class SandboxServer:
             return list(self._log)
 
     def reset(self) -> None:
-        """Forget faults, company overrides and the log; rate limiting and errors restart from the seed."""
+        """Forget faults, company overrides, connection states and the log; rate limiting and errors
+        restart from the seed."""
+        self._connections.clear()
         with self._lock:
             self._faults.clear()
             self._overrides.clear()
@@ -259,6 +312,8 @@ class SandboxServer:
             time.sleep(self.config.latency_seconds)
         if path.startswith("/hris/"):
             reply = self._hris(method, path, query, headers)
+        elif path.startswith("/vault/"):
+            reply = self._vault(method, path, headers, body)
         else:
             reply = _error_reply(404, "EntityNotFoundError", "Unknown Resource", f"No route for {method} {path}")
         with self._lock:
@@ -279,7 +334,7 @@ class SandboxServer:
                 404, "EntityNotFoundError", "Unknown Resource",
                 f"The sandbox serves only GET /hris/employees, not {method} {path}",
             )
-        reply = self._refuse_headers(headers)
+        reply = self._refuse_headers(headers) or self._refuse_connection(headers["x-apideck-consumer-id"])
         fault: dict[str, Any] = {}
         if reply is None:
             with self._lock:
@@ -298,11 +353,58 @@ class SandboxServer:
             else:
                 reply = self._employees(headers["x-apideck-consumer-id"], query, fault.get("repeat_cursor", False))
         if self.config.strict:
-            reply = self._enforce_contract(method, path, reply)
+            reply = self._enforce_contract("hris.yml", method, path, reply)
         return reply
 
-    def _refuse_headers(self, headers: Mapping[str, str]) -> _Reply | None:
-        """Apideck's checks, in its order: API key, application, consumer, service."""
+    def _refuse_connection(self, consumer_id: str) -> _Reply | None:
+        """A 401 for a consumer whose connection was set (or moved by a session) to not callable."""
+        connection = self._connections.get(consumer_id)
+        if not connection.explicit or connection.callable:
+            return None
+        type_name, message, _ = ERRORS[401]
+        return _error_reply(401, type_name, message, connection.refusal)
+
+    def _vault(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        route = _VAULT_CONNECTION.fullmatch(path)
+        if path == "/vault/sessions":
+            if method != "POST":
+                return _unserved(method, path)
+            reply = self._refuse_headers(headers, service=False) or self._create_session(headers, body)
+        elif route:
+            if method != "GET":
+                return _unserved(method, path)
+            unified_api, service_id = (unquote(part) for part in route.groups())
+            reply = self._refuse_headers(headers, service=False) or self._get_connection(
+                headers["x-apideck-consumer-id"], unified_api, service_id
+            )
+        else:
+            return _unserved(method, path)
+        if self.config.strict:
+            reply = self._enforce_contract("vault.yml", method, path, reply)
+        return reply
+
+    def _create_session(self, headers: Mapping[str, str], body: bytes) -> _Reply:
+        problem = _session_problem(body)
+        if problem:
+            return _error_reply(400, "RequestValidationError", "Invalid Params", problem)
+        self._connections.open_session(headers["x-apideck-consumer-id"])
+        token = secrets.token_urlsafe(_SESSION_TOKEN_BYTES)
+        data = {"session_uri": f"{self.url}/vault/session/{token}", "session_token": token}
+        return _Reply(200, {"status_code": 200, "status": "OK", "data": data})
+
+    def _get_connection(self, consumer_id: str, unified_api: str, service_id: str) -> _Reply:
+        if (unified_api, service_id) != (UNIFIED_API, SERVICE_ID):
+            type_name, message, _ = ERRORS[404]
+            detail = (
+                f"No {unified_api} connection to service '{service_id}'; "
+                f"this sandbox serves {UNIFIED_API}/{SERVICE_ID}"
+            )
+            return _error_reply(404, type_name, message, detail)
+        body = {"status_code": 200, "status": "OK", "data": self._connections.get(consumer_id).resource()}
+        return _Reply(200, body)
+
+    def _refuse_headers(self, headers: Mapping[str, str], service: bool = True) -> _Reply | None:
+        """Apideck's checks, in its order: API key, application, consumer, service (unified APIs only)."""
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _error_reply(401, "UnauthorizedError", "Unauthorized Request", "Missing authentication")
@@ -318,9 +420,9 @@ class SandboxServer:
                 400, "RequestHeadersValidationError", "Missing Header: x-apideck-consumer-id",
                 {"missing": [{"x-apideck-consumer-id": "required"}]},
             )
-        service = headers.get("x-apideck-service-id")
-        if service and service != SERVICE_ID:
-            detail = f"No HRIS connection to service '{service}'; this sandbox serves '{SERVICE_ID}'"
+        service_id = headers.get("x-apideck-service-id") if service else None
+        if service_id and service_id != SERVICE_ID:
+            detail = f"No HRIS connection to service '{service_id}'; this sandbox serves '{SERVICE_ID}'"
             return _error_reply(404, "ConnectionNotFoundError", "Unified API/service not found", detail)
         return None
 
@@ -386,11 +488,11 @@ class SandboxServer:
             self._companies.move_to_end(key)
             return self._companies[key]
 
-    def _enforce_contract(self, method: str, path: str, reply: _Reply) -> _Reply:
+    def _enforce_contract(self, spec_name: str, method: str, path: str, reply: _Reply) -> _Reply:
         try:
-            shared_contract().validate_response(path, method, reply.status, json.loads(reply.encoded()))
+            shared_contract(spec_name).validate_response(path, method, reply.status, json.loads(reply.encoded()))
         except ContractViolation as violation:
-            log.error(f"sandbox refused to send a response that breaks hris.yml: {violation}")
+            log.error(f"sandbox refused to send a response that breaks {spec_name}: {violation}")
             return _error_reply(
                 500, "SandboxContractViolation", "The sandbox produced an invalid response",
                 "; ".join(violation.problems[:5]),
@@ -406,6 +508,14 @@ class SandboxServer:
                 consumer_id = unquote(company.group(1))
                 self.set_company(consumer_id, payload["employees"])
                 return _Reply(200, {"consumer_id": consumer_id, "employees": len(payload["employees"])})
+            connection = re.fullmatch(r"/_sandbox/connections/([^/]+)", path)
+            if method == "PUT" and connection:
+                consumer_id = unquote(connection.group(1))
+                held = self.set_connection(consumer_id, payload["state"], payload.get("enabled", True))
+                return _Reply(
+                    200,
+                    {"consumer_id": consumer_id, "state": held.state, "enabled": held.enabled, "health": held.health},
+                )
             if (method, path) == ("POST", "/_sandbox/faults"):
                 self.queue_faults(payload["faults"])
                 return _Reply(200, {"queued": len(payload["faults"])})

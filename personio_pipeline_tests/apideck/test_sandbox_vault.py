@@ -1,0 +1,400 @@
+"""The sandbox's Vault over real sockets: every answer must be one Apideck's vault.yml allows, and
+the connect flow (session → added → callable) must gate the HRIS route as Apideck does."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from personio_pipeline.apideck.contract import shared_contract
+from personio_pipeline.apideck.errors import ApideckRequestError
+from personio_pipeline.apideck.http import RetrySettings
+from personio_pipeline.apideck.sandbox import vault_state
+from personio_pipeline.apideck.sandbox.config import SandboxConfig
+from personio_pipeline.apideck.sandbox.server import SandboxServer
+from personio_pipeline.apideck.vault import ApideckVaultClient
+
+API_KEY = "sk_sandbox_vault_7c21d0"
+APP_ID = "sandbox-vault-app"
+CONSUMER = "acme"
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "x-apideck-app-id": APP_ID, "x-apideck-consumer-id": CONSUMER}
+CONNECTION = "/vault/connections/hris/personio"
+SESSION_BODY = {
+    "consumer_metadata": {"account_name": "ACME GmbH"},
+    "settings": {"unified_apis": ["hris"], "session_length": "1h", "hide_resource_settings": True},
+}
+
+
+@pytest.fixture
+def server():
+    config = SandboxConfig(api_key=API_KEY, app_id=APP_ID, default_connection_state="available", strict=True)
+    with SandboxServer(config) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def http(server):
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def vault(server):
+    retry = RetrySettings(max_attempts=2, base_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=5)
+    with ApideckVaultClient(api_key=API_KEY, app_id=APP_ID, base_url=server.url, retry=retry) as client:
+        yield client
+
+
+def checked(response: httpx.Response) -> dict:
+    """The body, after checking it is what vault.yml (or hris.yml for /hris) documents for it."""
+    body = response.json()
+    spec = "hris.yml" if response.url.path.startswith("/hris/") else "vault.yml"
+    shared_contract(spec).validate_response(response.url.path, response.request.method, response.status_code, body)
+    return body
+
+
+def expect_error(response: httpx.Response, status: int, type_name: str) -> dict:
+    body = checked(response)
+    assert (response.status_code, body["status_code"], body["type_name"]) == (status, status, type_name)
+    assert body["error"] and body["message"] and body["detail"] and body["ref"].startswith("https://")
+    return body
+
+
+def create_session(http: httpx.Client, body: object = SESSION_BODY, **headers: str) -> httpx.Response:
+    return http.post("/vault/sessions", json=body, headers=headers or None)
+
+
+def connection(http: httpx.Client, path: str = CONNECTION, **headers: str) -> dict:
+    return checked(http.get(path, headers=headers or None))["data"]
+
+
+def employees(http: httpx.Client) -> httpx.Response:
+    return http.get("/hris/employees", params={"limit": 5})
+
+
+def without(header: str) -> dict:
+    return {name: value for name, value in HEADERS.items() if name != header}
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+def test_a_session_answers_a_vault_link_with_an_unguessable_token(server, http):
+    first = checked(create_session(http))
+    second = checked(create_session(http))
+    assert (first["status_code"], first["status"]) == (200, "OK")
+    token = first["data"]["session_token"]
+    assert first["data"]["session_uri"] == f"{server.url}/vault/session/{token}"
+    assert len(token) >= 40 and token != second["data"]["session_token"]
+
+
+def test_a_session_body_is_optional(http):
+    assert checked(http.post("/vault/sessions"))["data"]["session_token"]
+
+
+def test_a_session_moves_an_available_connection_to_added(http):
+    assert connection(http)["state"] == "available"
+    checked(create_session(http))
+    after = connection(http)
+    assert (after["state"], after["enabled"], after["health"]) == ("added", True, "needs_auth")
+    assert after["updated_at"] >= after["created_at"]
+
+
+@pytest.mark.parametrize("state", ["callable", "authorized", "invalid", "revoked"])
+def test_a_session_leaves_a_connection_that_was_added_before(server, http, state):
+    server.set_connection(CONSUMER, state)
+    checked(create_session(http))
+    assert server.connection(CONSUMER).state == state
+
+
+def test_complete_authorisation_makes_the_connection_callable(server, http):
+    checked(create_session(http))
+    server.complete_authorisation(CONSUMER)
+    after = connection(http)
+    assert (after["state"], after["enabled"], after["health"]) == ("callable", True, "ok")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"settings": {"unified_apis": "hris"}},
+        {"settings": {"unified_apis": ["hris", 7]}},
+        {"settings": ["hris"]},
+        ["hris"],
+    ],
+)
+def test_session_bodies_that_cannot_be_read_are_refused(server, http, body):
+    reply = expect_error(create_session(http, body), 400, "RequestValidationError")
+    assert "settings" in reply["detail"] or "Session" in reply["detail"]
+    assert server.connection(CONSUMER).state == "available", "a refused session changes nothing"
+
+
+def test_a_session_body_that_is_not_json_is_refused(http):
+    response = http.post("/vault/sessions", content=b"{not json", headers={"Content-Type": "application/json"})
+    expect_error(response, 400, "RequestValidationError")
+
+
+# -- connections ----------------------------------------------------------------------------------
+
+
+def test_the_connection_is_personio_in_hris(http):
+    data = connection(http)
+    assert {key: data[key] for key in ("id", "service_id", "name", "unified_api", "enabled")} == {
+        "id": "hris+personio",
+        "service_id": "personio",
+        "name": "Personio",
+        "unified_api": "hris",
+        "enabled": True,
+    }
+    assert (data["state"], data["health"]) == ("available", "needs_auth")
+
+
+@pytest.mark.parametrize(
+    "state, enabled, reported_state, health",
+    [
+        ("available", True, "available", "needs_auth"),
+        ("added", True, "added", "needs_auth"),
+        ("authorized", True, "authorized", "needs_auth"),
+        ("callable", True, "callable", "ok"),
+        ("callable", False, "callable", "ok"),
+        ("invalid", True, "invalid", "needs_auth"),
+        ("revoked", True, "added", "revoked"),
+    ],
+)
+def test_each_state_is_reported_as_apideck_does(server, http, state, enabled, reported_state, health):
+    server.set_connection(CONSUMER, state, enabled)
+    data = connection(http)
+    assert (data["state"], data["enabled"], data["health"]) == (reported_state, enabled, health)
+
+
+def test_states_are_kept_per_consumer(server, http):
+    server.complete_authorisation("other-co")
+    assert connection(http)["state"] == "available"
+    assert connection(http, **{"x-apideck-consumer-id": "other-co"})["state"] == "callable"
+
+
+def test_new_consumers_are_callable_by_default():
+    with SandboxServer() as sandbox, httpx.Client(base_url=sandbox.url, headers=HEADERS) as client:
+        data = connection(client)
+        assert (data["state"], data["health"]) == ("callable", "ok")
+        checked(create_session(client))
+        assert connection(client)["state"] == "callable"
+        assert checked(employees(client))["data"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/vault/connections/crm/personio", "/vault/connections/hris/bamboohr", "/vault/connections/hris/Personio"],
+)
+def test_other_connections_are_not_found(http, path):
+    body = expect_error(http.get(path), 404, "ConnectionNotFoundError")
+    assert body["message"] == "Unified API/service not found"
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/vault/sessions"),
+        ("DELETE", CONNECTION),
+        ("GET", "/vault/consumers"),
+        ("GET", "/vault/session/some-token"),
+    ],
+)
+def test_calls_the_sandbox_does_not_serve_are_not_found(http, method, path):
+    response = http.request(method, path)
+    assert response.status_code == 404
+    shared_contract("vault.yml").validate_schema("NotFoundResponse", response.json())
+    assert response.json()["type_name"] == "EntityNotFoundError"
+
+
+# -- request errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, status, type_name",
+    [
+        (without("Authorization"), 401, "UnauthorizedError"),
+        ({**HEADERS, "Authorization": f"Basic {API_KEY}"}, 401, "UnauthorizedError"),
+        ({**HEADERS, "Authorization": "Bearer wrong-key"}, 401, "UnauthorizedError"),
+        (without("x-apideck-app-id"), 401, "UnauthorizedError"),
+        ({**HEADERS, "x-apideck-app-id": "another-app"}, 401, "UnauthorizedError"),
+        (without("x-apideck-consumer-id"), 400, "RequestHeadersValidationError"),
+    ],
+)
+@pytest.mark.parametrize("call", ["session", "connection"])
+def test_header_problems(server, headers, status, type_name, call):
+    with httpx.Client(base_url=server.url, headers=headers) as client:
+        response = create_session(client) if call == "session" else client.get(CONNECTION)
+        body = expect_error(response, status, type_name)
+    assert API_KEY not in json.dumps(body)
+    assert server.connection(CONSUMER).state == "available", "a refused session changes nothing"
+
+
+def test_the_service_header_does_not_matter_to_vault(http):
+    assert checked(create_session(http, **{"x-apideck-service-id": "bamboohr"}))["status_code"] == 200
+
+
+# -- the HRIS route follows the connection --------------------------------------------------------
+
+
+def test_hris_refuses_a_consumer_until_the_admin_finishes_the_vault_flow(server, http):
+    checked(create_session(http))
+    body = expect_error(employees(http), 401, "ConnectorCredentialsError")
+    assert CONSUMER in body["detail"] and "Vault" in body["detail"]
+    server.complete_authorisation(CONSUMER)
+    assert checked(employees(http))["data"]
+
+
+@pytest.mark.parametrize(
+    "state, enabled",
+    [("available", True), ("added", True), ("authorized", True), ("invalid", True), ("revoked", True),
+     ("callable", False)],
+)
+def test_hris_refuses_connections_that_are_not_callable_and_enabled(server, http, state, enabled):
+    server.set_connection(CONSUMER, state, enabled)
+    body = expect_error(employees(http), 401, "ConnectorCredentialsError")
+    assert ("disabled" in body["detail"]) == (not enabled)
+
+
+def test_hris_serves_consumers_left_at_the_default_state(http):
+    """Only states that were set (or moved by a session) gate /hris, so existing users are unaffected."""
+    assert connection(http)["state"] == "available"
+    assert checked(employees(http))["data"]
+
+
+def test_refused_hris_requests_do_not_use_up_faults(server, http):
+    server.set_connection(CONSUMER, "invalid")
+    server.queue_faults([{"status": 503}])
+    assert employees(http).status_code == 401
+    server.complete_authorisation(CONSUMER)
+    assert employees(http).status_code == 503
+
+
+# -- strict mode ----------------------------------------------------------------------------------
+
+
+def test_strict_mode_refuses_to_send_an_invalid_connection(server, http, monkeypatch, caplog):
+    def broken(connection: vault_state.SandboxConnection) -> dict:
+        return {"id": "hris+personio", "state": "connected", "health": connection.health}
+
+    monkeypatch.setattr(vault_state.SandboxConnection, "resource", broken)
+    with caplog.at_level(logging.ERROR):
+        body = expect_error(http.get(CONNECTION), 500, "SandboxContractViolation")
+    assert "connected" in body["detail"]
+    assert any("breaks vault.yml" in message for message in caplog.messages)
+
+
+# -- controls -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state, enabled", [("connected", True), ("callable", "yes"), (None, True)])
+def test_unknown_states_are_refused_up_front(server, state, enabled):
+    with pytest.raises(ValueError):
+        server.set_connection(CONSUMER, state, enabled)
+
+
+def test_the_default_state_is_checked():
+    with pytest.raises(ValueError):
+        SandboxConfig(default_connection_state="connected")
+
+
+def test_reset_forgets_connection_states(server, http):
+    server.complete_authorisation(CONSUMER)
+    server.reset()
+    assert connection(http)["state"] == "available"
+    assert checked(employees(http))["data"], "back at the default state, which does not gate /hris"
+
+
+def test_request_log_records_vault_calls_but_never_credentials(server, http):
+    create_session(http)
+    http.get(CONNECTION)
+    with httpx.Client(base_url=server.url, headers=without("x-apideck-consumer-id")) as client:
+        client.get(CONNECTION)
+    assert server.request_log == [
+        {"method": "POST", "path": "/vault/sessions", "query": {}, "consumer_id": CONSUMER, "status": 200},
+        {"method": "GET", "path": CONNECTION, "query": {}, "consumer_id": CONSUMER, "status": 200},
+        {"method": "GET", "path": CONNECTION, "query": {}, "consumer_id": None, "status": 400},
+    ]
+    assert API_KEY not in json.dumps(server.request_log)
+
+
+def test_connection_controls_over_http(server):
+    consumer = "acme co/2"
+    headers = {**HEADERS, "x-apideck-consumer-id": consumer}
+    with httpx.Client(base_url=f"{server.url}/_sandbox") as control, httpx.Client(
+        base_url=server.url, headers=headers
+    ) as client:
+        path = f"/connections/{quote(consumer, safe='')}"
+        answer = control.put(path, json={"state": "revoked", "enabled": True})
+        assert answer.json() == {"consumer_id": consumer, "state": "revoked", "enabled": True, "health": "revoked"}
+        assert expect_error(employees(client), 401, "ConnectorCredentialsError")
+        assert control.put(path, json={"state": "callable"}).json()["enabled"] is True
+        assert checked(employees(client))["data"]
+        assert control.put(path, json={"state": "callable", "enabled": False}).json()["enabled"] is False
+        assert connection(client)["enabled"] is False
+        assert control.put(path, json={"state": "connected"}).status_code == 400
+        assert control.put(path, json={"state": "callable", "enabled": "no"}).status_code == 400
+        assert control.put(path, json={"enabled": True}).status_code == 400
+        assert all(entry["path"].startswith(("/hris/", "/vault/")) for entry in server.request_log)
+
+
+# -- the Vault client against the sandbox ---------------------------------------------------------
+
+
+def test_client_creates_a_connection_link_valid_for_an_hour(server, vault):
+    before = datetime.now(timezone.utc)
+    link = vault.create_connection_link(CONSUMER, "ACME GmbH", redirect_uri="https://teammeter.example/connected")
+    after = datetime.now(timezone.utc)
+    assert link.session_uri.startswith(f"{server.url}/vault/session/")
+    assert before + timedelta(hours=1) <= link.expires_at <= after + timedelta(hours=1)
+    assert server.connection(CONSUMER).state == "added"
+
+
+def test_client_passes_the_session_length(vault):
+    before = datetime.now(timezone.utc)
+    link = vault.create_connection_link(CONSUMER, "ACME GmbH", session_length="30m")
+    assert timedelta(minutes=29) < link.expires_at - before <= timedelta(minutes=31)
+
+
+def test_client_follows_the_connect_flow(server, vault):
+    status = vault.connection_status(CONSUMER)
+    assert (status.state, status.enabled, status.health, status.syncable) == ("available", True, "needs_auth", False)
+    vault.create_connection_link(CONSUMER, "ACME GmbH")
+    assert vault.connection_status(CONSUMER).state == "added" and not vault.connection_status(CONSUMER).syncable
+    server.complete_authorisation(CONSUMER)
+    status = vault.connection_status(CONSUMER)
+    assert (status.state, status.health, status.syncable) == ("callable", "ok", True)
+
+
+@pytest.mark.parametrize(
+    "state, enabled, reported_state, health",
+    [
+        ("callable", False, "callable", "ok"),
+        ("invalid", True, "invalid", "needs_auth"),
+        ("revoked", True, "added", "revoked"),
+        ("authorized", True, "authorized", "needs_auth"),
+    ],
+)
+def test_client_syncs_only_callable_enabled_connections(server, vault, state, enabled, reported_state, health):
+    server.set_connection(CONSUMER, state, enabled)
+    status = vault.connection_status(CONSUMER)
+    assert (status.state, status.enabled, status.health, status.syncable) == (reported_state, enabled, health, False)
+
+
+def test_client_reports_an_unknown_service(vault):
+    with pytest.raises(ApideckRequestError) as raised:
+        vault.connection_status(CONSUMER, service_id="bamboohr")
+    assert (raised.value.status_code, raised.value.type_name) == (404, "ConnectionNotFoundError")
+
+
+def test_client_reports_a_wrong_key(server):
+    with ApideckVaultClient(api_key="wrong", app_id=APP_ID, base_url=server.url) as client:
+        with pytest.raises(ApideckRequestError) as raised:
+            client.create_connection_link(CONSUMER, "ACME GmbH")
+    assert (raised.value.status_code, raised.value.type_name) == (401, "UnauthorizedError")
+    assert "wrong" not in str(raised.value)
