@@ -149,7 +149,9 @@ def plan_sync(snapshot: Snapshot, model: OrgModel) -> SyncPlan:
     """What the sync must do so that the store's HR rows match the model."""
     validate_model(model)
     employees = _clean(model.employees, REQUIRED_COLUMNS["employees"])
-    employees["display_name"] = employees["display_name"].where(employees["display_name"].notna(), employees["employee_id"])
+    employees["display_name"] = employees["display_name"].where(
+        employees["display_name"].notna(), employees["employee_id"]
+    )
     active = employees[employees["status"] == ACTIVE_STATUS]
 
     teams = _clean(model.teams, REQUIRED_COLUMNS["teams"])
@@ -171,13 +173,17 @@ def plan_sync(snapshot: Snapshot, model: OrgModel) -> SyncPlan:
         _diff_links(
             "team_membership",
             "team_key",
-            _open_hr_links(snapshot.team_memberships, employee_by_id, "team_id", _by_id(snapshot.teams, "team_key"), "team_key"),
+            _open_hr_links(
+                snapshot.team_memberships, employee_by_id, "team_id", _by_id(snapshot.teams, "team_key"), "team_key"
+            ),
             active[["employee_id", "team_key"]].dropna(),
         ),
         _diff_links(
             "user_role",
             "role_key",
-            _open_hr_links(snapshot.user_roles, employee_by_id, "role_id", _by_id(snapshot.roles, "role_key"), "role_key"),
+            _open_hr_links(
+                snapshot.user_roles, employee_by_id, "role_id", _by_id(snapshot.roles, "role_key"), "role_key"
+            ),
             active[["employee_id", "role_key"]].dropna(),
         ),
         _diff_links(
@@ -242,15 +248,14 @@ def _diff_rows(
     on_deactivate: dict | None = None,
 ) -> EntityPlan:
     """Rows keyed by `key`: wanted rows are active with the wanted fields, others deactivated."""
-    new = wanted.loc[~wanted[key].isin(current[key]), [key, *fields]]
+    creates = wanted.loc[~wanted[key].isin(current[key]), [key, *fields]].reset_index(drop=True)
     old = current[["id", key, "active", *fields]].merge(
         wanted[[key, *fields]], on=key, how="left", suffixes=("_old", ""), indicator=True
     )
     old = _none(old)
     was_active = old["active"].astype(bool).to_numpy()
     found = (old["_merge"] == "both").to_numpy()
-    differs = {f: _differs(old[f + "_old"], old[f]).to_numpy() for f in fields}
-    changed = np.logical_or.reduce(list(differs.values())) if fields else np.zeros(len(old), bool)
+    changed = np.logical_or.reduce([_differs(old[f + "_old"], old[f]).to_numpy() for f in fields])
 
     reactivate = old[found & ~was_active]
     update = old[found & was_active & changed]
@@ -261,7 +266,6 @@ def _diff_rows(
     gone = gone.rename(columns={f + "_old": f for f in fields}).assign(active=False, **(on_deactivate or {}))
     updates = pd.concat([stay, gone], ignore_index=True) if len(gone) else stay.reset_index(drop=True)
 
-    creates = new[[key, *fields]].reset_index(drop=True)
     changes = _changes(entity, creates[key], "create", None, _records(creates[list(fields)]))
     changes += [_field_change(entity, key, "reactivate", rec, fields) for rec in _records(reactivate)]
     changes += [_field_change(entity, key, "update", rec, fields) for rec in _records(update)]

@@ -23,7 +23,9 @@ def create_team(
     """A team made in Teammeter, optionally inside an (HR) unit; returns its id."""
     org = organisations.lock(conn, consumer_id)
     unit_id = None if unit_key is None else _id(conn, units, org.id, units.c.unit_key == unit_key, f"unit '{unit_key}'")
-    return _insert(conn, teams, organisation_id=org.id, name=_name(name), unit_id=unit_id, source=TEAMMETER, created_at=now)
+    return _insert(
+        conn, teams, organisation_id=org.id, name=_name(name), unit_id=unit_id, source=TEAMMETER, created_at=now
+    )
 
 
 def create_role(conn: sa.Connection, consumer_id: str, name: str, *, now: datetime | None = None) -> int:
@@ -38,7 +40,9 @@ def add_member(
     """Puts a person in any team of the company; returns the membership id (the open one if any)."""
     org = organisations.lock(conn, consumer_id)
     _id(conn, teams, org.id, teams.c.id == team_id, f"team {team_id}")
-    return _open_link(conn, team_memberships, org.id, team_id=team_id, user_id=_user_id(conn, org.id, employee_id), now=now)
+    return _open_link(
+        conn, team_memberships, org.id, team_id=team_id, user_id=_user_id(conn, org.id, employee_id), now=now
+    )
 
 
 def assign_role(

@@ -85,9 +85,7 @@ def set_max_deactivation_share(conn: sa.Connection, consumer_id: str, share: flo
         raise ValueError(f"max_deactivation_share must be between 0 and 1, got {share}.")
     get(conn, consumer_id)
     conn.execute(
-        sa.update(organisations)
-        .where(organisations.c.consumer_id == consumer_id)
-        .values(max_deactivation_share=share)
+        sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(max_deactivation_share=share)
     )
 
 

@@ -180,7 +180,7 @@ def company_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """A first sync builds a million small dicts and tuples, none in reference cycles; the
-    cyclic collector would rescan them again and again (a third of the run time)."""
+    cyclic collector would rescan them again and again (a fifth to a third of the run time)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -251,7 +251,9 @@ def _apply_rows(
         constants["source"] = HR
     _insert_many(conn, table, plan.inserts, constants)
     updates = plan.updates.drop(columns=[key])
-    updates["deactivated_at"] = [None if active else now for active in updates["active"]]
+    updates["deactivated_at"] = pd.Series(
+        [None if a else now for a in updates["active"]], index=updates.index, dtype=object
+    )
     _update_many(conn, table, updates, {"updated_at": now})
     return len(plan.inserts) + len(updates)
 
@@ -298,9 +300,7 @@ def _update_many(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, cons
         return
     columns = [c for c in [*frame.columns, *constants] if c != "id"]
     statement = (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("id"))
-        .values({c: sa.bindparam("new_" + c) for c in columns})
+        sa.update(table).where(table.c.id == sa.bindparam("id")).values({c: sa.bindparam("new_" + c) for c in columns})
     )
     values = {"new_" + c: _values(frame, constants, c, table.c[c].type, conn.dialect) for c in columns}
     _executemany(conn, statement, {"id": frame["id"].tolist(), **values})
@@ -324,7 +324,9 @@ def _copy(conn: sa.Connection, table: str, columns: list[str], rows: Iterable[tu
             copy.write_row(row)
 
 
-def _values(frame: pd.DataFrame, constants: dict, column: str, type_: sa.types.TypeEngine, dialect) -> Iterable:
+def _values(
+    frame: pd.DataFrame, constants: dict, column: str, type_: sa.types.TypeEngine, dialect: sa.Dialect
+) -> Iterable:
     """A column's values as the driver expects them; constants are converted once and repeated."""
     if column in constants:
         return repeat(_convert([constants[column]], type_, dialect)[0])

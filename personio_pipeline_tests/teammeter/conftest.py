@@ -62,10 +62,11 @@ def _database_url(admin: sa.Engine, name: str) -> str:
     return admin.url.set(database=name).render_as_string(hide_password=False)
 
 
-def _admin_execute(admin: sa.Engine, statement: str, *databases: str) -> None:
+def _admin_execute(admin: sa.Engine, statement: str, database: str, template: str | None = None) -> None:
     """DDL on database names, which cannot be bound parameters: composed with psycopg.sql."""
+    names = [database] if template is None else [database, template]
     with admin.connect() as conn:
-        conn.connection.driver_connection.execute(sql.SQL(statement).format(*map(sql.Identifier, databases)))
+        conn.connection.driver_connection.execute(sql.SQL(statement).format(*map(sql.Identifier, names)))
 
 
 @pytest.fixture(scope="session")
@@ -89,23 +90,33 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request, tmp_path):
-    """A freshly migrated, empty Teammeter database."""
-    if request.param == "sqlite":
-        path = tmp_path / "teammeter.sqlite"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        engine = create_engine(f"sqlite:///{path}")
-        yield engine
-        engine.dispose()
-        return
-    admin, template = request.getfixturevalue("postgres_admin"), request.getfixturevalue("postgres_template")
+@pytest.fixture(scope="module")
+def postgres_database(postgres_admin, postgres_template):
+    """A migrated database for one test module, dropped afterwards."""
     name = f"teammeter_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(admin, "CREATE DATABASE {} TEMPLATE {}", name, template)
-    engine = create_engine(_database_url(admin, name))
+    _admin_execute(postgres_admin, "CREATE DATABASE {} TEMPLATE {}", name, template=postgres_template)
+    engine = create_engine(_database_url(postgres_admin, name))
     yield engine
     engine.dispose()
-    _admin_execute(admin, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+    _admin_execute(postgres_admin, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, tmp_path):
+    """An empty, migrated Teammeter database: a fresh SQLite file, or the module's PostgreSQL
+    database with every table emptied (ids restart at 1)."""
+    if request.param == "postgres":
+        engine = request.getfixturevalue("postgres_database")
+        tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.connection.driver_connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
+        yield engine
+        return
+    path = tmp_path / "teammeter.sqlite"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    engine = create_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
 
 
 def register(engine: sa.Engine, consumer_id: str = "acme", name: str = "ACME GmbH") -> str:

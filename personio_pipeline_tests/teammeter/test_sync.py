@@ -46,7 +46,9 @@ def test_first_sync_creates_users_structure_and_links(engine):
     register(engine)
     result = sync(engine, day_one(), "day-1")
 
-    assert table_rows(engine, users, "acme", "employee_id", "display_name", "email", "email_source", "active", "has_access") == [
+    assert table_rows(
+        engine, users, "acme", "employee_id", "display_name", "email", "email_source", "active", "has_access"
+    ) == [
         ("1", "Ada Admin", "1@acme.test", "hr", True, True),
         ("2", "Ben Bauer", "2@acme.test", "hr", True, True),
         ("3", "Cleo Cruz", "3@acme.test", "hr", True, True),
@@ -152,8 +154,14 @@ def test_deactivation_and_reactivation_are_logged_with_fields(engine):
     )
     with engine.connect() as conn:
         entries = {(row.entity_key, row.action): (row.before, row.after) for row in conn.execute(query)}
-    assert entries[("9", "deactivate")] == ({"active": True, "has_access": True}, {"active": False, "has_access": False})
-    assert entries[("9", "reactivate")] == ({"active": False, "has_access": False}, {"active": True, "has_access": True})
+    assert entries[("9", "deactivate")] == (
+        {"active": True, "has_access": True},
+        {"active": False, "has_access": False},
+    )
+    assert entries[("9", "reactivate")] == (
+        {"active": False, "has_access": False},
+        {"active": True, "has_access": True},
+    )
     assert entries[("10", "create")][0] is None
     assert entries[("10", "create")][1]["email"] == "10@acme.test"
 
@@ -269,7 +277,12 @@ def test_model_breaking_its_contract_is_refused_before_writing(engine):
     broken.loc[0, "team_key"] = "name:ghost"
     before = dump(engine)
     with pytest.raises(ModelError, match="name:ghost"):
-        sync_company(engine, "acme", type(model)(broken, model.teams, model.units, model.roles, model.reporting_lines), run_id="r")
+        sync_company(
+            engine,
+            "acme",
+            type(model)(broken, model.teams, model.units, model.roles, model.reporting_lines),
+            run_id="r",
+        )
     assert dump(engine) == before
 
 

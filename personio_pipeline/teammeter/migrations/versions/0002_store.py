@@ -126,9 +126,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_invitations_user_id_users"),
-        sa.CheckConstraint(
-            "status IN ('pending', 'claimed', 'sent', 'failed')", name="ck_invitations_status_known"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'claimed', 'sent', 'failed')", name="ck_invitations_status_known"),
     )
     op.create_index("ix_invitations_organisation_id_status", "invitations", ["organisation_id", "status"])
     op.create_index(

@@ -1,0 +1,200 @@
+"""Data ownership: what Teammeter made by hand survives HR syncs, and the email rule."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from personio_pipeline.teammeter import manual
+from personio_pipeline.teammeter.organisations import UnknownCompanyError
+from personio_pipeline.teammeter.ownership import resolve_email
+from personio_pipeline.teammeter.schema import (
+    change_log,
+    reporting_lines,
+    roles,
+    team_memberships,
+    teams,
+    user_roles,
+    users,
+)
+from personio_pipeline_tests.teammeter.conftest import (
+    DAY_TWO_CHANGES,
+    _replace,
+    day_one,
+    day_one_evening,
+    day_two,
+    logged,
+    register,
+    sync,
+    table_rows,
+)
+
+
+def manual_edits(engine) -> dict:
+    """A role, a team with two members, role assignments, an email and a reporting line."""
+    with engine.begin() as conn:
+        guild = manual.create_team(conn, "acme", "Platform Guild", unit_key="name:engineering")
+        coach_role = manual.create_role(conn, "acme", "Scrum Master")
+        return {
+            "team": guild,
+            "role": coach_role,
+            "members": [manual.add_member(conn, "acme", guild, "2"), manual.add_member(conn, "acme", guild, "8")],
+            "assignments": [
+                manual.assign_role(conn, "acme", "2", coach_role),
+                manual.assign_role(conn, "acme", "8", coach_role),
+            ],
+            "email": manual.set_email(conn, "acme", "5", " Eve.Ek@Example.com "),
+            "line": manual.add_reporting_line(conn, "acme", "4", "6"),
+        }
+
+
+def teammeter_rows(engine) -> dict:
+    return {
+        table.name: table_rows(engine, table, "acme", *columns, source="teammeter")
+        for table, columns in (
+            (teams, ("id", "name", "active", "unit_id")),
+            (roles, ("id", "name", "active")),
+            (team_memberships, ("id", "team_id", "user_id", "ended_at")),
+            (user_roles, ("id", "user_id", "role_id", "ended_at")),
+            (reporting_lines, ("id", "user_id", "manager_user_id", "ended_at")),
+        )
+    }
+
+
+def test_manual_additions_survive_day_two_unchanged(engine):
+    register(engine)
+    sync(engine, day_one(), "day-1")
+    sync(engine, day_one_evening(), "evening")
+    made = manual_edits(engine)
+    before = teammeter_rows(engine)
+
+    sync(engine, day_two(), "day-2")
+
+    assert logged(engine, "day-2") == DAY_TWO_CHANGES  # HR changes apply exactly as without edits
+    assert teammeter_rows(engine) == before  # nothing made by hand was touched...
+    assert all(ended is None for *_, ended in before["team_memberships"] + before["user_roles"])
+    assert len(before["team_memberships"]) == 2 and len(before["user_roles"]) == 2
+    # ...not even for Hana, who left: her Guild membership and coach role stay (the rule says so).
+    hana = table_rows(engine, users, "acme", "id", employee_id="8")[0][0]
+    assert (made["members"][1], made["team"], hana, None) in before["team_memberships"]
+    # Eve's Teammeter email stays, and she can log in although HR has no address for her.
+    assert table_rows(engine, users, "acme", "email", "email_source", "has_access", employee_id="5") == [
+        ("eve.ek@example.com", "teammeter", True)
+    ]
+    assert made["email"] == "eve.ek@example.com"
+    assert sync(engine, day_two(), "day-2-again").rows_written == 0
+
+
+def test_hr_email_for_a_teammeter_address_is_kept_out_and_logged_once(engine):
+    register(engine)
+    sync(engine, day_one(), "day-1")
+    with engine.begin() as conn:
+        manual.set_email(conn, "acme", "5", "eve@teammeter.example.com")
+    hr_gives_eve = [_replace(p, email="eve@acme.example.com") if p.employee_id == "5" else p for p in day_one()]
+
+    sync(engine, hr_gives_eve, "hr-email")
+
+    assert table_rows(engine, users, "acme", "email", "email_source", "hr_email", employee_id="5") == [
+        ("eve@teammeter.example.com", "teammeter", "eve@acme.example.com")
+    ]
+    with engine.connect() as conn:
+        entry = conn.execute(sa.select(change_log).where(change_log.c.run_id == "hr-email")).one()
+    assert (entry.entity, entry.entity_key, entry.action) == ("user", "5", "conflict_kept_teammeter")
+    assert entry.before == {"email": "eve@teammeter.example.com", "email_source": "teammeter", "hr_email": None}
+    assert entry.after == {"email": "eve@teammeter.example.com", "hr_email": "eve@acme.example.com"}
+    assert sync(engine, hr_gives_eve, "again").rows_written == 0  # the same conflict is not logged again
+    # HR dropping the address again changes nothing visible: the login stays.
+    sync(engine, day_one(), "hr-drops")
+    assert table_rows(engine, users, "acme", "email", "has_access", employee_id="5") == [
+        ("eve@teammeter.example.com", True)
+    ]
+    assert logged(engine, "hr-drops") == {("user", "5", "update")}
+
+
+def test_hr_owned_email_follows_hr_including_removal(engine):
+    register(engine)
+    sync(engine, day_one(), "day-1")
+    moved = [_replace(p, email="ben@new.test") if p.employee_id == "2" else p for p in day_one()]
+    sync(engine, moved, "new-address")
+    assert table_rows(engine, users, "acme", "email", "email_source", "has_access", employee_id="2") == [
+        ("ben@new.test", "hr", True)
+    ]
+    removed = [_replace(p, email=None) if p.employee_id == "2" else p for p in day_one()]
+    sync(engine, removed, "removed")
+    assert table_rows(engine, users, "acme", "email", "email_source", "has_access", employee_id="2") == [
+        (None, None, False)
+    ]
+
+
+def test_person_without_email_gets_access_once_hr_has_one(engine):
+    register(engine)
+    sync(engine, day_one(), "day-1")
+    found = [_replace(p, email="eve@acme.example.com") if p.employee_id == "5" else p for p in day_one()]
+    sync(engine, found, "found")
+    assert table_rows(engine, users, "acme", "email", "email_source", "has_access", employee_id="5") == [
+        ("eve@acme.example.com", "hr", True)
+    ]
+
+
+def test_names_follow_hr(engine):
+    register(engine)
+    sync(engine, day_one(), "day-1")
+    renamed = [_replace(p, name="Ada Lovelace") if p.employee_id == "1" else p for p in day_one()]
+    sync(engine, renamed, "renamed")
+    assert table_rows(engine, users, "acme", "display_name", "last_name", employee_id="1") == [
+        ("Ada Lovelace", "Lovelace")
+    ]
+    assert logged(engine, "renamed") == {("user", "1", "update")}
+
+
+@pytest.mark.parametrize(
+    ("current", "source", "last_hr", "new_hr", "expected"),
+    [
+        (None, None, None, "a@x.test", ("a@x.test", "hr", "a@x.test", False)),
+        (None, None, None, None, (None, None, None, False)),
+        ("a@x.test", "hr", "a@x.test", "b@x.test", ("b@x.test", "hr", "b@x.test", False)),
+        ("a@x.test", "hr", "a@x.test", None, (None, None, None, False)),
+        ("t@x.test", "teammeter", None, None, ("t@x.test", "teammeter", None, False)),
+        ("t@x.test", "teammeter", None, "h@x.test", ("t@x.test", "teammeter", "h@x.test", True)),
+        ("t@x.test", "teammeter", "h@x.test", "h@x.test", ("t@x.test", "teammeter", "h@x.test", False)),
+        ("t@x.test", "teammeter", "h@x.test", "t@x.test", ("t@x.test", "teammeter", "t@x.test", False)),
+    ],
+)
+def test_email_rule(current, source, last_hr, new_hr, expected):
+    assert tuple(resolve_email(current, source, last_hr, new_hr)) == expected
+
+
+def test_manual_api_refuses_what_does_not_exist(engine):
+    register(engine)
+    register(engine, "globex", "Globex AG")
+    sync(engine, day_one(), "day-1")
+    with engine.begin() as conn:
+        globex_team = manual.create_team(conn, "globex", "Elsewhere")
+        with pytest.raises(LookupError, match="team"):
+            manual.add_member(conn, "acme", globex_team, "1")  # another company's team
+        with pytest.raises(LookupError, match="employee id 99"):
+            manual.set_email(conn, "acme", "99", "x@y.test")
+        with pytest.raises(LookupError, match="unit 'name:nowhere'"):
+            manual.create_team(conn, "acme", "Lost", unit_key="name:nowhere")
+        with pytest.raises(ValueError, match="not a usable email"):
+            manual.set_email(conn, "acme", "5", "not-an-address")
+        manual.set_email(conn, "acme", "5", "eve@example.com")
+        with pytest.raises(ValueError, match="already the login of employee 5"):
+            manual.set_email(conn, "acme", "6", "EVE@example.com")
+        with pytest.raises(ValueError, match="own manager"):
+            manual.add_reporting_line(conn, "acme", "4", "4")
+        with pytest.raises(UnknownCompanyError):
+            manual.create_role(conn, "nobody", "Role")
+
+
+def test_manual_links_are_idempotent_and_verification_is_recorded(engine):
+    register(engine)
+    sync(engine, day_one(), "day-1")
+    with engine.begin() as conn:
+        role = manual.create_role(conn, "acme", "Coach")
+        first = manual.assign_role(conn, "acme", "1", role)
+        assert manual.assign_role(conn, "acme", "1", role) == first
+        manual.mark_verified(conn, "acme")
+    with engine.connect() as conn:
+        verified = conn.execute(sa.text("SELECT verified_at FROM organisations WHERE consumer_id = 'acme'")).scalar()
+    assert verified is not None

@@ -1,0 +1,86 @@
+"""The migrations build exactly the tables of schema.py, and the constraints hold the rules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from personio_pipeline.teammeter.db import alembic_config, migrate
+from personio_pipeline.teammeter.schema import invitations, metadata, team_memberships, teams, users
+from personio_pipeline_tests.teammeter.conftest import register
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def test_migrations_match_the_schema(engine):
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
+
+
+def test_downgrade_and_upgrade_again(engine):
+    command.downgrade(alembic_config(engine), "0001")
+    assert "users" not in sa.inspect(engine).get_table_names()
+    migrate(engine)
+    assert {"users", "change_log", "invitations"} <= set(sa.inspect(engine).get_table_names())
+
+
+@pytest.fixture
+def two_orgs(engine):
+    register(engine, "acme")
+    register(engine, "globex")
+    with engine.connect() as conn:
+        ids = dict(conn.execute(sa.text("SELECT consumer_id, id FROM organisations")).all())
+    return engine, ids["acme"], ids["globex"]
+
+
+def add_user(conn, org: int, employee_id: str) -> int:
+    values = {"organisation_id": org, "employee_id": employee_id, "display_name": employee_id}
+    return conn.execute(sa.insert(users).values(values).returning(users.c.id)).scalar_one()
+
+
+def test_employee_ids_are_unique_per_company_only(two_orgs):
+    engine, acme, globex = two_orgs
+    with engine.begin() as conn:
+        add_user(conn, acme, "1")
+        add_user(conn, globex, "1")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        add_user(conn, acme, "1")
+
+
+def test_source_must_be_known_and_hr_rows_keyed(two_orgs):
+    engine, acme, _ = two_orgs
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(teams).values(organisation_id=acme, name="X", source="excel"))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(teams).values(organisation_id=acme, name="X", source="hr"))
+
+
+def test_one_open_link_per_pair_and_source_but_history_allowed(two_orgs):
+    engine, acme, _ = two_orgs
+    with engine.begin() as conn:
+        user = add_user(conn, acme, "1")
+        team = conn.execute(
+            sa.insert(teams).values(organisation_id=acme, name="T", source="teammeter").returning(teams.c.id)
+        ).scalar_one()
+        link = {"organisation_id": acme, "team_id": team, "user_id": user, "started_at": NOW}
+        conn.execute(sa.insert(team_memberships).values(**link, source="hr", ended_at=NOW))
+        conn.execute(sa.insert(team_memberships).values(**link, source="hr"))
+        conn.execute(sa.insert(team_memberships).values(**link, source="teammeter"))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(team_memberships).values(**link, source="hr"))
+
+
+def test_one_open_invitation_per_user(two_orgs):
+    engine, acme, _ = two_orgs
+    with engine.begin() as conn:
+        user = add_user(conn, acme, "1")
+        invite = {"organisation_id": acme, "user_id": user, "email": "a@x.test"}
+        conn.execute(sa.insert(invitations).values(**invite, status="sent"))
+        conn.execute(sa.insert(invitations).values(**invite))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(invitations).values(**invite, status="claimed"))
