@@ -19,6 +19,7 @@ demo: install
 	$(BIN)/personio-pipeline demo
 
 test: install
+	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster definitions validate -m personio_pipeline.definitions
 	$(BIN)/pytest -q
 
