@@ -154,10 +154,24 @@ def tenants_list() -> None:
 # -- sync -------------------------------------------------------------------------------------
 
 
+def _require_apideck_settings() -> None:
+    missing = [name for name in ("APIDECK_API_KEY", "APIDECK_APP_ID") if not os.environ.get(name)]
+    if missing:
+        raise click.ClickException(
+            f"{' and '.join(missing)} not set. Remedy: export the Apideck credentials, or run "
+            "`personio-pipeline sandbox` and point APIDECK_BASE_URL at it (any key and app id work)."
+        )
+
+
 def run_sync(consumer_id: str, run_config: dict | None = None):
     """Run the company sync job on the current instance, so the run shows in the UI."""
     from personio_pipeline.defs.jobs import SYNC_JOB_NAME
+    from personio_pipeline.defs.partitions import companies
     from personio_pipeline.definitions import defs
+    from personio_pipeline.teammeter.organisations import UnknownCompanyError
+
+    if not _instance().has_dynamic_partition(companies.name, consumer_id):
+        raise click.ClickException(str(UnknownCompanyError(consumer_id)))
 
     job = defs.resolve_job_def(SYNC_JOB_NAME)
     return job.execute_in_process(
@@ -167,6 +181,58 @@ def run_sync(consumer_id: str, run_config: dict | None = None):
         raise_on_error=False,
         tags={"personio_pipeline/trigger": "cli"},
     )
+
+
+@main.command()
+@click.argument("consumer_id")
+@click.option("--approve-deactivations", is_flag=True, help="Write although the safeguard would stop the run.")
+@click.option("--max-deactivation-share", type=float, default=None,
+              help="Allowed share of active users deactivated in this run (default 0.2 or the company's own).")
+def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None) -> None:
+    """Sync company CONSUMER_ID now (everything but invitations), as a run on this instance."""
+    _require_apideck_settings()
+    config = {"approve_deactivations": approve_deactivations, "max_deactivation_share": max_deactivation_share}
+    result = run_sync(consumer_id, {"ops": {"teammeter_sync": {"config": config}}})
+    _print_run_summary(consumer_id, result)
+    if not result.success:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("consumer_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def review(consumer_id: str, fmt: str) -> None:
+    """Print company CONSUMER_ID as Teammeter holds it, for the verification step."""
+    from personio_pipeline.teammeter import organisations
+    from personio_pipeline.teammeter.review import format_review, review_summary, review_users
+
+    try:
+        with _engine().connect() as conn:
+            rows, summary = review_users(conn, consumer_id), review_summary(conn, consumer_id)
+    except organisations.UnknownCompanyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(format_review(rows, summary, fmt))
+
+
+@main.command()
+@click.argument("consumer_id")
+def verify(consumer_id: str) -> None:
+    """Mark company CONSUMER_ID's imported organisation as verified: releases its invitations."""
+    from personio_pipeline.teammeter import organisations
+    from personio_pipeline.teammeter.manual import mark_verified
+
+    try:
+        with _engine().begin() as conn:
+            organisation = organisations.get(conn, consumer_id)
+            if organisation.first_synced_at is None:
+                raise click.ClickException(
+                    f"Company '{consumer_id}' has not been synced yet: run `personio-pipeline sync {consumer_id}` "
+                    "and review it first."
+                )
+            mark_verified(conn, consumer_id)
+    except organisations.UnknownCompanyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"company '{consumer_id}' verified; invitations will go out on the next sensor tick")
 
 
 @main.command()
@@ -236,7 +302,12 @@ _SUMMARY_KEYS = (
     "requests",
     "retries",
     "duration_seconds",
-    "rows_written",
+    "create",
+    "update",
+    "deactivate",
+    "reactivate",
+    "end",
+    "changes",
 )
 
 

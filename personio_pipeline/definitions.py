@@ -4,13 +4,14 @@ import dagster as dg
 
 from personio_pipeline.defs.assets.apideck import raw_employees
 from personio_pipeline.defs.assets.org import org_assets
+from personio_pipeline.defs.assets.teammeter import teammeter_sync
 from personio_pipeline.defs.checks import org_checks
 from personio_pipeline.defs.jobs import sync_company_job
 from personio_pipeline.defs.resources import default_resources
 from personio_pipeline.defs.sensors import missing_email_alerts
 
 defs = dg.Definitions(
-    assets=[raw_employees, *org_assets],
+    assets=[raw_employees, *org_assets, teammeter_sync],
     asset_checks=org_checks,
     jobs=[sync_company_job],
     sensors=[missing_email_alerts],

@@ -1,0 +1,86 @@
+"""Teammeter layer: one multi-asset writes a company's users, units, teams, memberships, roles,
+role assignments and reporting lines in one transaction, so a failure anywhere leaves Teammeter
+as it was. One asset key per table keeps the lineage readable."""
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.resources import TeammeterDatabase
+from personio_pipeline.teammeter.safeguard import SafeguardError
+from personio_pipeline.teammeter.sync import OrgModel, sync_company
+
+ORG_INPUTS = ("employees", "teams", "units", "roles", "reporting_lines")
+
+# Teammeter table -> (sync entity in the plan, organisation tables it is built from).
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "users": ("user", ("employees",)),
+    "units": ("unit", ("units",)),
+    "teams": ("team", ("teams",)),
+    "team_memberships": ("team_membership", ("employees", "teams")),
+    "roles": ("role", ("roles",)),
+    "user_roles": ("user_role", ("employees", "roles")),
+    "reporting_lines": ("reporting_line", ("reporting_lines",)),
+}
+
+
+class TeammeterSyncConfig(dg.Config):
+    """Run config to approve what the safeguard stopped (see the failure message)."""
+
+    approve_deactivations: bool = Field(
+        default=False, description="Write even if more than the allowed share of active users would be deactivated."
+    )
+    max_deactivation_share: float | None = Field(
+        default=None, description="Allowed share of active users deactivated in this run (default 0.2, or the company's own)."
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["teammeter", table],
+            deps=[dg.AssetKey(["org", name]) for name in sources],
+            description=f"Teammeter {table.replace('_', ' ')} of the company, kept in step with Personio.",
+            group_name="teammeter",
+            kinds={"sqlalchemy", "postgres"},
+            owners=["team:data"],
+        )
+        for table, (_, sources) in TABLES.items()
+    ],
+    ins={name: dg.AssetIn(["org", name]) for name in ORG_INPUTS},
+    partitions_def=companies,
+    pool="teammeter_write",
+    name="teammeter_sync",
+)
+def teammeter_sync(
+    context: dg.AssetExecutionContext,
+    config: TeammeterSyncConfig,
+    teammeter_db: TeammeterDatabase,
+    employees: pd.DataFrame,
+    teams: pd.DataFrame,
+    units: pd.DataFrame,
+    roles: pd.DataFrame,
+    reporting_lines: pd.DataFrame,
+):
+    """Diff the organisation model against Teammeter and write only the differences, all or
+    nothing; a second run with unchanged data writes zero rows."""
+    model = OrgModel(employees=employees, teams=teams, units=units, roles=roles, reporting_lines=reporting_lines)
+    try:
+        result = sync_company(
+            teammeter_db.engine(),
+            context.partition_key,
+            model,
+            run_id=context.run.run_id,
+            max_deactivation_share=config.max_deactivation_share,
+            approve_deactivations=config.approve_deactivations,
+        )
+    except SafeguardError as error:
+        raise dg.Failure(description=str(error)) from None
+    context.log.info(f"company '{context.partition_key}': {result.rows_written} rows written")
+    for table, (entity, _) in TABLES.items():
+        tally = result.counts.get(entity, {})
+        metadata = {**tally, "changes": sum(tally.values()), "company_rows_written": result.rows_written}
+        if table == "users":  # the company-wide change preview, shown once
+            metadata["preview"] = dg.MetadataValue.md(result.preview_markdown())
+        yield dg.MaterializeResult(asset_key=["teammeter", table], metadata=metadata)
