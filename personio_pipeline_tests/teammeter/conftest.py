@@ -1,6 +1,7 @@
-"""Store fixtures: a migrated database per test on SQLite and on PostgreSQL, and a small factory
-that builds organisation-model DataFrames (the contract of `personio_pipeline.model.schema`)
-from a list of people, the way the model layer would."""
+"""Store fixtures: an empty migrated database per test on SQLite (a copied file) and on
+PostgreSQL (one database per test module, emptied before each test), a small factory that
+builds organisation-model DataFrames (the contract of `personio_pipeline.model.schema`) from a
+list of people the way the model layer would, and the ACME story used across the tests."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def _admin_execute(admin: sa.Engine, statement: str, database: str, template: st
 
 @pytest.fixture(scope="session")
 def postgres_template(postgres_admin):
-    """A migrated database that each test copies (CREATE DATABASE ... TEMPLATE is fast)."""
+    """A migrated database that each test module copies (CREATE DATABASE ... TEMPLATE is fast)."""
     name = f"teammeter_template_{uuid.uuid4().hex[:8]}"
     _admin_execute(postgres_admin, "CREATE DATABASE {}", name)
     engine = create_engine(_database_url(postgres_admin, name))
@@ -250,7 +251,7 @@ def day_one() -> list[Person]:
 
 def day_one_evening() -> list[Person]:
     """Ivo leaves (he comes back on day two)."""
-    return [_replace(p, status="terminated") if p.employee_id == "9" else p for p in day_one()]
+    return [replaced(p, status="terminated") if p.employee_id == "9" else p for p in day_one()]
 
 
 def day_two() -> list[Person]:
@@ -263,7 +264,7 @@ def day_two() -> list[Person]:
         "8": {"status": "terminated"},
         "9": {"status": "active", "role": "Account Manager"},
     }
-    people = [_replace(p, **changed.get(p.employee_id, {})) for p in day_one()]
+    people = [replaced(p, **changed.get(p.employee_id, {})) for p in day_one()]
     hire = person("10", name="Jo Jung", team="Mobile", unit="Engineering", role="Software Engineer", manager="1")
     return people + [hire]
 
@@ -293,7 +294,7 @@ DAY_TWO_CHANGES = {
 }
 
 
-def _replace(p: Person, **fields) -> Person:
+def replaced(p: Person, **fields) -> Person:
     return Person(**{**p.__dict__, **fields})
 
 

@@ -1,10 +1,12 @@
-"""Timings of a 100,000-employee company (opt-in: TEAMMETER_BENCHMARK=1; prints, asserts nothing
-but correctness). Compares the first sync with a plain bulk insert of the same store rows."""
+"""Timings of a 100,000-employee company (opt-in: TEAMMETER_BENCHMARK=1; prints timings, asserts
+only correctness): plain bulk insert of the same store rows vs the first sync, the no-op re-sync
+and a day two with 1% movers and 1% leavers. Run with -s to see the numbers."""
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 
 from personio_pipeline.model.schema import EMPLOYEE_COLUMNS
 from personio_pipeline.teammeter.diff import OrgModel
+from personio_pipeline.teammeter.organisations import organisations
 from personio_pipeline.teammeter.schema import reporting_lines, roles, team_memberships, teams, units, user_roles, users
 from personio_pipeline.teammeter.sync import sync_company
 from personio_pipeline_tests.teammeter.conftest import register
@@ -64,89 +67,86 @@ def big_model(n: int = EMPLOYEES) -> OrgModel:
 
 
 def plain_bulk_insert(engine: sa.Engine, model: OrgModel, organisation_id: int) -> None:
-    """The reference: the same rows in one executemany per table, no diff, no change log."""
-    org, e = {"organisation_id": organisation_id, "source": "hr"}, model.employees
+    """The reference: the same store rows, one SQLAlchemy executemany per table; no diff, no
+    change log (ids looked up with one SELECT per table)."""
+    e, lines, now = model.employees, model.reporting_lines, datetime.now(timezone.utc)
+    hr = {"organisation_id": organisation_id, "source": "hr"}
+
+    def insert(table, rows, key=None):
+        conn.execute(table.insert(), rows)
+        if key:
+            return dict(conn.execute(sa.select(table.c[key], table.c.id)).all())
+
     with engine.begin() as conn:
-        conn.execute(
-            units.insert(), [{**org, "unit_key": k, "name": n} for k, n in zip(model.units.unit_key, model.units.name)]
-        )
-        unit_ids = dict(conn.execute(sa.select(units.c.unit_key, units.c.id)).all())
-        conn.execute(
-            teams.insert(),
-            [
-                {**org, "team_key": k, "name": n, "unit_id": unit_ids[u]}
-                for k, n, u in zip(model.teams.team_key, model.teams.name, model.teams.unit_key)
-            ],
-        )
-        conn.execute(
-            roles.insert(), [{**org, "role_key": k, "name": n} for k, n in zip(model.roles.role_key, model.roles.name)]
-        )
-        team_ids = dict(conn.execute(sa.select(teams.c.team_key, teams.c.id)).all())
-        role_ids = dict(conn.execute(sa.select(roles.c.role_key, roles.c.id)).all())
-        conn.execute(
-            users.insert(),
+        unit_ids = insert(units, [{**hr, "unit_key": k, "name": k} for k in model.units.unit_key], "unit_key")
+        team_rows = [
+            {**hr, "team_key": k, "name": k, "unit_id": unit_ids[u]}
+            for k, u in model.teams[["team_key", "unit_key"]].values
+        ]
+        team_ids = insert(teams, team_rows, "team_key")
+        role_ids = insert(roles, [{**hr, "role_key": k, "name": k} for k in model.roles.role_key], "role_key")
+        people = e[["employee_id", "display_name", "first_name", "last_name", "unit_key", "email"]].values
+        user_ids = insert(
+            users,
             [
                 {
                     "organisation_id": organisation_id,
                     "employee_id": i,
-                    "display_name": d,
-                    "first_name": f,
-                    "last_name": l,
-                    "unit_id": unit_ids[u],
-                    "email": m,
+                    "display_name": name,
+                    "first_name": first,
+                    "last_name": last,
+                    "unit_id": unit_ids[unit],
+                    "email": mail,
                     "email_source": "hr",
-                    "hr_email": m,
+                    "hr_email": mail,
                     "has_access": True,
                 }
-                for i, d, f, l, u, m in zip(
-                    e.employee_id, e.display_name, e.first_name, e.last_name, e.unit_key, e.email
-                )
+                for i, name, first, last, unit, mail in people
             ],
+            "employee_id",
         )
-        user_ids = dict(conn.execute(sa.select(users.c.employee_id, users.c.id)).all())
-        now = pd.Timestamp.now(tz="UTC").to_pydatetime()
-        conn.execute(
-            team_memberships.insert(),
-            [
-                {**org, "user_id": user_ids[i], "team_id": team_ids[t], "started_at": now}
-                for i, t in zip(e.employee_id, e.team_key)
-            ],
-        )
-        conn.execute(
-            user_roles.insert(),
-            [
-                {**org, "user_id": user_ids[i], "role_id": role_ids[r], "started_at": now}
-                for i, r in zip(e.employee_id, e.role_key)
-            ],
-        )
-        lines = model.reporting_lines
-        conn.execute(
-            reporting_lines.insert(),
-            [
-                {**org, "user_id": user_ids[i], "manager_user_id": user_ids[m], "started_at": now}
-                for i, m in zip(lines.employee_id, lines.manager_id)
-            ],
-        )
+        links = [
+            (team_memberships, "team_id", zip(e.employee_id, e.team_key.map(team_ids))),
+            (user_roles, "role_id", zip(e.employee_id, e.role_key.map(role_ids))),
+            (reporting_lines, "manager_user_id", zip(lines.employee_id, lines.manager_id.map(user_ids))),
+        ]
+        for table, column, pairs in links:
+            insert(table, [{**hr, "user_id": user_ids[i], column: int(o), "started_at": now} for i, o in pairs])
 
 
-def test_first_sync_and_noop_of_100k(engine):
+def churned(model: OrgModel, share: float = 0.01) -> OrgModel:
+    """Day two at scale: `share` of people move team and as many leave."""
+    employees = model.employees.copy()
+    step = int(1 / share)
+    employees.loc[::step, "team_key"] = employees.loc[1::step, "team_key"].to_numpy()[: len(employees.loc[::step])]
+    employees.loc[5::step, "status"] = "terminated"
+    active = set(employees.loc[employees["status"] == "active", "employee_id"])
+    lines = model.reporting_lines
+    lines = lines[lines["employee_id"].isin(active) & lines["manager_id"].isin(active)].reset_index(drop=True)
+    return OrgModel(employees, model.teams, model.units, model.roles, lines)
+
+
+def timed(action) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def test_first_sync_noop_and_day_two_of_100k(engine):
     model = big_model()
     register(engine, "bulk")
-    with engine.connect() as conn:
-        bulk_id = conn.execute(sa.text("SELECT id FROM organisations WHERE consumer_id = 'bulk'")).scalar_one()
-    started = time.perf_counter()
-    plain_bulk_insert(engine, model, bulk_id)
-    plain = time.perf_counter() - started
-
     register(engine, "big")
-    started = time.perf_counter()
-    first = sync_company(engine, "big", model, run_id="first")
-    first_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    again = sync_company(engine, "big", model, run_id="again")
-    noop_seconds = time.perf_counter() - started
+    with engine.connect() as conn:
+        bulk_id = conn.execute(sa.select(organisations.c.id).where(organisations.c.consumer_id == "bulk")).scalar_one()
+
+    plain, _ = timed(lambda: plain_bulk_insert(engine, model, bulk_id))
+    first, result = timed(lambda: sync_company(engine, "big", model, run_id="first"))
+    noop, again = timed(lambda: sync_company(engine, "big", model, run_id="again"))
+    day_two, changed = timed(lambda: sync_company(engine, "big", churned(model), run_id="day-2"))
     print(
-        f"\n[{engine.dialect.name}] plain bulk insert {plain:.2f}s; first sync {first_seconds:.2f}s "
-        f"({first_seconds / plain:.2f}x, {first.rows_written} rows incl. change log); no-op re-sync {noop_seconds:.2f}s"
+        f"\n[{engine.dialect.name}] plain bulk insert {plain:.2f}s | first sync {first:.2f}s "
+        f"({first / plain:.2f}x, {result.rows_written} rows incl. change log) | no-op {noop:.2f}s "
+        f"| day two {day_two:.2f}s ({changed.rows_written} rows)"
     )
     assert again.rows_written == 0
+    assert changed.counts["user"] == {"deactivate": 1000}

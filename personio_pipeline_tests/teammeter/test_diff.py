@@ -16,7 +16,7 @@ from personio_pipeline.teammeter.db import create_engine
 from personio_pipeline.teammeter.diff import ModelError, OrgModel, Snapshot, plan_sync
 from personio_pipeline.teammeter.schema import team_memberships, users
 from personio_pipeline.teammeter.sync import SNAPSHOT_COLUMNS, load_snapshot
-from personio_pipeline_tests.teammeter.conftest import _replace, day_one, org_model, person, register, sync, table_rows
+from personio_pipeline_tests.teammeter.conftest import day_one, org_model, person, register, replaced, sync, table_rows
 
 EMPTY = Snapshot(**{name: pd.DataFrame([], columns=list(columns)) for name, (_, columns) in SNAPSHOT_COLUMNS.items()})
 
@@ -49,7 +49,7 @@ def test_empty_store_plans_creates_only():
 
 def test_respelt_position_renames_the_role(sqlite_engine):
     snapshot = synced_snapshot(sqlite_engine, day_one())
-    respelt = [_replace(p, role="Engineering manager") if p.employee_id == "1" else p for p in day_one()]
+    respelt = [replaced(p, role="Engineering manager") if p.employee_id == "1" else p for p in day_one()]
     plan = plan_sync(snapshot, org_model(respelt))
     assert changes(plan) == {("role", "engineering manager", "update")}
     assert plan["role"].changes[0].before == {"name": "Engineering Manager"}
@@ -58,7 +58,7 @@ def test_respelt_position_renames_the_role(sqlite_engine):
 
 def test_team_following_its_people_to_another_unit_is_updated(sqlite_engine):
     snapshot = synced_snapshot(sqlite_engine, day_one())
-    moved = [_replace(p, unit="Product") if p.team == "Mobile" else p for p in day_one()]
+    moved = [replaced(p, unit="Product") if p.team == "Mobile" else p for p in day_one()]
     plan = plan_sync(snapshot, org_model(moved))
     assert changes(plan) == {
         ("unit", "name:product", "create"),
@@ -70,7 +70,7 @@ def test_team_following_its_people_to_another_unit_is_updated(sqlite_engine):
 
 def test_team_without_active_people_is_deactivated(sqlite_engine):
     snapshot = synced_snapshot(sqlite_engine, day_one())
-    gone = [_replace(p, status="terminated") if p.team == "Mobile" else p for p in day_one()]
+    gone = [replaced(p, status="terminated") if p.team == "Mobile" else p for p in day_one()]
     assert ("team", "name:mobile", "deactivate") in changes(plan_sync(snapshot, org_model(gone)))
 
 

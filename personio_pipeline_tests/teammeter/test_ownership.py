@@ -19,12 +19,12 @@ from personio_pipeline.teammeter.schema import (
 )
 from personio_pipeline_tests.teammeter.conftest import (
     DAY_TWO_CHANGES,
-    _replace,
     day_one,
     day_one_evening,
     day_two,
     logged,
     register,
+    replaced,
     sync,
     table_rows,
 )
@@ -90,7 +90,7 @@ def test_hr_email_for_a_teammeter_address_is_kept_out_and_logged_once(engine):
     sync(engine, day_one(), "day-1")
     with engine.begin() as conn:
         manual.set_email(conn, "acme", "5", "eve@teammeter.example.com")
-    hr_gives_eve = [_replace(p, email="eve@acme.example.com") if p.employee_id == "5" else p for p in day_one()]
+    hr_gives_eve = [replaced(p, email="eve@acme.example.com") if p.employee_id == "5" else p for p in day_one()]
 
     sync(engine, hr_gives_eve, "hr-email")
 
@@ -114,12 +114,12 @@ def test_hr_email_for_a_teammeter_address_is_kept_out_and_logged_once(engine):
 def test_hr_owned_email_follows_hr_including_removal(engine):
     register(engine)
     sync(engine, day_one(), "day-1")
-    moved = [_replace(p, email="ben@new.test") if p.employee_id == "2" else p for p in day_one()]
+    moved = [replaced(p, email="ben@new.test") if p.employee_id == "2" else p for p in day_one()]
     sync(engine, moved, "new-address")
     assert table_rows(engine, users, "acme", "email", "email_source", "has_access", employee_id="2") == [
         ("ben@new.test", "hr", True)
     ]
-    removed = [_replace(p, email=None) if p.employee_id == "2" else p for p in day_one()]
+    removed = [replaced(p, email=None) if p.employee_id == "2" else p for p in day_one()]
     sync(engine, removed, "removed")
     assert table_rows(engine, users, "acme", "email", "email_source", "has_access", employee_id="2") == [
         (None, None, False)
@@ -129,7 +129,7 @@ def test_hr_owned_email_follows_hr_including_removal(engine):
 def test_person_without_email_gets_access_once_hr_has_one(engine):
     register(engine)
     sync(engine, day_one(), "day-1")
-    found = [_replace(p, email="eve@acme.example.com") if p.employee_id == "5" else p for p in day_one()]
+    found = [replaced(p, email="eve@acme.example.com") if p.employee_id == "5" else p for p in day_one()]
     sync(engine, found, "found")
     assert table_rows(engine, users, "acme", "email", "email_source", "has_access", employee_id="5") == [
         ("eve@acme.example.com", "hr", True)
@@ -139,7 +139,7 @@ def test_person_without_email_gets_access_once_hr_has_one(engine):
 def test_names_follow_hr(engine):
     register(engine)
     sync(engine, day_one(), "day-1")
-    renamed = [_replace(p, name="Ada Lovelace") if p.employee_id == "1" else p for p in day_one()]
+    renamed = [replaced(p, name="Ada Lovelace") if p.employee_id == "1" else p for p in day_one()]
     sync(engine, renamed, "renamed")
     assert table_rows(engine, users, "acme", "display_name", "last_name", employee_id="1") == [
         ("Ada Lovelace", "Lovelace")
