@@ -17,6 +17,7 @@ from personio_pipeline.teammeter.schema import (
     user_roles,
     users,
 )
+from personio_pipeline.teammeter.sync import company_transaction
 from personio_pipeline_tests.teammeter.conftest import (
     DAY_TWO_CHANGES,
     day_one,
@@ -32,7 +33,7 @@ from personio_pipeline_tests.teammeter.conftest import (
 
 def manual_edits(engine) -> dict:
     """A role, a team with two members, role assignments, an email and a reporting line."""
-    with engine.begin() as conn:
+    with company_transaction(engine) as conn:
         guild = manual.create_team(conn, "acme", "Platform Guild", unit_key="name:engineering")
         coach_role = manual.create_role(conn, "acme", "Scrum Master")
         return {

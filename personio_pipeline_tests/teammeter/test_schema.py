@@ -22,6 +22,19 @@ def test_migrations_match_the_schema(engine):
         assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
 
 
+def test_migrated_check_constraints_are_the_schema_ones(engine):
+    """compare_metadata ignores CHECK constraints: compare their names with create_all's."""
+    reference = sa.create_engine("sqlite://")
+    metadata.create_all(reference)
+
+    def checks(bind) -> dict[str, set[str]]:
+        inspector = sa.inspect(bind)
+        return {t.name: {c["name"] for c in inspector.get_check_constraints(t.name)} for t in metadata.sorted_tables}
+
+    assert checks(engine) == checks(reference)
+    assert "ck_users_email_source_known" in checks(engine)["users"]
+
+
 def test_downgrade_and_upgrade_again(engine):
     command.downgrade(alembic_config(engine), "0001")
     assert "users" not in sa.inspect(engine).get_table_names()

@@ -12,7 +12,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-SOURCE_KNOWN = "source IN ('hr', 'teammeter')"
+SOURCES = ("hr", "teammeter")
 OPEN_LINK = sa.text("ended_at IS NULL")
 OPEN_INVITATION = sa.text("status IN ('pending', 'claimed')")
 
@@ -26,6 +26,11 @@ def _id_and_organisation(table: str) -> list:
             ["organisation_id"], ["organisations.id"], name="fk_" + table + "_organisation_id_organisations"
         ),
     ]
+
+
+def _check(table: str, name: str, condition) -> sa.CheckConstraint:
+    """op.f: the name is final, so the metadata's naming convention does not prefix it again."""
+    return sa.CheckConstraint(condition, name=op.f("ck_" + table + "_" + name))
 
 
 def _timestamps() -> list:
@@ -47,8 +52,8 @@ def _structure(table: str, key: str, *extra) -> None:
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
         *_timestamps(),
         sa.UniqueConstraint("organisation_id", key, name="uq_" + table + "_organisation_id_" + key),
-        sa.CheckConstraint(SOURCE_KNOWN, name="ck_" + table + "_source_known"),
-        sa.CheckConstraint("source = 'teammeter' OR " + key + " IS NOT NULL", name="ck_" + table + "_hr_rows_keyed"),
+        _check(table, "source_known", sa.column("source").in_(SOURCES)),
+        _check(table, "hr_rows_keyed", sa.or_(sa.column("source") == "teammeter", sa.column(key).is_not(None))),
     )
 
 
@@ -63,7 +68,7 @@ def _link(table: str, left: tuple[str, str], right: tuple[str, str], *extra) -> 
         sa.Column("ended_at", sa.DateTime(timezone=True)),
         sa.ForeignKeyConstraint([left[0]], [left[1] + ".id"], name="fk_" + table + "_" + left[0] + "_" + left[1]),
         sa.ForeignKeyConstraint([right[0]], [right[1] + ".id"], name="fk_" + table + "_" + right[0] + "_" + right[1]),
-        sa.CheckConstraint(SOURCE_KNOWN, name="ck_" + table + "_source_known"),
+        _check(table, "source_known", sa.column("source").in_(SOURCES)),
         *extra,
     )
     op.create_index("ix_" + table + "_organisation_id", table, ["organisation_id"])
@@ -103,7 +108,7 @@ def upgrade() -> None:
         *_timestamps(),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name="fk_users_unit_id_units"),
         sa.UniqueConstraint("organisation_id", "employee_id", name="uq_users_organisation_id_employee_id"),
-        sa.CheckConstraint("email_source IN ('hr', 'teammeter')", name="ck_users_email_source_known"),
+        _check("users", "email_source_known", sa.column("email_source").in_(SOURCES)),
     )
     _link("team_memberships", ("team_id", "teams"), ("user_id", "users"))
     _link("user_roles", ("user_id", "users"), ("role_id", "roles"))
@@ -111,7 +116,7 @@ def upgrade() -> None:
         "reporting_lines",
         ("user_id", "users"),
         ("manager_user_id", "users"),
-        sa.CheckConstraint("user_id != manager_user_id", name="ck_reporting_lines_not_self"),
+        _check("reporting_lines", "not_self", sa.column("user_id") != sa.column("manager_user_id")),
     )
     op.create_table(
         "invitations",
@@ -126,7 +131,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_invitations_user_id_users"),
-        sa.CheckConstraint("status IN ('pending', 'claimed', 'sent', 'failed')", name="ck_invitations_status_known"),
+        _check("invitations", "status_known", sa.column("status").in_(("pending", "claimed", "sent", "failed"))),
     )
     op.create_index("ix_invitations_organisation_id_status", "invitations", ["organisation_id", "status"])
     op.create_index(
