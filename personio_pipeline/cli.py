@@ -129,6 +129,21 @@ def tenants_add(consumer_id: str, name: str, service_id: str) -> None:
     click.echo(f"registered {organisation.consumer_id} ({organisation.name}, {organisation.service_id})")
 
 
+@tenants.command("auto-sync")
+@click.argument("consumer_id")
+@click.argument("switch", type=click.Choice(["on", "off"]))
+def tenants_auto_sync(consumer_id: str, switch: str) -> None:
+    """Switch the daily sync of CONSUMER_ID on or off."""
+    from personio_pipeline.teammeter import organisations
+
+    try:
+        with _engine().begin() as conn:
+            organisations.set_auto_sync(conn, consumer_id, switch == "on")
+    except organisations.UnknownCompanyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"daily sync of '{consumer_id}' is {switch}")
+
+
 @tenants.command("list")
 def tenants_list() -> None:
     """Companies registered in Teammeter, with their sync state."""
@@ -149,6 +164,42 @@ def tenants_list() -> None:
             f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {org.connection_state:<12} "
             f"{'on' if org.auto_sync else 'off':<5} {'yes' if org.consumer_id in partitions else 'no':<9} {first}"
         )
+
+
+@main.command()
+@click.argument("consumer_id")
+@click.option("--name", required=True, help="The company's display name (shown to its admin in Vault).")
+@click.option("--service-id", default="personio", show_default=True, help="Apideck connector id.")
+@click.option("--session-length", default="1h", show_default=True, help="How long the link stays valid (max 1w).")
+def connect(consumer_id: str, name: str, service_id: str, session_length: str) -> None:
+    """Register CONSUMER_ID and print a secure Apideck Vault link for its admin to connect Personio."""
+    from personio_pipeline.apideck.errors import ApideckError
+    from personio_pipeline.apideck.http import DEFAULT_BASE_URL
+    from personio_pipeline.defs.resources import ApideckResource
+    from personio_pipeline.teammeter import organisations
+
+    _require_apideck_settings()
+    try:
+        organisations.validate_consumer_id(consumer_id)
+        with _engine().begin() as conn:
+            organisations.register(conn, consumer_id, name, service_id)
+        apideck = ApideckResource(
+            api_key=os.environ["APIDECK_API_KEY"],
+            app_id=os.environ["APIDECK_APP_ID"],
+            base_url=os.environ.get("APIDECK_BASE_URL", DEFAULT_BASE_URL),
+        )
+        with apideck.vault_client() as vault:
+            link = vault.create_connection_link(consumer_id, name, service_id=service_id, session_length=session_length)
+        with _engine().begin() as conn:
+            if organisations.get(conn, consumer_id).connection_state == "registered":
+                organisations.set_connection_state(conn, consumer_id, "link_sent")
+    except (ValueError, ApideckError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Send this link to the admin of {name} ({consumer_id}):")
+    click.echo(f"  {link.session_uri}")
+    click.echo(f"It expires at {link.expires_at.isoformat(timespec='minutes')}. Once the connection is callable, "
+               "the connection sensor adds the company; then launch its first sync with "
+               f"`personio-pipeline sync {consumer_id}`.")
 
 
 # -- sync -------------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ from personio_pipeline.defs.assets.teammeter import teammeter_sync
 from personio_pipeline.defs.checks import org_checks
 from personio_pipeline.defs.jobs import sync_company_job
 from personio_pipeline.defs.resources import default_resources
+from personio_pipeline.defs.connection_sensor import connection_sensor
+from personio_pipeline.defs.schedules import daily_sync
 from personio_pipeline.defs.sensors import missing_email_alerts
 
 defs = dg.Definitions(
     assets=[raw_employees, *org_assets, teammeter_sync],
     asset_checks=org_checks,
     jobs=[sync_company_job],
-    sensors=[missing_email_alerts],
+    sensors=[missing_email_alerts, connection_sensor],
+    schedules=[daily_sync],
     resources=default_resources(),
 )

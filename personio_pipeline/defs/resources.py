@@ -11,6 +11,7 @@ from pydantic import Field
 
 from personio_pipeline import settings
 from personio_pipeline.apideck.client import DEFAULT_BASE_URL, ApideckHrisClient, RetrySettings
+from personio_pipeline.apideck.vault import ApideckVaultClient
 from personio_pipeline.notify.mail import FileOutbox, MailTransport, SmtpTransport, build_message
 from personio_pipeline.teammeter.db import migrated_engine
 
@@ -25,15 +26,22 @@ class ApideckResource(dg.ConfigurableResource):
     max_retry_seconds: float = Field(default=300.0, description="Total time budget for retries per listing.")
     max_attempts: int = Field(default=8, description="Attempts per page before giving up.")
 
-    def hris_client(self, logger: Any = None) -> ApideckHrisClient:
-        return ApideckHrisClient(
+    def _options(self, logger: Any, max_total_seconds: float, max_attempts: int) -> dict[str, Any]:
+        return dict(
             api_key=self.api_key,
             app_id=self.app_id,
             base_url=self.base_url,
             timeout_seconds=self.timeout_seconds,
-            retry=RetrySettings(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
+            retry=RetrySettings(max_attempts=max_attempts, max_total_seconds=max_total_seconds),
             logger=logger,
         )
+
+    def hris_client(self, logger: Any = None) -> ApideckHrisClient:
+        return ApideckHrisClient(**self._options(logger, self.max_retry_seconds, self.max_attempts))
+
+    def vault_client(self, logger: Any = None, *, max_total_seconds: float = 20.0) -> ApideckVaultClient:
+        """Vault calls come from sensors and the CLI, which must answer quickly: a short budget."""
+        return ApideckVaultClient(**self._options(logger, max_total_seconds, 3))
 
 
 class TeammeterDatabase(dg.ConfigurableResource):

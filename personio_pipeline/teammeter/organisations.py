@@ -96,3 +96,49 @@ def list_all(conn: sa.Connection) -> list[Organisation]:
 
 def _from_row(row: sa.Row) -> Organisation:
     return Organisation(**{k: row._mapping[k] for k in Organisation.__dataclass_fields__})
+
+
+# -- lifecycle: connection state, auto-sync ---------------------------------------------------
+
+CONNECTED = "callable"
+
+
+def set_connection_state(conn: sa.Connection, consumer_id: str, state: str) -> bool:
+    """Record the Vault connection state; True when it changed."""
+    result = conn.execute(
+        sa.update(organisations)
+        .where(organisations.c.consumer_id == consumer_id, organisations.c.connection_state != state)
+        .values(connection_state=state)
+    )
+    return result.rowcount > 0
+
+
+def set_auto_sync(conn: sa.Connection, consumer_id: str, enabled: bool) -> None:
+    get(conn, consumer_id)
+    conn.execute(
+        sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(auto_sync=enabled)
+    )
+
+
+def awaiting_connection(conn: sa.Connection) -> list[Organisation]:
+    """Companies whose Personio connection is not (or no longer) usable."""
+    rows = conn.execute(
+        sa.select(organisations)
+        .where(organisations.c.connection_state != CONNECTED)
+        .order_by(organisations.c.consumer_id)
+    )
+    return [_from_row(row) for row in rows]
+
+
+def due_for_daily_sync(conn: sa.Connection) -> list[Organisation]:
+    """Connected companies with auto-sync on whose first (manual) sync has happened."""
+    rows = conn.execute(
+        sa.select(organisations)
+        .where(
+            organisations.c.connection_state == CONNECTED,
+            organisations.c.auto_sync.is_(True),
+            organisations.c.first_synced_at.is_not(None),
+        )
+        .order_by(organisations.c.consumer_id)
+    )
+    return [_from_row(row) for row in rows]

@@ -32,6 +32,8 @@ def raw_employees(
             records, stats = client.list_employees(consumer_id, organisation.service_id)
     except (ApideckError, organisations.UnknownCompanyError) as error:
         raise dg.Failure(description=str(error)) from None
+    with teammeter_db.engine().begin() as conn:  # a full listing proves the connection works
+        organisations.set_connection_state(conn, consumer_id, organisations.CONNECTED)
     return dg.Output(
         records,
         metadata={

@@ -1,0 +1,44 @@
+"""The daily sync: one run per connected company with auto-sync on and a first sync behind it.
+
+`build_schedule_from_partitioned_job` does not take dynamic partitions, so the schedule reads
+the companies itself. Run keys are the date plus the company, so a tick evaluated twice never
+launches a company twice. The `apideck` and `teammeter_write` pools (see the instance's
+dagster.yaml) and the run queue keep hundreds of runs from swamping Apideck or the database.
+"""
+
+import os
+
+import dagster as dg
+
+from personio_pipeline.defs.jobs import sync_company_job
+from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.resources import TeammeterDatabase
+from personio_pipeline.teammeter import organisations
+
+DAILY_SYNC_CRON = os.environ.get("DAILY_SYNC_CRON", "0 5 * * *")
+DAILY_SYNC_TIMEZONE = os.environ.get("DAILY_SYNC_TIMEZONE", "Europe/Berlin")
+
+
+@dg.schedule(
+    name="daily_sync",
+    job=sync_company_job,
+    cron_schedule=DAILY_SYNC_CRON,
+    execution_timezone=DAILY_SYNC_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily sync of every connected company with auto-sync on (after its first, manual sync).",
+)
+def daily_sync(context: dg.ScheduleEvaluationContext, teammeter_db: TeammeterDatabase):
+    with teammeter_db.engine().connect() as conn:
+        due = organisations.due_for_daily_sync(conn)
+    partitions = set(context.instance.get_dynamic_partitions(companies.name))
+    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    requests = [
+        dg.RunRequest(
+            run_key=f"daily-{day}-{organisation.consumer_id}",
+            partition_key=organisation.consumer_id,
+            tags={"personio_pipeline/trigger": "daily_sync"},
+        )
+        for organisation in due
+        if organisation.consumer_id in partitions
+    ]
+    return requests or dg.SkipReason("no company is due for the daily sync")
