@@ -4,25 +4,26 @@ Every unit, team, role, team membership, role assignment and reporting line has 
 'hr' (made by the sync from Personio) or 'teammeter' (made by hand in Teammeter, see
 `manual.py`). Users are always made by the sync; their email records its own source.
 
-| data                                  | owner     | what the sync does                                         |
-| ------------------------------------- | --------- | ---------------------------------------------------------- |
-| user: employee id                     | HR        | the key; never changes                                     |
-| user: display/first/last name, unit   | HR        | overwrites on every change                                 |
-| user: active                          | HR        | deactivates leavers (inactive, terminated or no longer     |
-|                                       |           | returned), reactivates returners; never deletes            |
-| user: email set by HR (or none yet)   | HR        | follows HR, including HR removing it                       |
-| user: email set in Teammeter          | Teammeter | kept: it is the login and may have been invited. An empty  |
-|                                       |           | HR value changes nothing; a different HR address is        |
-|                                       |           | recorded in `hr_email` and logged once as                  |
-|                                       |           | 'conflict_kept_teammeter'                                  |
-| user: has_access                      | derived   | active and has an email                                    |
-| unit/team/role with source 'hr'       | HR        | creates, renames, moves a team to its unit; deactivates it |
+| data                                  | owner     | what the sync does                                          |
+| ------------------------------------- | --------- | ----------------------------------------------------------- |
+| user: employee id                     | HR        | the key; never changes                                      |
+| user: display/first/last name, unit   | HR        | overwrites on every change (left as they were while the     |
+|                                       |           | person is deactivated)                                      |
+| user: active                          | HR        | deactivates leavers (inactive, terminated or no longer      |
+|                                       |           | returned), reactivates returners; never deletes             |
+| user: email set by HR (or none yet)   | HR        | follows HR, including HR removing it                        |
+| user: email set in Teammeter          | Teammeter | kept: it is the login and may have been invited. An empty   |
+|                                       |           | HR value changes nothing; a different HR address is         |
+|                                       |           | recorded in `hr_email` and logged once as                   |
+|                                       |           | 'conflict_kept_teammeter'                                   |
+| user: has_access                      | derived   | active and has an email                                     |
+| unit/team/role with source 'hr'       | HR        | creates, renames, moves a team to its unit; deactivates it  |
 |                                       |           | while no active person is in it, reactivates it when one is |
-| membership/role/line with source 'hr' | HR        | starts new links and ends old ones (`ended_at`); an ended  |
-|                                       |           | link is never reopened, so history stays                   |
-| anything with source 'teammeter'      | Teammeter | never touched: not renamed, deactivated, ended or deleted, |
-|                                       |           | not even when the person leaves                            |
-| invitations                           | outbox    | never touched                                              |
+| membership/role/line with source 'hr' | HR        | starts new links and ends old ones (`ended_at`); an ended   |
+|                                       |           | link is never reopened, so history stays                    |
+| anything with source 'teammeter'      | Teammeter | never touched: not renamed, deactivated, ended or deleted,  |
+|                                       |           | not even when the person leaves                             |
+| invitations                           | outbox    | never touched                                               |
 
 Every decision the sync takes is written to `change_log`, conflicts included.
 """

@@ -34,10 +34,15 @@ ADMIN_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@12
 # ---------------------------------------------------------------- databases
 
 
+def _admin_urls() -> tuple[str, ...]:
+    """TEAMMETER_TEST_POSTGRES_URL when set, else the local server as postgres, then as root."""
+    configured = os.environ.get("TEAMMETER_TEST_POSTGRES_URL")
+    return (configured,) if configured else ADMIN_URLS
+
+
 def _admin_engine() -> sa.Engine | None:
     """An AUTOCOMMIT engine on the server's `test` database, or None when none is reachable."""
-    urls = [os.environ["TEAMMETER_TEST_POSTGRES_URL"]] if os.environ.get("TEAMMETER_TEST_POSTGRES_URL") else ADMIN_URLS
-    for url in urls:
+    for url in _admin_urls():
         engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
         try:
             with engine.connect():
@@ -51,7 +56,7 @@ def _admin_engine() -> sa.Engine | None:
 def postgres_admin():
     engine = _admin_engine()
     if engine is None:
-        message = f"PostgreSQL is not reachable at {' or '.join(ADMIN_URLS)}"
+        message = f"PostgreSQL is not reachable at {' or '.join(_admin_urls())}"
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set, so this fails instead of skipping)")
         pytest.skip(message)
