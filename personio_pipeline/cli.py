@@ -21,7 +21,7 @@ def _ensure_dagster_home() -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text((Path(__file__).with_name("dagster_local.yaml")).read_text())
     return home
 
 
