@@ -40,7 +40,7 @@ organisations = sa.Table(
 
 
 SOURCES = ("hr", "teammeter")
-INVITATION_STATUSES = ("pending", "claimed", "sent", "failed")
+INVITATION_STATUSES = ("pending", "claimed", "sent", "failed", "ambiguous")
 
 
 def _organisation_id() -> sa.Column:
@@ -161,13 +161,14 @@ invitations = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     _one_of(_status, INVITATION_STATUSES, "status_known"),
     sa.Index("ix_invitations_organisation_id_status", "organisation_id", "status"),
-    # An invitation is open until it is sent or has failed for good: one open per user.
+    # An invitation is open until it is sent or has failed for good ('ambiguous' waits for an
+    # operator's decision, see personio_pipeline.invitations.outbox): one open per user.
     sa.Index(
         "uq_invitations_open",
         "user_id",
         unique=True,
-        sqlite_where=sa.text("status IN ('pending', 'claimed')"),
-        postgresql_where=sa.text("status IN ('pending', 'claimed')"),
+        sqlite_where=sa.text("status IN ('pending', 'claimed', 'ambiguous')"),
+        postgresql_where=sa.text("status IN ('pending', 'claimed', 'ambiguous')"),
     ),
 )
 
