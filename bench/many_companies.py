@@ -1,0 +1,95 @@
+"""Child process: the daily schedule's work for many companies, modelled as one sync run per
+company, one after the other, on one Dagster instance with run and event storage on disk (as a
+deployment has). Writes totals and per-company figures as JSON to --out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import API_KEY, APP_ID, REPO, peak_rss_mb  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--companies", type=int, required=True)
+    parser.add_argument("--prefix", required=True)
+    args = parser.parse_args()
+
+    os.environ.update(
+        APIDECK_BASE_URL=args.base_url,
+        APIDECK_API_KEY=API_KEY,
+        APIDECK_APP_ID=APP_ID,
+        TEAMMETER_DATABASE_URL=args.database_url,
+        PERSONIO_PIPELINE_DATA_DIR=args.data_dir,
+    )
+    import dagster as dg
+
+    from personio_pipeline.defs.assets.apideck import raw_employees
+    from personio_pipeline.defs.assets.org import org_assets
+    from personio_pipeline.defs.assets.teammeter import teammeter_sync
+    from personio_pipeline.defs.checks import org_checks
+    from personio_pipeline.defs.partitions import companies
+    from personio_pipeline.defs.resources import default_resources
+
+    keys = [f"{args.prefix}-{number}" for number in range(args.companies)]
+    assets = [raw_employees, *org_assets, teammeter_sync, *org_checks]
+    resources = default_resources()
+    walls, step_totals, failures = [], [], []
+    steps: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as home:
+        Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        with dg.DagsterInstance.local_temp(home) as instance:
+            instance.add_dynamic_partitions(companies.name, keys)
+            started = time.perf_counter()
+            for key in keys:
+                run_started = time.perf_counter()
+                result = dg.materialize(assets, resources=resources, instance=instance, partition_key=key,
+                                        raise_on_error=False, tags={"personio_pipeline/trigger": "daily_sync"})
+                walls.append(time.perf_counter() - run_started)
+                total = 0.0
+                for event in result.all_events:
+                    if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                        seconds = event.event_specific_data.duration_ms / 1000
+                        steps.setdefault(event.step_key, []).append(seconds)
+                        total += seconds
+                step_totals.append(total)
+                if not result.success:
+                    failures.append(key)
+            total_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import personio_pipeline.definitions"], cwd=REPO, check=True,
+                   capture_output=True)
+    process_start = time.perf_counter() - started
+    ordered = sorted(walls)
+    Path(args.out).write_text(json.dumps({
+        "instance": "on-disk (SQLite run/event storage)",
+        "total_seconds": total_seconds,
+        "succeeded": len(keys) - len(failures),
+        "failures": failures[:10],
+        "per_company_median": statistics.median(walls),
+        "per_company_p90": ordered[int(0.9 * (len(ordered) - 1))],
+        "first_company_seconds": walls[0],
+        "steps_total_median": statistics.median(step_totals),
+        "overhead_median": statistics.median(w - s for w, s in zip(walls, step_totals)),
+        "steps_median": {key: statistics.median(values) for key, values in steps.items()},
+        "peak_rss_mb": peak_rss_mb(),
+        "process_start_seconds": process_start,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Child process: one sync of one company through Dagster, as the deployment runs it.
+
+`dg.materialize` of the whole sync graph (raw -> organisation model + checks -> Teammeter) with
+the real resources (`default_resources()`) pointed at the sandbox, the given database and data
+folder. Writes wall time, per-step durations, what was requested and written, and this
+process's peak RSS as JSON to --out. Run by bench/run.py, one process per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import API_KEY, APP_ID, peak_rss_mb  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--company", required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--profile", help="write a pyinstrument profile of the sync to this path (.txt and .html)")
+    args = parser.parse_args()
+
+    os.environ.update(
+        APIDECK_BASE_URL=args.base_url,
+        APIDECK_API_KEY=API_KEY,
+        APIDECK_APP_ID=APP_ID,
+        TEAMMETER_DATABASE_URL=args.database_url,
+        PERSONIO_PIPELINE_DATA_DIR=args.data_dir,
+    )
+    started = time.perf_counter()
+    import dagster as dg
+
+    from personio_pipeline.defs.assets.apideck import raw_employees
+    from personio_pipeline.defs.assets.org import org_assets
+    from personio_pipeline.defs.assets.teammeter import teammeter_sync
+    from personio_pipeline.defs.checks import org_checks
+    from personio_pipeline.defs.partitions import companies
+    from personio_pipeline.defs.resources import default_resources
+
+    import_seconds = time.perf_counter() - started
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(companies.name, [args.company])
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+    started = time.perf_counter()
+    result = dg.materialize(
+        [raw_employees, *org_assets, teammeter_sync, *org_checks],
+        resources=default_resources(),
+        instance=instance,
+        partition_key=args.company,
+        raise_on_error=False,
+    )
+    wall = time.perf_counter() - started
+    if profiler is not None:
+        profiler.stop()
+        Path(args.profile).with_suffix(".txt").write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+        Path(args.profile).with_suffix(".html").write_text(profiler.output_html())
+
+    steps: dict[str, float] = {}
+    failures: list[str] = []
+    metadata: dict[str, dict[str, object]] = {}
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+            steps[event.step_key] = event.event_specific_data.duration_ms / 1000
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            failures.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            metadata[materialization.asset_key.to_user_string()] = {
+                key: value.value for key, value in materialization.metadata.items()
+                if isinstance(value.value, (int, float, str, bool))
+            }
+    raw = metadata.get("apideck/employees", {})
+    users = metadata.get("teammeter/users", {})
+    Path(args.out).write_text(json.dumps({
+        "success": result.success,
+        "failures": failures,
+        "wall_seconds": wall,
+        "import_seconds": import_seconds,
+        "steps": steps,
+        "rows": raw.get("dagster/row_count"),
+        "requests_reported": raw.get("requests"),
+        "rows_written": users.get("company_rows_written"),
+        "changes": {key.removeprefix("teammeter/"): value.get("changes") for key, value in metadata.items()
+                    if key.startswith("teammeter/")},
+        "peak_rss_mb": peak_rss_mb(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
