@@ -161,6 +161,7 @@ invitations = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     _one_of(_status, INVITATION_STATUSES, "status_known"),
     sa.Index("ix_invitations_organisation_id_status", "organisation_id", "status"),
+    sa.Index("ix_invitations_user_id", "user_id"),
     # An invitation is open until it is sent or has failed for good ('ambiguous' waits for an
     # operator's decision, see personio_pipeline.invitations.outbox): one open per user.
     sa.Index(

@@ -1,9 +1,12 @@
-"""invitations: status 'ambiguous' (a send whose outcome is unknown waits for an operator)
+"""invitations: status 'ambiguous' (a send whose outcome is unknown waits for an operator), user index
 
 An invitation claimed by a sender that never recorded the outcome (the process died, or the SMTP
 connection broke after the message may have been accepted) must be neither resent automatically
 nor forgotten. 'ambiguous' names that state; it stays open in the one-open-invitation-per-user
 index, so no second invitation is queued for that person while the question is open.
+
+An index on user_id serves "has this person an invitation?" for all statuses (the partial
+unique index covers open ones only).
 
 Revision ID: 0003
 Revises: 0002
@@ -43,9 +46,11 @@ def _rebuild(statuses: tuple[str, ...], open_condition) -> None:
 
 def upgrade() -> None:
     _rebuild(STATUSES, OPEN)
+    op.create_index("ix_invitations_user_id", "invitations", ["user_id"])
 
 
 def downgrade() -> None:
     # Without the status, an undecided send is a claim again (reported once it is stale).
+    op.drop_index("ix_invitations_user_id", table_name="invitations")
     op.execute(sa.text("UPDATE invitations SET status = 'claimed' WHERE status = 'ambiguous'"))
     _rebuild(OLD_STATUSES, OLD_OPEN)
