@@ -1,0 +1,595 @@
+"""The invitation outbox: who is invited, and a send protocol that sends each invitation at most
+once and loses none. Plain functions over the Teammeter store; no Dagster.
+
+Who: a company's users are invited once the company is verified (`organisations.verified_at`).
+A user is eligible while active, with access and an email address, and without an invitation
+that is sent or still open (pending, claimed, ambiguous) and without a failed one to the same
+address. So a person who gets an email later (from a coach, or a new hire from a later sync) is
+invited on the next run, and a person whose invitation failed for good is invited again once
+their address is corrected.
+
+Lifecycle of one invitation (at most one open per user: the unique index `uq_invitations_open`)::
+
+    pending ──claim──► claimed ──server accepted──► sent
+       ▲                 ├── certainly not accepted ──► pending (attempt < max) │ failed
+       │                 └── outcome unknown, or claim stale ──► ambiguous
+       └── operator: release_stale (ambiguous) │ retry_failed (failed);  confirm_delivered: ambiguous ──► sent
+
+1. `enqueue_eligible` inserts a pending row per eligible user (no token yet).
+2. `claim` moves one row pending → claimed and commits, BEFORE anything is sent. It is a
+   conditional `UPDATE … WHERE status = 'pending'`, so of two concurrent senders exactly one
+   wins and the other skips the row. The claim counts the attempt, generates a fresh token with
+   `secrets.token_urlsafe(32)` and stores only its SHA-256 (`token_hash`); the plain token is
+   returned to the caller, goes into the message and is never stored.
+3. After the send, the outcome is recorded in its own transaction, only if the row still carries
+   this claim (same token hash):
+   - the server accepted the message → `sent` (`sent_at`);
+   - the message certainly was not accepted (`delivery_certainly_failed`: connection refused,
+     DNS or TLS failure, the server answered 4xx/5xx to HELO, AUTH, MAIL, RCPT or DATA) →
+     `pending` again with `last_error` and its hash cleared, or `failed` after `max_attempts`;
+   - anything else (connection lost or timed out after the message may have been accepted,
+     an unexpected error) → `ambiguous`.
+   A claim whose sender never recorded an outcome (process died between claim and mark, or the
+   mark itself failed) is reported as ambiguous once older than `stale_after` and marked so by
+   the next run (`mark_stale`).
+4. Ambiguous invitations are never resent automatically. An operator decides: `release_stale`
+   (back to pending; the next run sends a new message with a new token, so only the newest link
+   works) or `confirm_delivered` (it did arrive).
+
+Guarantee, precisely:
+- At most once per invitation: the mail server is handed the message of an invitation only by
+  the sender whose claim committed, and an invitation returns to pending automatically only when
+  its message certainly was not accepted. A second message for the same invitation can only
+  follow an operator's `release_stale` of an ambiguous one that had in fact been delivered (or
+  a sender still running after `stale_after` (15 min) when an operator released it; the SMTP
+  timeout is 30 s). "Sent" means accepted by our SMTP server; bounces after that are not seen.
+- No invitation is lost: after a run for a verified company, every eligible user has exactly one
+  of: a sent invitation; a pending one that is retried (the sensor requests a run when its
+  backoff has passed; a pending invitation of someone who lost access waits, counted as pending);
+  a failed one, reported (run metadata, the `invitations_delivered` check, `list_invitations`,
+  and `retry_failed` to try again); or an ambiguous one, reported the same way until an operator
+  decides. A claim is transient: each outcome above is committed per invitation, so an outage
+  or crash midway keeps everything done before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import smtplib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter.schema import invitations, users
+from personio_pipeline.teammeter.sync import company_transaction
+
+MAX_ATTEMPTS = 5
+STALE_AFTER = timedelta(minutes=15)
+RETRY_DELAY = timedelta(minutes=5)  # after the first failed attempt; doubles with each further one
+MAX_RETRY_DELAY = timedelta(hours=2)
+OPEN = ("pending", "claimed", "ambiguous")
+NEEDS_DECISION = "ambiguous"
+ERROR_LIMIT = 1000
+
+Log = Callable[[str], Any]
+
+
+class NotVerifiedError(RuntimeError):
+    def __init__(self, consumer_id: str):
+        super().__init__(
+            f"Company '{consumer_id}' is not verified, so no invitations are sent. Remedy: review the imported "
+            f"organisation with `personio-pipeline review {consumer_id}`, then `personio-pipeline verify {consumer_id}`."
+        )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait after `attempts` failed attempts before the sensor retries: 5, 10, 20, 40 min, …"""
+    return min(RETRY_DELAY * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY)
+
+
+def require_verified(conn: sa.Connection, consumer_id: str) -> organisations.Organisation:
+    organisation = organisations.get(conn, consumer_id)
+    if organisation.verified_at is None:
+        raise NotVerifiedError(consumer_id)
+    return organisation
+
+
+# -- who is invited ----------------------------------------------------------------------------------
+
+
+def _eligible() -> sa.ColumnElement[bool]:
+    """Users to invite now (the sensor and `enqueue_eligible` share this condition)."""
+    earlier = sa.select(invitations.c.id).where(
+        invitations.c.user_id == users.c.id,
+        sa.or_(
+            invitations.c.status.in_((*OPEN, "sent")),
+            sa.and_(invitations.c.status == "failed", invitations.c.email == users.c.email),
+        ),
+    )
+    return sa.and_(users.c.active, users.c.has_access, users.c.email.is_not(None), ~earlier.exists())
+
+
+def _can_receive() -> sa.ColumnElement[bool]:
+    """The invitation's user still has access (else a pending invitation waits)."""
+    return (
+        sa.select(users.c.id)
+        .where(users.c.id == invitations.c.user_id, users.c.active, users.c.has_access, users.c.email.is_not(None))
+        .exists()
+    )
+
+
+def enqueue_eligible(conn: sa.Connection, consumer_id: str, now: datetime) -> int:
+    """One pending invitation per eligible user of a verified company; returns how many.
+
+    Concurrent calls cannot create two open invitations for one user (unique index; on
+    PostgreSQL the loser's rows are skipped with ON CONFLICT DO NOTHING, SQLite serialises writes).
+    """
+    organisation = require_verified(conn, consumer_id)
+    rows = sa.select(
+        users.c.organisation_id, users.c.id, users.c.email, sa.literal(_utc(now), sa.DateTime(timezone=True))
+    ).where(users.c.organisation_id == organisation.id, _eligible())
+    columns = ["organisation_id", "user_id", "email", "created_at"]
+    if conn.dialect.name == "postgresql":
+        statement = postgresql.insert(invitations).from_select(columns, rows).on_conflict_do_nothing()
+    else:
+        statement = sa.insert(invitations).from_select(columns, rows)
+    return len(conn.execute(statement.returning(invitations.c.id)).all())
+
+
+def pending_ids(conn: sa.Connection, consumer_id: str) -> list[int]:
+    """Pending invitations whose user still has access, fewest attempts first."""
+    organisation = organisations.get(conn, consumer_id)
+    query = (
+        sa.select(invitations.c.id)
+        .where(invitations.c.organisation_id == organisation.id, invitations.c.status == "pending", _can_receive())
+        .order_by(invitations.c.attempts, invitations.c.id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+# -- the send protocol -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claimed invitation: everything the message needs. `token` exists only here and in it."""
+
+    invitation_id: int
+    consumer_id: str
+    company_name: str
+    employee_id: str
+    display_name: str
+    email: str
+    attempt: int
+    token: str = field(repr=False)
+
+    @property
+    def token_hash(self) -> str:
+        return hash_token(self.token)
+
+
+def claim(conn: sa.Connection, invitation_id: int, now: datetime) -> Claim | None:
+    """pending → claimed with a fresh token; None when another sender has it (or it is no longer
+    pending, or its user lost access). Commit before sending."""
+    token = secrets.token_urlsafe(32)
+    current_email = sa.select(users.c.email).where(users.c.id == invitations.c.user_id).scalar_subquery()
+    claimed = conn.execute(
+        sa.update(invitations)
+        .where(invitations.c.id == invitation_id, invitations.c.status == "pending", _can_receive())
+        .values(
+            status="claimed",
+            claimed_at=_utc(now),
+            token_hash=hash_token(token),
+            attempts=invitations.c.attempts + 1,
+            email=current_email,  # a pending invitation follows a corrected address
+        )
+    )
+    if claimed.rowcount != 1:
+        return None
+    org = organisations.organisations
+    row = conn.execute(
+        sa.select(
+            org.c.consumer_id, org.c.name, users.c.employee_id, users.c.display_name, invitations.c.email,
+            invitations.c.attempts,
+        )
+        .select_from(invitations.join(users, users.c.id == invitations.c.user_id).join(org, org.c.id == invitations.c.organisation_id))
+        .where(invitations.c.id == invitation_id)
+    ).one()
+    return Claim(invitation_id, row.consumer_id, row.name, row.employee_id, row.display_name, row.email, row.attempts, token)
+
+
+def _this_claim(claimed: Claim) -> sa.ColumnElement[bool]:
+    """Outcomes are recorded only on the row as this claim left it."""
+    return sa.and_(invitations.c.id == claimed.invitation_id, invitations.c.token_hash == claimed.token_hash)
+
+
+def mark_sent(conn: sa.Connection, claimed: Claim, now: datetime) -> bool:
+    """The server accepted the message. Also resolves an ambiguous mark the claim went stale into."""
+    result = conn.execute(
+        sa.update(invitations)
+        .where(_this_claim(claimed), invitations.c.status.in_(("claimed", NEEDS_DECISION)))
+        .values(status="sent", sent_at=_utc(now))
+    )
+    return result.rowcount == 1
+
+
+def mark_refused(conn: sa.Connection, claimed: Claim, error: BaseException, *, max_attempts: int = MAX_ATTEMPTS) -> str | None:
+    """The message certainly was not accepted: pending for a retry, or failed after `max_attempts`
+    attempts. Returns the new status (None if the claim was superseded)."""
+    status = "failed" if claimed.attempt >= max_attempts else "pending"
+    result = conn.execute(
+        sa.update(invitations)
+        .where(_this_claim(claimed), invitations.c.status == "claimed")
+        .values(status=status, last_error=describe_error(error), token_hash=None)
+    )
+    return status if result.rowcount == 1 else None
+
+
+def mark_ambiguous(conn: sa.Connection, claimed: Claim, error: BaseException) -> bool:
+    """The message may or may not have been accepted: left for an operator's decision."""
+    result = conn.execute(
+        sa.update(invitations)
+        .where(_this_claim(claimed), invitations.c.status == "claimed")
+        .values(status=NEEDS_DECISION, last_error="delivery unknown: " + describe_error(error))
+    )
+    return result.rowcount == 1
+
+
+def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after: timedelta = STALE_AFTER) -> list[int]:
+    """Claims older than `stale_after` whose sender never recorded an outcome become ambiguous."""
+    organisation = organisations.get(conn, consumer_id)
+    stale = (
+        invitations.c.organisation_id == organisation.id,
+        invitations.c.status == "claimed",
+        invitations.c.claimed_at < _utc(now) - stale_after,
+    )
+    ids = sorted(conn.execute(sa.select(invitations.c.id).where(*stale)).scalars())
+    if ids:
+        conn.execute(
+            sa.update(invitations)
+            .where(invitations.c.id.in_(ids), *stale)
+            .values(
+                status=NEEDS_DECISION,
+                last_error=f"delivery unknown: claimed but no outcome recorded within {stale_after} (sender stopped)",
+            )
+        )
+    return ids
+
+
+def delivery_certainly_failed(error: BaseException) -> bool:
+    """True when the send raised before the server could have accepted the message.
+
+    smtplib raises `SMTPServerDisconnected` also when the connection breaks or times out while
+    waiting for the answer to the message itself, and a bare `SMTPResponseException` when QUIT,
+    after an accepted message, is answered oddly: both may follow acceptance. Every other
+    `SMTPException` is the server's explicit refusal (connect, HELO, AUTH, MAIL, RCPT, DATA,
+    STARTTLS unsupported), and a plain `OSError` comes from connecting, DNS, the TLS handshake
+    or the file outbox, all before the message is handed over. Anything else is unknown.
+    """
+    if isinstance(error, smtplib.SMTPServerDisconnected) or type(error) is smtplib.SMTPResponseException:
+        return False
+    return isinstance(error, (smtplib.SMTPException, OSError))
+
+
+def describe_error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
+
+
+def error_code(error: BaseException) -> str:
+    """Error type and SMTP code, without the server's text (which may quote addresses)."""
+    code = getattr(error, "smtp_code", None)
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({str(answer[0]) for answer in error.recipients.values()})
+        code = "/".join(codes) or None
+    return type(error).__name__ + (f" {code}" if code else "")
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did (this run) and the company's invitations afterwards (state)."""
+
+    consumer_id: str
+    enqueued: int = 0
+    sent: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    newly_failed: list[str] = field(default_factory=list)
+    newly_ambiguous: list[str] = field(default_factory=list)
+    skipped: int = 0  # claimed by another sender meanwhile
+    not_attempted: int = 0  # left pending after the mail server failed
+    errors: dict[str, str] = field(default_factory=dict)  # employee id -> error type and code
+    state: InvitationState | None = None
+
+    @property
+    def had_delivery_errors(self) -> bool:
+        return bool(self.retried or self.newly_failed or self.newly_ambiguous)
+
+
+def deliver(
+    engine: sa.Engine,
+    consumer_id: str,
+    send: Callable[[Claim], None],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    max_attempts: int = MAX_ATTEMPTS,
+    stale_after: timedelta = STALE_AFTER,
+    log: Log | None = None,
+) -> DeliveryReport:
+    """Enqueue eligible users, then claim, send and record each pending invitation, every step
+    committed on its own. `send(claim)` must return only once the server accepted the message.
+
+    After a failure that is not one recipient's (the server or the connection is failing), the
+    remaining invitations stay pending untouched, so an outage costs one attempt per run.
+    Raises NotVerifiedError for an unverified company, before anything is written.
+    """
+    log = log or (lambda _message: None)
+    report = DeliveryReport(consumer_id)
+    with company_transaction(engine) as conn:
+        report.enqueued = enqueue_eligible(conn, consumer_id, clock())
+        stale = mark_stale(conn, consumer_id, clock(), stale_after)
+        queue = pending_ids(conn, consumer_id)
+    if stale:
+        log(f"{len(stale)} invitation(s) of '{consumer_id}' were claimed and never recorded: ambiguous {stale}")
+    for position, invitation_id in enumerate(queue):
+        with company_transaction(engine) as conn:
+            claimed = claim(conn, invitation_id, clock())
+        if claimed is None:
+            report.skipped += 1
+            continue
+        try:
+            send(claimed)
+        except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
+            outcome = _record_failure(engine, claimed, error, max_attempts, report)
+            log(f"invitation {invitation_id} (employee {claimed.employee_id}): {error_code(error)} → {outcome}")
+            if not isinstance(error, smtplib.SMTPRecipientsRefused):
+                report.not_attempted = len(queue) - position - 1
+                break
+            continue
+        with company_transaction(engine) as conn:
+            if mark_sent(conn, claimed, clock()):
+                report.sent.append(claimed.employee_id)
+            else:
+                log(f"invitation {invitation_id} was sent, but its claim had been superseded (released meanwhile?)")
+    with engine.connect() as conn:
+        report.state = invitation_state(conn, consumer_id, clock(), stale_after)
+    return report
+
+
+def _record_failure(engine: sa.Engine, claimed: Claim, error: Exception, max_attempts: int, report: DeliveryReport) -> str:
+    report.errors[claimed.employee_id] = error_code(error)
+    with company_transaction(engine) as conn:
+        if delivery_certainly_failed(error):
+            status = mark_refused(conn, claimed, error, max_attempts=max_attempts)
+        else:
+            status = NEEDS_DECISION if mark_ambiguous(conn, claimed, error) else None
+    {"pending": report.retried, "failed": report.newly_failed, NEEDS_DECISION: report.newly_ambiguous}.get(
+        status, []
+    ).append(claimed.employee_id)
+    return status or "superseded"
+
+
+# -- reading the state -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationState:
+    """A company's invitations by effective status (a stale claim counts as ambiguous)."""
+
+    counts: dict[str, int]
+    failed: list[str]  # employee ids
+    ambiguous: list[str]
+
+    def __getitem__(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+
+def _effective_status(now: datetime, stale_after: timedelta) -> sa.ColumnElement[str]:
+    stale = sa.and_(invitations.c.status == "claimed", invitations.c.claimed_at < _utc(now) - stale_after)
+    return sa.case((stale, sa.literal(NEEDS_DECISION)), else_=invitations.c.status)
+
+
+def invitation_state(
+    conn: sa.Connection, consumer_id: str, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
+) -> InvitationState:
+    organisation = organisations.get(conn, consumer_id)
+    status = _effective_status(_utc(now), stale_after).label("status")
+    rows = conn.execute(
+        sa.select(status, users.c.employee_id)
+        .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
+        .where(invitations.c.organisation_id == organisation.id)
+    ).all()
+    counts: dict[str, int] = defaultdict(int)
+    people: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        counts[row.status] += 1
+        people[row.status].append(row.employee_id)
+    return InvitationState(dict(counts), _sorted_ids(people["failed"]), _sorted_ids(people[NEEDS_DECISION]))
+
+
+LIST_COLUMNS = ("id", "employee_id", "name", "email", "status", "attempts", "last_error", "created_at", "claimed_at", "sent_at")
+
+
+def list_invitations(
+    conn: sa.Connection, consumer_id: str, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
+) -> list[dict[str, Any]]:
+    """Every invitation of the company (CLI-ready, JSON-serialisable, never a token or its hash),
+    by employee id; a claim older than `stale_after` shows as 'ambiguous'."""
+    organisation = organisations.get(conn, consumer_id)
+    rows = conn.execute(
+        sa.select(
+            invitations.c.id, users.c.employee_id, users.c.display_name.label("name"), invitations.c.email,
+            _effective_status(_utc(now), stale_after).label("status"), invitations.c.attempts,
+            invitations.c.last_error, invitations.c.created_at, invitations.c.claimed_at, invitations.c.sent_at,
+        )
+        .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
+        .where(invitations.c.organisation_id == organisation.id)
+    ).all()
+    listed = [{c: _plain(row._mapping[c]) for c in LIST_COLUMNS} for row in rows]
+    return sorted(listed, key=lambda row: (_natural(row["employee_id"]), row["id"]))
+
+
+def format_invitations(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width table of `list_invitations` rows (errors cut to 60 characters)."""
+    columns = [c for c in LIST_COLUMNS if c != "created_at"]
+    cells = [columns] + [[_cell(row[c], 60 if c == "last_error" else None) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+# -- operator decisions (CLI-ready) --------------------------------------------------------------------
+
+
+class InvitationDecisionError(ValueError):
+    pass
+
+
+def release_stale(
+    conn: sa.Connection,
+    consumer_id: str,
+    invitation_ids: Iterable[int],
+    *,
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+) -> list[int]:
+    """Operator's decision that ambiguous invitations (or claims older than `stale_after`) were not
+    delivered: back to pending, due at once; the next run sends a new message with a new token.
+    All or nothing: raises InvitationDecisionError naming ids that are not of this company or
+    not awaiting a decision."""
+    stale = sa.and_(invitations.c.status == "claimed", invitations.c.claimed_at < _utc(now) - stale_after)
+    return _decide(
+        conn, consumer_id, invitation_ids, sa.or_(invitations.c.status == NEEDS_DECISION, stale),
+        "ambiguous (or a claim older than " + str(stale_after) + ")",
+        status="pending", token_hash=None, claimed_at=None,
+    )
+
+
+def confirm_delivered(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable[int]) -> list[int]:
+    """Operator's decision that ambiguous invitations did arrive: sent (at the time they were claimed)."""
+    return _decide(
+        conn, consumer_id, invitation_ids, invitations.c.status == NEEDS_DECISION, "ambiguous",
+        status="sent", sent_at=invitations.c.claimed_at,
+    )
+
+
+def retry_failed(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable[int]) -> list[int]:
+    """Failed invitations back to pending with a fresh allowance of attempts (e.g. after fixing the
+    mail server). Refused for a person who meanwhile has an open or sent invitation."""
+    other = invitations.alias("other")
+    superseded = (
+        sa.select(other.c.id)
+        .where(other.c.user_id == invitations.c.user_id, other.c.id != invitations.c.id, other.c.status.in_((*OPEN, "sent")))
+        .exists()
+    )
+    return _decide(
+        conn, consumer_id, invitation_ids, sa.and_(invitations.c.status == "failed", ~superseded),
+        "failed (and the person has no newer invitation)",
+        status="pending", attempts=0, token_hash=None, claimed_at=None,
+    )
+
+
+def _decide(
+    conn: sa.Connection, consumer_id: str, invitation_ids: Iterable[int], allowed, what: str, **values
+) -> list[int]:
+    organisation = organisations.lock(conn, consumer_id)
+    wanted = sorted(set(invitation_ids))
+    condition = sa.and_(invitations.c.organisation_id == organisation.id, invitations.c.id.in_(wanted), allowed)
+    found = set(conn.execute(sa.select(invitations.c.id).where(condition)).scalars())
+    refused = [i for i in wanted if i not in found]
+    if refused:
+        raise InvitationDecisionError(
+            f"Invitation(s) {', '.join(map(str, refused))} of company '{consumer_id}' are not {what}; nothing was "
+            "changed. List them with their status first."
+        )
+    if wanted:
+        conn.execute(sa.update(invitations).where(condition).values(**values))
+    return wanted
+
+
+# -- what the sensor needs ---------------------------------------------------------------------------
+
+
+@dataclass
+class DueWork:
+    """What makes a run for one company worthwhile; `fingerprint` changes whenever that does."""
+
+    eligible: list[tuple] = field(default_factory=list)  # (user id, updated_at, earlier invitations)
+    retries: list[tuple] = field(default_factory=list)  # (invitation id, attempts)
+
+    def fingerprint(self) -> str:
+        payload = repr((sorted(self.eligible), sorted(self.retries)))
+        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _due_retry(now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
+    """Pending and never tried, released by an operator, or its backoff after the last attempt passed."""
+    cutoffs = [(invitations.c.attempts == n, sa.literal(now - retry_delay(n), sa.DateTime(timezone=True))) for n in range(1, max_attempts + 1)]
+    last_cutoff = sa.literal(now - MAX_RETRY_DELAY, sa.DateTime(timezone=True))
+    return sa.or_(
+        invitations.c.attempts == 0,
+        invitations.c.claimed_at.is_(None),
+        invitations.c.claimed_at <= sa.case(*cutoffs, else_=last_cutoff),
+    )
+
+
+def due_work(conn: sa.Connection, now: datetime, max_attempts: int = MAX_ATTEMPTS) -> dict[str, DueWork]:
+    """Verified companies with eligible users or retries due, by consumer id: two queries in all."""
+    org = organisations.organisations
+    now = _utc(now)
+    work: dict[str, DueWork] = defaultdict(DueWork)
+    earlier = sa.select(sa.func.count()).where(invitations.c.user_id == users.c.id).scalar_subquery()
+    eligible = (
+        sa.select(org.c.consumer_id, users.c.id, users.c.updated_at, earlier)
+        .join(org, org.c.id == users.c.organisation_id)
+        .where(org.c.verified_at.is_not(None), _eligible())
+    )
+    for consumer_id, user_id, updated_at, count in conn.execute(eligible):
+        work[consumer_id].eligible.append((user_id, _plain(updated_at), count))
+    retries = (
+        sa.select(org.c.consumer_id, invitations.c.id, invitations.c.attempts)
+        .join(org, org.c.id == invitations.c.organisation_id)
+        .where(org.c.verified_at.is_not(None), invitations.c.status == "pending", _can_receive(), _due_retry(now, max_attempts))
+    )
+    for consumer_id, invitation_id, attempts in conn.execute(retries):
+        work[consumer_id].retries.append((invitation_id, attempts))
+    return dict(work)
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def _utc(now: datetime | None) -> datetime:
+    """Aware UTC (SQLite stores timestamps without a zone: everything is written in UTC)."""
+    if now is None:
+        return datetime.now(timezone.utc)
+    return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    return value
+
+
+def _cell(value: Any, limit: int | None = None) -> str:
+    text = "" if value is None else str(value)
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sorted_ids(ids: list[str]) -> list[str]:
+    return sorted(ids, key=_natural)
+
+
+def _natural(employee_id: str) -> tuple:
+    return (0, int(employee_id), "") if employee_id.isdigit() else (1, 0, employee_id)
