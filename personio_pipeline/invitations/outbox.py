@@ -85,7 +85,8 @@ class NotVerifiedError(RuntimeError):
     def __init__(self, consumer_id: str):
         super().__init__(
             f"Company '{consumer_id}' is not verified, so no invitations are sent. Remedy: review the imported "
-            f"organisation with `personio-pipeline review {consumer_id}`, then `personio-pipeline verify {consumer_id}`."
+            f"organisation with `personio-pipeline review {consumer_id}`, "
+            f"then `personio-pipeline verify {consumer_id}`."
         )
 
 
@@ -203,10 +204,16 @@ def claim(conn: sa.Connection, invitation_id: int, now: datetime) -> Claim | Non
             org.c.consumer_id, org.c.name, users.c.employee_id, users.c.display_name, invitations.c.email,
             invitations.c.attempts,
         )
-        .select_from(invitations.join(users, users.c.id == invitations.c.user_id).join(org, org.c.id == invitations.c.organisation_id))
+        .select_from(
+            invitations.join(users, users.c.id == invitations.c.user_id).join(
+                org, org.c.id == invitations.c.organisation_id
+            )
+        )
         .where(invitations.c.id == invitation_id)
     ).one()
-    return Claim(invitation_id, row.consumer_id, row.name, row.employee_id, row.display_name, row.email, row.attempts, token)
+    return Claim(
+        invitation_id, row.consumer_id, row.name, row.employee_id, row.display_name, row.email, row.attempts, token
+    )
 
 
 def _this_claim(claimed: Claim) -> sa.ColumnElement[bool]:
@@ -224,7 +231,9 @@ def mark_sent(conn: sa.Connection, claimed: Claim, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def mark_refused(conn: sa.Connection, claimed: Claim, error: BaseException, *, max_attempts: int = MAX_ATTEMPTS) -> str | None:
+def mark_refused(
+    conn: sa.Connection, claimed: Claim, error: BaseException, *, max_attempts: int = MAX_ATTEMPTS
+) -> str | None:
     """The message certainly was not accepted: pending for a retry, or failed after `max_attempts`
     attempts. Returns the new status (None if the claim was superseded)."""
     status = "failed" if claimed.attempt >= max_attempts else "pending"
@@ -365,7 +374,9 @@ def deliver(
     return report
 
 
-def _record_failure(engine: sa.Engine, claimed: Claim, error: Exception, max_attempts: int, report: DeliveryReport) -> str:
+def _record_failure(
+    engine: sa.Engine, claimed: Claim, error: Exception, max_attempts: int, report: DeliveryReport
+) -> str:
     report.errors[claimed.employee_id] = error_code(error)
     with company_transaction(engine) as conn:
         if delivery_certainly_failed(error):
@@ -416,7 +427,9 @@ def invitation_state(
     return InvitationState(dict(counts), _sorted_ids(people["failed"]), _sorted_ids(people[NEEDS_DECISION]))
 
 
-LIST_COLUMNS = ("id", "employee_id", "name", "email", "status", "attempts", "last_error", "created_at", "claimed_at", "sent_at")
+LIST_COLUMNS = (
+    "id", "employee_id", "name", "email", "status", "attempts", "last_error", "created_at", "claimed_at", "sent_at"
+)
 
 
 def list_invitations(
@@ -489,7 +502,11 @@ def retry_failed(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable
     other = invitations.alias("other")
     superseded = (
         sa.select(other.c.id)
-        .where(other.c.user_id == invitations.c.user_id, other.c.id != invitations.c.id, other.c.status.in_((*OPEN, "sent")))
+        .where(
+            other.c.user_id == invitations.c.user_id,
+            other.c.id != invitations.c.id,
+            other.c.status.in_((*OPEN, "sent")),
+        )
         .exists()
     )
     return _decide(
@@ -534,8 +551,11 @@ class DueWork:
 
 def _due_retry(now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
     """Pending and never tried, released by an operator, or its backoff after the last attempt passed."""
-    cutoffs = [(invitations.c.attempts == n, sa.literal(now - retry_delay(n), sa.DateTime(timezone=True))) for n in range(1, max_attempts + 1)]
-    last_cutoff = sa.literal(now - MAX_RETRY_DELAY, sa.DateTime(timezone=True))
+    def at(moment: datetime) -> sa.ColumnElement[datetime]:
+        return sa.literal(moment, sa.DateTime(timezone=True))
+
+    cutoffs = [(invitations.c.attempts == n, at(now - retry_delay(n))) for n in range(1, max_attempts + 1)]
+    last_cutoff = at(now - MAX_RETRY_DELAY)
     return sa.or_(
         invitations.c.attempts == 0,
         invitations.c.claimed_at.is_(None),
@@ -559,7 +579,12 @@ def due_work(conn: sa.Connection, now: datetime, max_attempts: int = MAX_ATTEMPT
     retries = (
         sa.select(org.c.consumer_id, invitations.c.id, invitations.c.attempts)
         .join(org, org.c.id == invitations.c.organisation_id)
-        .where(org.c.verified_at.is_not(None), invitations.c.status == "pending", _can_receive(), _due_retry(now, max_attempts))
+        .where(
+            org.c.verified_at.is_not(None),
+            invitations.c.status == "pending",
+            _can_receive(),
+            _due_retry(now, max_attempts),
+        )
     )
     for consumer_id, invitation_id, attempts in conn.execute(retries):
         work[consumer_id].retries.append((invitation_id, attempts))

@@ -14,7 +14,9 @@ from personio_pipeline.invitations.message import (
 from personio_pipeline.notify.mail import SmtpTransport
 
 EVIL_NAME = "Eve Ek\r\nBcc: evil@x"
-EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"}
+EXPECTED_HEADERS = {
+    "From", "To", "Subject", "Date", "Message-ID", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"
+}
 
 
 def test_link_uses_the_configured_base_url(monkeypatch):

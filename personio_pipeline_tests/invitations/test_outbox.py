@@ -374,5 +374,7 @@ def test_the_invitation_listing_formats_as_a_table(verified, smtp_server):
     deliver(verified, smtp_server)
     with verified.connect() as conn:
         table = outbox.format_invitations(outbox.list_invitations(conn, COMPANY))
-    assert table.splitlines()[0].split() == ["id", "employee_id", "name", "email", "status", "attempts", "last_error", "claimed_at", "sent_at"]
+    assert table.splitlines()[0].split() == [
+        "id", "employee_id", "name", "email", "status", "attempts", "last_error", "claimed_at", "sent_at"
+    ]
     assert len(table.splitlines()) == 2 + 7

@@ -23,7 +23,9 @@ DELIVERED_CHECK = "invitations_delivered"
 class InvitationConfig(dg.Config):
     """Run config for the outbox (defaults suit production)."""
 
-    max_attempts: int = Field(default=outbox.MAX_ATTEMPTS, ge=1, description="Attempts before an invitation fails for good.")
+    max_attempts: int = Field(
+        default=outbox.MAX_ATTEMPTS, ge=1, description="Attempts before an invitation fails for good."
+    )
     stale_after_minutes: float = Field(
         default=outbox.STALE_AFTER.total_seconds() / 60,
         gt=0,
@@ -92,7 +94,8 @@ def delivery_metadata(report: outbox.DeliveryReport) -> dict[str, Any]:
     return {
         "enqueued": report.enqueued,
         "sent": len(report.sent),
-        "retried": len(report.retried),
+        "retried": len(report.retried),  # failed attempts this run that go back to pending
+        "failed_attempts": len(report.errors),  # all failed attempts this run (retried, failed, ambiguous)
         "failed_for_good": state["failed"],
         "ambiguous": state["ambiguous"],
         "pending_after": state["pending"],
@@ -153,7 +156,6 @@ def invitations_delivered(
 
 invite_company_job = dg.define_asset_job(
     INVITE_JOB_NAME,
-    selection=dg.AssetSelection.groups("invitations"),
-    partitions_def=companies,
+    selection=dg.AssetSelection.groups("invitations"),  # partitioned by companies, like its asset
     description="Send a verified company's pending invitations (launched by the invitation sensor).",
 )
