@@ -43,13 +43,13 @@ Guarantee, precisely:
   follow an operator's `release_stale` of an ambiguous one that had in fact been delivered (or
   a sender still running after `stale_after` (15 min) when an operator released it; the SMTP
   timeout is 30 s). "Sent" means accepted by our SMTP server; bounces after that are not seen.
-- No invitation is lost: after a run for a verified company, every eligible user has exactly one
-  of: a sent invitation; a pending one that is retried (the sensor requests a run when its
-  backoff has passed; a pending invitation of someone who lost access waits, counted as pending);
-  a failed one, reported (run metadata, the `invitations_delivered` check, `list_invitations`,
-  and `retry_failed` to try again); or an ambiguous one, reported the same way until an operator
-  decides. A claim is transient: each outcome above is committed per invitation, so an outage
-  or crash midway keeps everything done before it.
+- No invitation is lost: after a run for a verified company, every eligible user's newest
+  invitation is sent; or pending, to be retried (the sensor requests a run once its backoff
+  has passed; the invitation of someone who lost access meanwhile waits, counted as pending);
+  or failed, reported (run metadata, the `invitations_delivered` check, `list_invitations`;
+  `retry_failed` tries again); or ambiguous, reported the same way until an operator decides.
+  A claim is transient (its sender is at work, or it turns ambiguous), and each outcome is
+  committed per invitation, so an outage or a crash midway keeps everything recorded before it.
 """
 
 from __future__ import annotations
