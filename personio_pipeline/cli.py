@@ -214,17 +214,16 @@ def _require_apideck_settings() -> None:
         )
 
 
-def run_sync(consumer_id: str, run_config: dict | None = None):
-    """Run the company sync job on the current instance, so the run shows in the UI."""
+def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | None = None):
+    """Run the company sync job (or `job_name`) on the current instance, so the run shows in the UI."""
     from personio_pipeline.defs.jobs import SYNC_JOB_NAME
     from personio_pipeline.defs.partitions import companies
-    from personio_pipeline.definitions import defs
+    from personio_pipeline.definitions import build_defs
     from personio_pipeline.teammeter.organisations import UnknownCompanyError
 
     if not _instance().has_dynamic_partition(companies.name, consumer_id):
         raise click.ClickException(str(UnknownCompanyError(consumer_id)))
-
-    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    job = build_defs().resolve_job_def(job_name or SYNC_JOB_NAME)
     return job.execute_in_process(
         instance=_instance(),
         partition_key=consumer_id,
@@ -284,6 +283,66 @@ def verify(consumer_id: str) -> None:
     except organisations.UnknownCompanyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"company '{consumer_id}' verified; invitations will go out on the next sensor tick")
+
+
+@main.group()
+def invitations() -> None:
+    """See invitations and decide on those the pipeline could not settle on its own."""
+
+
+@invitations.command("list")
+@click.argument("consumer_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def invitations_list(consumer_id: str, fmt: str) -> None:
+    """Invitations of CONSUMER_ID with their status (pending, sent, failed, ambiguous …)."""
+    import json
+
+    from personio_pipeline.invitations.outbox import format_invitations, list_invitations
+    from personio_pipeline.teammeter import organisations
+
+    try:
+        with _engine().connect() as conn:
+            rows = list_invitations(conn, consumer_id)
+    except organisations.UnknownCompanyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(rows, indent=2, ensure_ascii=False) if fmt == "json" else format_invitations(rows))
+
+
+@invitations.command("send")
+@click.argument("consumer_id")
+def invitations_send(consumer_id: str) -> None:
+    """Run the invitation job for CONSUMER_ID now (the invitation sensor does this on its own)."""
+    from personio_pipeline.defs.assets.invitations import invite_company_job
+
+    result = run_sync(consumer_id, job_name=invite_company_job.name)
+    _print_run_summary(consumer_id, result)
+    if not result.success:
+        sys.exit(1)
+
+
+def _invitation_decision(name: str, help_text: str):
+    @invitations.command(name, help=help_text)
+    @click.argument("consumer_id")
+    @click.argument("invitation_ids", nargs=-1, type=int, required=True)
+    def decide(consumer_id: str, invitation_ids: tuple[int, ...]) -> None:
+        from personio_pipeline.invitations import outbox
+        from personio_pipeline.teammeter import organisations
+        from personio_pipeline.teammeter.sync import company_transaction
+
+        action = getattr(outbox, name.replace("-", "_"))
+        try:
+            with company_transaction(_engine()) as conn:
+                done = action(conn, consumer_id, invitation_ids)
+        except (organisations.UnknownCompanyError, outbox.InvitationDecisionError) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"{name}: {', '.join(map(str, done))}")
+
+    return decide
+
+
+_invitation_decision("release-stale", "Ambiguous invitations were NOT delivered: send them again (new token).")
+_invitation_decision("confirm-delivered", "Ambiguous invitations DID arrive: record them as sent.")
+_invitation_decision("retry-failed", "Failed invitations: try again with a fresh allowance of attempts.")
 
 
 @main.command()
@@ -359,6 +418,8 @@ _SUMMARY_KEYS = (
     "reactivate",
     "end",
     "changes",
+    "sent",
+    "pending_after",
 )
 
 

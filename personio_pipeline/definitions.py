@@ -14,11 +14,19 @@ from personio_pipeline.defs.resources import default_resources
 from personio_pipeline.defs.schedules import daily_sync
 from personio_pipeline.defs.sensors import missing_email_alerts
 
-defs = dg.Definitions(
-    assets=[raw_employees, *org_assets, teammeter_sync, teammeter_invitations],
-    asset_checks=[*org_checks, invitations_delivered],
-    jobs=[sync_company_job, invite_company_job],
-    sensors=[missing_email_alerts, connection_sensor, invitation_sensor],
-    schedules=[daily_sync],
-    resources=default_resources(),
-)
+
+
+def build_defs() -> dg.Definitions:
+    """The definitions with resources read from the environment now (the CLI calls this per
+    command, so a changed environment is honoured within one process)."""
+    return dg.Definitions(
+        assets=[raw_employees, *org_assets, teammeter_sync, teammeter_invitations],
+        asset_checks=[*org_checks, invitations_delivered],
+        jobs=[sync_company_job, invite_company_job],
+        sensors=[missing_email_alerts, connection_sensor, invitation_sensor],
+        schedules=[daily_sync],
+        resources=default_resources(),
+    )
+
+
+defs = build_defs()
