@@ -40,6 +40,7 @@ COLUMNS = (
     "manager_employee_id",
     "manager_source",
     "invited",
+    "invitation",
 )
 FORMATS = ("table", "json", "csv")
 SEPARATOR = "; "
@@ -66,6 +67,14 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
     role_cells = _open_links(conn, org.id, user_roles, roles.c.name, roles, user_roles.c.role_id)
     manager_cells = _open_links(
         conn, org.id, reporting_lines, managers.c.employee_id, managers, reporting_lines.c.manager_user_id
+    )
+    # Newest invitation per user: its status shows what is under way (pending, failed, ambiguous…).
+    latest_invitation = dict(
+        conn.execute(
+            sa.select(invitations.c.user_id, invitations.c.status)
+            .where(invitations.c.organisation_id == org.id)
+            .order_by(invitations.c.id)
+        ).all()
     )
     invited = set(
         conn.execute(
@@ -94,6 +103,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
                 "manager_employee_id": manager,
                 "manager_source": manager_source,
                 "invited": person.id in invited,
+                "invitation": latest_invitation.get(person.id, ""),
             }
         )
     return sorted(rows, key=lambda row: _natural(row["employee_id"]))

@@ -53,10 +53,11 @@ def test_rows_show_each_user_with_sources(reviewed):
         "manager_employee_id": "",
         "manager_source": "",
         "invited": True,
+        "invitation": "sent",
     }
     assert (by_id["2"]["team"], by_id["2"]["team_source"]) == ("Platform; Guild", "hr; teammeter")
     assert (by_id["2"]["manager_employee_id"], by_id["2"]["manager_source"]) == ("1; 6", "hr; teammeter")
-    assert (by_id["5"]["email"], by_id["5"]["has_access"]) == (None, False)
+    assert (by_id["9"]["active"], by_id["9"]["team"], by_id["9"]["invited"], by_id["9"]["invitation"]) == (False, "", False, "")
     assert (by_id["9"]["active"], by_id["9"]["team"], by_id["9"]["invited"]) == (False, "", False)
 
 
