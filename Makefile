@@ -28,3 +28,10 @@ dev: install
 
 clean:
 	rm -rf $(VENV) data .dagster_home
+
+# The production profile on this machine: deploy/dagster.yaml on the PostgreSQL at 127.0.0.1:5432,
+# dagster-daemon + dagster-webserver (http://127.0.0.1:3001) and the Apideck sandbox; Ctrl-C stops
+# all of them. See deploy/README.md.
+.PHONY: prod-local
+prod-local: install
+	bash deploy/prod_local.sh
