@@ -1,0 +1,291 @@
+"""Reliability fixtures: a sandbox shared by the module, companies already synced on day 0 (a
+SQLite file copied per test), the whole sync graph run through Dagster, database dumps that
+prove nothing was written, and an organisation model built by the real model layer.
+
+PostgreSQL fixtures come from the store tests (`personio_pipeline_tests.teammeter.conftest`):
+skipped when the server is unreachable, failing when CI is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+from psycopg import sql
+
+from personio_pipeline.apideck.fields import make_projector
+from personio_pipeline.apideck.sandbox.config import SandboxConfig
+from personio_pipeline.apideck.sandbox.generator import generate_company
+from personio_pipeline.apideck.sandbox.server import SandboxServer
+from personio_pipeline.defs.assets.apideck import raw_employees
+from personio_pipeline.defs.assets.org import org_assets
+from personio_pipeline.defs.assets.teammeter import teammeter_sync
+from personio_pipeline.defs.checks import org_checks
+from personio_pipeline.defs.io import LocalFilesIOManager
+from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.model.employees import normalise_employees
+from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter.db import create_engine, migrate
+from personio_pipeline.teammeter.diff import OrgModel
+from personio_pipeline.teammeter.schema import metadata
+from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures, re-exported for this package)
+    dump,
+    postgres_admin,
+    postgres_database,
+    postgres_template,
+)
+
+COMPANY = "acme"
+SIZE = 450  # three pages of 200: faults can hit the middle of a listing
+TODAY = date(2026, 1, 20)  # the model's "today": fixed, so runs on different days compare
+SYNC_GRAPH = [raw_employees, *org_assets, teammeter_sync, *org_checks]
+RAW_STEP = "apideck__employees"
+WRITE_STEP = "teammeter_sync"
+
+
+# ---------------------------------------------------------------- the sandbox and the graph
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox():
+    """One strict sandbox per module (starting servers per test adds up); reset per test."""
+    config = SandboxConfig(api_key=TEST_API_KEY, app_id=TEST_APP_ID, strict=True, company_sizes={COMPANY: SIZE})
+    with SandboxServer(config) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_day0(shared_sandbox):
+    shared_sandbox.reset()
+    shared_sandbox.config.day = 0
+    shared_sandbox.config.company_sizes = {COMPANY: SIZE}
+    shared_sandbox.config.error_rate = 0.0
+    shared_sandbox.config.rate_limit_every = 0
+    yield shared_sandbox
+    shared_sandbox.reset()
+    shared_sandbox.config.day = 0
+
+
+def resources_for(base_url: str, db_url: str, data_dir: Path, **apideck: Any) -> dict[str, Any]:
+    """The real resources; retry settings short enough for tests (4 attempts per page)."""
+    options = {"timeout_seconds": 5.0, "max_retry_seconds": 20.0, "max_attempts": 4, **apideck}
+    return {
+        "apideck": ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=base_url, **options),
+        "teammeter_db": TeammeterDatabase(url=db_url),
+        "io_manager": LocalFilesIOManager(base_dir=str(data_dir)),
+    }
+
+
+def run_sync(resources: dict[str, Any], partition: str = COMPANY, **kwargs: Any) -> dg.ExecuteInProcessResult:
+    """raw -> organisation model and checks -> Teammeter, as one Dagster run of the company."""
+    instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
+    if not instance.has_dynamic_partition(companies.name, partition):
+        instance.add_dynamic_partitions(companies.name, [partition])
+    return dg.materialize(SYNC_GRAPH, resources=resources, instance=instance, partition_key=partition,
+                          raise_on_error=False, **kwargs)
+
+
+def step_failure(result: dg.ExecuteInProcessResult, step_key: str = RAW_STEP) -> str | None:
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_key == step_key:
+            return event.event_specific_data.error.message
+    return None
+
+
+def executed_steps(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START}
+
+
+def raw_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    materialization = result.asset_materializations_for_node(RAW_STEP)[0]
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def stored_raw(data_dir: Path, partition: str = COMPANY) -> list[dict[str, Any]]:
+    path = data_dir / "apideck" / "employees" / f"{partition}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def expected_raw(partition: str = COMPANY, size: int = SIZE, day: int = 0) -> list[dict[str, Any]]:
+    """What a clean listing stores: the sandbox company, restricted to the needed fields."""
+    project = make_projector()
+    return [project(record) for record in generate_company(partition, size, day=day)]
+
+
+# ---------------------------------------------------------------- stores
+
+
+@dataclass
+class Store:
+    """A Teammeter database (and its raw/model folder) for one test."""
+
+    url: str
+    data_dir: Path
+
+    def engine(self) -> sa.Engine:
+        return TeammeterDatabase(url=self.url).engine()
+
+
+@pytest.fixture(scope="module")
+def synced_day0(shared_sandbox, tmp_path_factory):
+    """A SQLite store with the company synced on day 0 through the whole graph, and the
+    logical state a clean day-1 sync leads to from there (the reference for recoveries)."""
+    shared_sandbox.reset()
+    shared_sandbox.config.day = 0
+    root = tmp_path_factory.mktemp("synced_day0")
+    engine = create_engine(f"sqlite:///{root / 'teammeter.sqlite'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        organisations.register(conn, COMPANY, "ACME GmbH")
+    engine.dispose()
+    result = run_sync(resources_for(shared_sandbox.url, f"sqlite:///{root / 'teammeter.sqlite'}", root / "data"))
+    assert result.success, [step_failure(result, key) for key in executed_steps(result)]
+
+    clean = tmp_path_factory.mktemp("clean_day1")
+    copy_store(root, clean)
+    shared_sandbox.config.day = 1
+    result = run_sync(resources_for(shared_sandbox.url, f"sqlite:///{clean / 'teammeter.sqlite'}", clean / "data"))
+    shared_sandbox.config.day = 0
+    shared_sandbox.reset()
+    assert result.success
+    clean_engine = create_engine(f"sqlite:///{clean / 'teammeter.sqlite'}")
+    reference = logical_dump(clean_engine)
+    clean_engine.dispose()
+    return root, reference
+
+
+def copy_store(source: Path, target: Path) -> Store:
+    """A consistent copy (SQLite's backup API: the database is in WAL mode, so the file alone may
+    lack committed transactions) plus the raw/model folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(source / "teammeter.sqlite")) as origin, \
+            contextlib.closing(sqlite3.connect(target / "teammeter.sqlite")) as copy:
+        origin.backup(copy)
+    shutil.copytree(source / "data", target / "data", dirs_exist_ok=True)
+    return Store(f"sqlite:///{target / 'teammeter.sqlite'}", target / "data")
+
+
+@pytest.fixture
+def store_day0(synced_day0, tmp_path) -> Store:
+    """This test's copy of the day-0 store."""
+    return copy_store(synced_day0[0], tmp_path / "store")
+
+
+@pytest.fixture
+def clean_day1_state(synced_day0) -> dict[str, list[tuple]]:
+    return synced_day0[1]
+
+
+def raw_dump(engine: sa.Engine) -> dict[str, list[tuple]]:
+    """Every row of every table, exactly (the store tests' `dump`), engine disposed afterwards."""
+    return dump(engine)
+
+
+# Columns that differ between two correct runs: surrogate ids, timestamps, run ids.
+def _volatile(column: sa.Column) -> bool:
+    return column.primary_key or isinstance(column.type, sa.DateTime) or column.name == "run_id"
+
+
+def _label(row: sa.Row, table: sa.Table) -> tuple:
+    """A row's identity without surrogate ids: its natural key where it has one."""
+    for name in ("consumer_id", "employee_id", "unit_key", "team_key", "role_key"):
+        if name in table.c and row._mapping[name] is not None:
+            return (name, row._mapping[name])
+    return tuple(row._mapping[c.name] for c in table.c if not _volatile(c) and not c.foreign_keys)
+
+
+def logical_dump(engine: sa.Engine) -> dict[str, list[tuple]]:
+    """Every table with ids replaced by what they point at and timestamps/run ids left out, so
+    two stores that hold the same organisation compare equal however they got there."""
+    with engine.connect() as conn:
+        rows = {table.name: conn.execute(sa.select(table)).all() for table in metadata.sorted_tables}
+    labels = {
+        table.name: {row._mapping["id"]: _label(row, table) for row in rows[table.name]}
+        for table in metadata.sorted_tables
+        if "id" in table.c
+    }
+    out = {}
+    for table in metadata.sorted_tables:
+        kept = [c for c in table.c if not _volatile(c)]
+        values = []
+        for row in rows[table.name]:
+            item = []
+            for column in kept:
+                value = row._mapping[column.name]
+                if column.foreign_keys and value is not None:
+                    target = next(iter(column.foreign_keys)).column.table.name
+                    value = labels[target][value]
+                elif isinstance(value, (dict, list)):
+                    value = json.dumps(value, sort_keys=True)
+                item.append(value)
+            values.append(tuple(item))
+        out[table.name] = sorted(values, key=repr)
+    return out
+
+
+# ---------------------------------------------------------------- the organisation model, without Dagster
+
+
+def dump_difference(actual: dict[str, list[tuple]], expected: dict[str, list[tuple]], limit: int = 5) -> str:
+    """The rows only one side has, per table, for a readable assertion message."""
+    lines = []
+    for table in sorted(set(actual) | set(expected)):
+        extra = sorted(set(actual.get(table, [])) - set(expected.get(table, [])), key=repr)
+        missing = sorted(set(expected.get(table, [])) - set(actual.get(table, [])), key=repr)
+        if extra or missing:
+            lines.append(f"{table}: {len(extra)} unexpected, {len(missing)} missing")
+            lines += [f"  + {row}" for row in extra[:limit]] + [f"  - {row}" for row in missing[:limit]]
+    return "\n".join(lines) or "same rows (order or multiplicity differs)"
+
+
+def org_model_for(partition: str = COMPANY, size: int = 300, day: int = 0) -> OrgModel:
+    """The model the org assets build for the sandbox company, through the same pure functions."""
+    employees = normalise_employees(expected_raw(partition, size, day), today=TODAY).table
+    return OrgModel(
+        employees=employees,
+        teams=derive_teams(employees),
+        units=derive_units(employees),
+        roles=derive_roles(employees),
+        reporting_lines=derive_reporting_lines(employees).lines,
+    )
+
+
+def empty_tables(engine: sa.Engine) -> None:
+    """Empty every table of a PostgreSQL store (ids restart), as the store tests do."""
+    tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.connection.driver_connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_engine(request, tmp_path):
+    """An empty migrated store with ACME and Beta registered: a SQLite file, or the module's
+    PostgreSQL database emptied."""
+    if request.param == "postgres":
+        engine = request.getfixturevalue("postgres_database")
+        empty_tables(engine)
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'teammeter.sqlite'}")
+        migrate(engine)
+    with engine.begin() as conn:
+        organisations.register(conn, COMPANY, "ACME GmbH")
+        organisations.register(conn, "beta", "Beta AG")
+    yield engine
+    if request.param == "sqlite":
+        engine.dispose()
+
+
+def engine_url(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
