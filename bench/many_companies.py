@@ -19,6 +19,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import API_KEY, APP_ID, REPO, peak_rss_mb  # noqa: E402
 
 
+def deployed_job_runs(dg, instance, keys: list[str]) -> dict[str, float]:
+    """The `sync_company` job of `personio_pipeline.definitions` as a deployment runs it
+    (`execute_job`, no output capture), with the executor it has there (multiprocess: one
+    process per step) and with the in-process executor, median seconds per run (re-syncs)."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    repository = ReconstructableRepository.for_module("personio_pipeline.definitions", "defs",
+                                                      working_directory=str(REPO))
+    job = repository.get_reconstructable_job("sync_company")
+    timings: dict[str, float] = {}
+    for executor in ("multiprocess", "in_process"):
+        walls = []
+        for key in keys:
+            started = time.perf_counter()
+            result = dg.execute_job(job, instance, run_config={"execution": {"config": {executor: {}}}},
+                                    tags={"dagster/partition": key})
+            walls.append(time.perf_counter() - started)
+            if not result.success:
+                raise RuntimeError(f"deployed job run of {key} with the {executor} executor failed")
+        timings[executor] = statistics.median(walls) if walls else float("nan")
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -27,6 +50,8 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--companies", type=int, required=True)
     parser.add_argument("--prefix", required=True)
+    parser.add_argument("--job-runs", type=int, default=3,
+                        help="also re-sync this many companies through the deployed job (execute_job)")
     args = parser.parse_args()
 
     os.environ.update(
@@ -70,6 +95,11 @@ def main() -> None:
                 if not result.success:
                     failures.append(key)
             total_seconds = time.perf_counter() - started
+            import httpx
+
+            log = httpx.get(f"{args.base_url}/_sandbox/requests", timeout=60).json()["requests"]
+            requests = sum(1 for entry in log if entry["path"] == "/hris/employees")
+            job_runs = deployed_job_runs(dg, instance, keys[: args.job_runs])
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import personio_pipeline.definitions"], cwd=REPO, check=True,
                    capture_output=True)
@@ -88,6 +118,8 @@ def main() -> None:
         "steps_median": {key: statistics.median(values) for key, values in steps.items()},
         "peak_rss_mb": peak_rss_mb(),
         "process_start_seconds": process_start,
+        "job_runs": job_runs,
+        "requests": requests,
     }))
 
 

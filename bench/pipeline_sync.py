@@ -12,12 +12,47 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import API_KEY, APP_ID, peak_rss_mb  # noqa: E402
+
+
+class RssSampler(threading.Thread):
+    """Samples this process's resident set every 20 ms, so peaks can be put down to steps."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+        self.done = threading.Event()
+        self.page_mb = os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+
+    def run(self) -> None:
+        with open("/proc/self/statm") as statm:
+            while not self.done.wait(0.02):
+                statm.seek(0)
+                self.samples.append((time.time(), int(statm.read().split()[1]) * self.page_mb))
+
+    def peak_between(self, start: float, end: float) -> float:
+        return max((rss for at, rss in self.samples if start <= at <= end), default=0.0)
+
+
+def step_peaks(dg, instance, run_id: str, sampler: RssSampler) -> dict[str, float]:
+    """Peak RSS while each step ran (step start/end from the run's event log)."""
+    started: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            peaks[event.step_key] = sampler.peak_between(started.get(event.step_key, 0.0), entry.timestamp)
+    return peaks
 
 
 def main() -> None:
@@ -56,6 +91,8 @@ def main() -> None:
 
         profiler = Profiler(interval=0.005)
         profiler.start()
+    sampler = RssSampler()
+    sampler.start()
     started = time.perf_counter()
     result = dg.materialize(
         [raw_employees, *org_assets, teammeter_sync, *org_checks],
@@ -65,10 +102,14 @@ def main() -> None:
         raise_on_error=False,
     )
     wall = time.perf_counter() - started
+    sampler.done.set()
     if profiler is not None:
         profiler.stop()
-        Path(args.profile).with_suffix(".txt").write_text(profiler.output_text(unicode=True, color=False, show_all=False))
-        Path(args.profile).with_suffix(".html").write_text(profiler.output_html())
+        stem = Path(args.profile)
+        stem.with_suffix(".txt").write_text(profiler.output_text(unicode=True, color=False))
+        stem.with_suffix(".flat.txt").write_text(profiler.output_text(unicode=True, color=False, flat=True))
+        stem.with_suffix(".html").write_text(profiler.output_html())
+        profiler.last_session.save(str(stem.with_suffix(".pyisession")))
 
     steps: dict[str, float] = {}
     failures: list[str] = []
@@ -98,6 +139,8 @@ def main() -> None:
         "changes": {key.removeprefix("teammeter/"): value.get("changes") for key, value in metadata.items()
                     if key.startswith("teammeter/")},
         "peak_rss_mb": peak_rss_mb(),
+        "step_peak_rss_mb": step_peaks(dg, instance, result.run_id, sampler),
+        "rss_before_mb": sampler.samples[0][1] if sampler.samples else None,
     }))
 
 

@@ -62,8 +62,8 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def measure(size: int, kind: str, sandboxes: dict[str, SandboxProcess], workdir: Path, admin_url: str | None,
-            profile: Path | None) -> dict[str, Any]:
+def measure(size: int, kind: str, sandboxes: dict[str, SandboxProcess], workdir: Path,
+            admin_url: str | None) -> dict[str, Any]:
     """One repetition for one size and database: baseline, first sync, no-op re-sync, 1 % re-sync."""
     company = consumer_id(size)
     day0, day1 = sandboxes["day0"], sandboxes["day1"]
@@ -79,8 +79,7 @@ def measure(size: int, kind: str, sandboxes: dict[str, SandboxProcess], workdir:
         common = dict(workdir=workdir, company=company, database_url=url, data_dir=data_dir)
         for phase, sandbox in (("first", day0), ("noop", day0), ("churn", day1)):
             sandbox.reset()
-            run = run_child("pipeline_sync.py", dict(common, base_url=sandbox.url,
-                                                     profile=profile if phase == "first" else None))
+            run = run_child("pipeline_sync.py", dict(common, base_url=sandbox.url))
             if not run["success"]:
                 raise RuntimeError(f"{phase} sync of {company} on {kind} failed: {run['failures']}")
             run["requests"] = sandbox.requests(company)
@@ -90,6 +89,21 @@ def measure(size: int, kind: str, sandboxes: dict[str, SandboxProcess], workdir:
     shutil.rmtree(data_dir, ignore_errors=True)
     log(f"  {size:>7} {kind:<8} base  {out['baseline']['wall_seconds']:7.2f} s")
     return out
+
+
+def profile_first_sync(size: int, kind: str, sandbox: SandboxProcess, workdir: Path, admin_url: str | None) -> Path:
+    """An extra first sync under pyinstrument (it slows the run ~2x, so it is not in the table)."""
+    company, stem = consumer_id(size), BENCH / f"profile-{size}-{kind}"
+    with fresh_database(kind, workdir, f"profile-{size}", admin_url) as url:
+        register_company(url, company)
+        sandbox.reset()
+        run = run_child("pipeline_sync.py", dict(workdir=workdir, company=company, database_url=url,
+                                                 data_dir=workdir / "profile-data", base_url=sandbox.url,
+                                                 profile=stem))
+    shutil.rmtree(workdir / "profile-data", ignore_errors=True)
+    log(f"  profile of the {size:,} first sync on {kind}: {stem}.txt / .flat.txt / .html "
+        f"({run['wall_seconds']:.1f} s under the profiler)")
+    return stem
 
 
 def summarise(size: int, kind: str, reps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -188,10 +202,9 @@ def run_schedule(spec: str, kind: str, workdir: Path, admin_url: str | None) -> 
             result = run_child("many_companies.py", dict(workdir=workdir, base_url=sandbox.url, database_url=url,
                                                          data_dir=workdir / "schedule-data", companies=count,
                                                          prefix=prefix), timeout=3600)
-            result["requests"] = len(sandbox.http.get("/_sandbox/requests").json()["requests"])
     finally:
         sandbox.stop()
-    result.update(count=count, size=size, db=kind)
+    result.update(count=count, size=size, db=kind, job_runs_count=min(3, count))
     return result
 
 
@@ -210,6 +223,9 @@ def schedule_text(s: dict[str, Any]) -> str:
         f"- peak RSS of the process after {s['count']} runs: {s['peak_rss_mb']:.0f} MB",
         f"- a run in its own process (the default run launcher) also pays interpreter start + loading the "
         f"code location: {s['process_start_seconds']:.2f} s measured here",
+        f"- the deployed `sync_company` job (`execute_job`, re-sync, median of {s['job_runs_count']}): "
+        f"{s['job_runs']['multiprocess']:.1f} s per run with its default multiprocess executor (a process per "
+        f"step), {s['job_runs']['in_process']:.1f} s with the in-process executor",
     ])
 
 
@@ -245,6 +261,7 @@ def main() -> None:
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     schedule: dict[str, Any] | None = None
+    profiles: list[Path] = []
     workdir = Path(tempfile.mkdtemp(prefix="personio-bench-"))
     try:
         if not args.schedule_only:
@@ -256,9 +273,10 @@ def main() -> None:
                     for sandbox in sandboxes.values():
                         sandbox.warm(consumer_id(size), fields_param())
                     for kind in kinds:
-                        profile = (BENCH / f"profile-{size}-{kind}") if args.profile and size == max(sizes) else None
-                        reps = [measure(size, kind, sandboxes, workdir, admin_url, profile) for _ in range(args.repeat)]
+                        reps = [measure(size, kind, sandboxes, workdir, admin_url) for _ in range(args.repeat)]
                         rows.append(summarise(size, kind, reps))
+                        if args.profile and size == max(sizes):
+                            profiles.append(profile_first_sync(size, kind, sandboxes["day0"], workdir, admin_url))
             finally:
                 for sandbox in sandboxes.values():
                     sandbox.stop()
@@ -290,6 +308,9 @@ def main() -> None:
         churn = rows[-1]["churn_changes"]
         parts += [f"1% change = sandbox churn day {CHURN_DAY}; changes per table at {rows[-1]['size']:,}: "
                   + ", ".join(f"{k} {v}" for k, v in churn.items()), ""]
+    if profiles:
+        parts += ["## Profiles", "", *(f"- `{p.relative_to(BENCH.parent)}.txt` (tree), `.flat.txt` (self time), "
+                                       "`.html`" for p in profiles), ""]
     if schedule:
         parts += ["## Daily schedule", "", schedule_text(schedule), ""]
     text = "\n".join(parts)
