@@ -1,0 +1,110 @@
+"""Two syncs at once. Of one company: they never interleave; the second waits for the company
+lock, then finds the first one's result and writes nothing. Of two companies: on PostgreSQL
+they run in parallel (the lock is the company's row); on SQLite the write lock is the
+database's, so the second write waits for the first and both complete."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from personio_pipeline.teammeter.schema import change_log
+from personio_pipeline_tests.reliability.children import SyncChild
+from personio_pipeline_tests.reliability.conftest import (
+    COMPANY,
+    engine_url,
+    logical_dump,
+    org_model_for,
+)
+
+pytestmark = pytest.mark.timeout(120)
+OTHER = "beta"
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {COMPANY: org_model_for(COMPANY, 300), OTHER: org_model_for(OTHER, 300)}
+
+
+def waiting_on_a_lock(engine: sa.Engine) -> int:
+    """Backends of this database waiting for a heavyweight lock (PostgreSQL)."""
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'")
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def run_ids_logged(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(change_log.c.run_id).distinct()).scalars())
+
+
+def test_two_syncs_of_one_company_do_not_interleave(store_engine, models):
+    url, model = engine_url(store_engine), models[COMPANY]
+    first = SyncChild(url, COMPANY, model, run_id="first", hold_at="user").start()
+    second = None
+    try:
+        first.wait_held()  # units, teams, roles and users written, not committed
+        second = SyncChild(url, COMPANY, model, run_id="second").start()
+        if store_engine.dialect.name == "postgresql":
+            assert wait_until(lambda: waiting_on_a_lock(store_engine) >= 1), "the second sync is not waiting"
+        else:
+            time.sleep(1.0)  # BEGIN IMMEDIATE waits in busy_timeout
+        assert not second.writing.is_set() and not second.finished(), "the second sync got in while the first wrote"
+        released = time.time()
+        first.release.set()
+        one, two = first.result(), second.result()
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+    assert one["rows_written"] > 0
+    assert two["rows_written"] == 0, "the second sync must see the first one's result and write nothing"
+    assert two["started"] < released < one["committed"] <= two["first_stage"], "the second wrote before the first committed"
+    assert run_ids_logged(store_engine) == {"first"}
+
+
+def test_syncs_of_two_companies_both_complete_and_overlap(store_engine, models):
+    url = engine_url(store_engine)
+    acme = SyncChild(url, COMPANY, models[COMPANY], run_id="acme", hold_at="user").start()
+    beta = None
+    try:
+        acme.wait_held()
+        beta = SyncChild(url, OTHER, models[OTHER], run_id="beta").start()
+        if store_engine.dialect.name == "postgresql":
+            # No global lock: Beta is written and committed while ACME's transaction is still open.
+            beta_result = beta.result(timeout=30)
+            assert not acme.finished()
+            acme.release.set()
+            acme_result = acme.result()
+            assert beta_result["committed"] < acme_result["committed"]
+        else:
+            # SQLite has one writer at a time: Beta's write waits for ACME's commit, then runs.
+            time.sleep(1.0)
+            assert not beta.writing.is_set()
+            acme.release.set()
+            acme_result, beta_result = acme.result(), beta.result()
+            assert acme_result["committed"] <= beta_result["first_stage"]
+    finally:
+        acme.stop()
+        if beta is not None:
+            beta.stop()
+
+    assert acme_result["rows_written"] > 0 and beta_result["rows_written"] > 0
+    assert beta_result["started"] < acme_result["committed"] and acme_result["started"] < beta_result["committed"]
+    assert run_ids_logged(store_engine) == {"acme", "beta"}
+    state = logical_dump(store_engine)
+    users = state["users"]
+    assert {row[0] for row in users} == {("consumer_id", COMPANY), ("consumer_id", OTHER)}
