@@ -16,7 +16,6 @@ import pytest
 
 from personio_pipeline_tests.reliability.conftest import (
     COMPANY,
-    RAW_STEP,
     WRITE_STEP,
     dump_difference,
     executed_steps,
