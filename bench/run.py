@@ -50,11 +50,11 @@ STEP_GROUPS = (  # per-asset split, in graph order
 )
 
 
-def group_steps(steps: dict[str, float]) -> dict[str, float]:
+def group_steps(steps: dict[str, float], combine=sum) -> dict[str, float]:
     grouped: dict[str, float] = {}
     rest = dict(steps)
     for label, belongs in STEP_GROUPS:
-        grouped[label] = sum(rest.pop(key) for key in [k for k in rest if belongs(k)])
+        grouped[label] = combine([rest.pop(key) for key in [k for k in rest if belongs(k)]] or [0.0])
     return grouped
 
 
@@ -142,6 +142,9 @@ def summarise(size: int, kind: str, reps: list[dict[str, Any]]) -> dict[str, Any
         "churn_rows_written": reps[0]["churn"]["rows_written"],
         "churn_changes": reps[0]["churn"]["changes"],
         "import_seconds": med("first", "import_seconds"),
+        "step_rss": {label: max(group_steps(rep["first"]["step_peak_rss_mb"], max)[label] for rep in reps)
+                     for label, _ in STEP_GROUPS},
+        "rss_before": max(rep["first"]["rss_before_mb"] or 0 for rep in reps),
         "steps": steps,
     }
 
@@ -170,6 +173,16 @@ def split_table(rows: list[dict[str, Any]]) -> str:
         for phase, name in (("first", "first"), ("noop", "no-op"), ("churn", "1%")):
             cells = [f"{r['steps'][phase].get(label, 0.0):.2f}" for label in labels]
             lines.append(f"| {r['size']:,} | {r['db']} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def rss_table(rows: list[dict[str, Any]]) -> str:
+    labels = [label for label, _ in STEP_GROUPS]
+    lines = ["| size | db | before the run | " + " | ".join(labels) + " |",
+             "| ---: | --- | ---: |" + " ---: |" * len(labels)]
+    for r in rows:
+        lines.append(f"| {r['size']:,} | {r['db']} | {r['rss_before']:.0f} | "
+                     + " | ".join(f"{r['step_rss'][label]:.0f}" for label in labels) + " |")
     return "\n".join(lines)
 
 
@@ -224,8 +237,7 @@ def schedule_text(s: dict[str, Any]) -> str:
         f"- a run in its own process (the default run launcher) also pays interpreter start + loading the "
         f"code location: {s['process_start_seconds']:.2f} s measured here",
         f"- the deployed `sync_company` job (`execute_job`, re-sync, median of {s['job_runs_count']}): "
-        f"{s['job_runs']['multiprocess']:.1f} s per run with its default multiprocess executor (a process per "
-        f"step), {s['job_runs']['in_process']:.1f} s with the in-process executor",
+        + ", ".join(f"{seconds:.1f} s per run with its {executor} executor" for executor, seconds in s["job_runs"].items()),
     ])
 
 
@@ -304,6 +316,7 @@ def main() -> None:
                   f"{rows[0]['import_seconds']:.1f} s); baseline = httpx pages + one executemany into one table. "
                   "Peak RSS is the sync process's VmHWM.", "",
                   "## Per-asset split (step durations, seconds)", "", split_table(rows), "",
+                  "## Peak RSS while each step ran (first sync, MB)", "", rss_table(rows), "",
                   "## Baseline detail", "", baseline_table(rows), ""]
         churn = rows[-1]["churn_changes"]
         parts += [f"1% change = sandbox churn day {CHURN_DAY}; changes per table at {rows[-1]['size']:,}: "
