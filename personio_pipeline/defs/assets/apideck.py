@@ -1,13 +1,12 @@
 """Raw layer: every employee of a company, as Apideck served it (restricted to needed fields)."""
 
 
-from typing import Any
-
 import dagster as dg
 
 from personio_pipeline.apideck.errors import ApideckError
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.types import RawEmployeeRecords
 from personio_pipeline.teammeter import organisations
 
 
@@ -18,10 +17,11 @@ from personio_pipeline.teammeter import organisations
     kinds={"apideck", "json"},
     owners=["team:data"],
     pool="apideck",
+    dagster_type=RawEmployeeRecords,
 )
 def raw_employees(
     context: dg.AssetExecutionContext, apideck: ApideckResource, teammeter_db: TeammeterDatabase
-) -> dg.Output[list[dict[str, Any]]]:
+) -> dg.Output:
     """All employees of one company from Apideck `GET /hris/employees`, every page, only the
     attributes the sync needs. Stored as JSON Lines so the data team can open what was read."""
     consumer_id = context.partition_key

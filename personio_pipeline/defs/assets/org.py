@@ -6,7 +6,10 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from personio_pipeline.defs.checks import EMPLOYEE_CHECKS, REPORTING_LINE_CHECKS, to_result
 from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.types import RawEmployeeRecords
+from personio_pipeline.model import checks as verdicts
 from personio_pipeline.model import schema
 from personio_pipeline.model.employees import normalise_employees
 from personio_pipeline.model.organisation import (
@@ -41,9 +44,9 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(counts.head(50).to_markdown(index=False))
 
 
-@dg.asset(key=["org", "employees"], ins={"raw": dg.AssetIn(["apideck", "employees"])},
-          kinds={"pandas"}, **ORG)
-def employees(context: dg.AssetExecutionContext, raw: list[dict[str, Any]]) -> dg.Output[pd.DataFrame]:
+@dg.asset(key=["org", "employees"], ins={"raw": dg.AssetIn(["apideck", "employees"], dagster_type=RawEmployeeRecords)},
+          kinds={"pandas"}, check_specs=EMPLOYEE_CHECKS, **ORG)
+def employees(context: dg.AssetExecutionContext, raw: list[dict[str, Any]]):
     """One row per HR employee id: names, the email to use, status (active / inactive /
     terminated), team, department, position and manager. Duplicate ids across pages are
     resolved (latest `updated_at` wins) and reported."""
@@ -51,7 +54,7 @@ def employees(context: dg.AssetExecutionContext, raw: list[dict[str, Any]]) -> d
     table = normalised.table
     if len(normalised.duplicates):
         context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")
-    return dg.Output(
+    yield dg.Output(
         table,
         metadata=table_metadata(
             table,
@@ -63,6 +66,9 @@ def employees(context: dg.AssetExecutionContext, raw: list[dict[str, Any]]) -> d
             status_counts=counts_md(table["status"], "status"),
         ),
     )
+    yield to_result("missing_emails", verdicts.missing_emails(table))
+    yield to_result("duplicate_active_emails", verdicts.duplicate_active_emails(table))
+    yield to_result("unique_employee_ids", verdicts.unique_employee_ids(normalised))
 
 
 @dg.asset(key=["org", "teams"], ins={"employees": dg.AssetIn(["org", "employees"])}, kinds={"pandas"}, **ORG)
@@ -92,13 +98,13 @@ def roles(employees: pd.DataFrame) -> dg.Output[pd.DataFrame]:
 
 
 @dg.asset(key=["org", "reporting_lines"], ins={"employees": dg.AssetIn(["org", "employees"])},
-          kinds={"pandas"}, **ORG)
-def reporting_lines(employees: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+          kinds={"pandas"}, check_specs=REPORTING_LINE_CHECKS, **ORG)
+def reporting_lines(employees: pd.DataFrame):
     """Manager → report lines between active people. Lines to unknown or inactive managers,
     self-management and cycles are left out here and reported by the checks."""
     result = derive_reporting_lines(employees)
     problems = result.problems
-    return dg.Output(
+    yield dg.Output(
         result.lines,
         metadata=table_metadata(
             result.lines,
@@ -107,6 +113,8 @@ def reporting_lines(employees: pd.DataFrame) -> dg.Output[pd.DataFrame]:
             problems=counts_md(problems["problem"], "problem") if len(problems) else dg.MetadataValue.md("none"),
         ),
     )
+    yield to_result("unknown_or_inactive_managers", verdicts.unknown_or_inactive_managers(result))
+    yield to_result("management_cycles", verdicts.management_cycles(result))
 
 
 org_assets = [employees, teams, units, roles, reporting_lines]
