@@ -137,8 +137,10 @@ class ApideckHrisClient(ApideckClient):
                 f"company '{consumer_id}': page {number}, {len(records)} rows, "
                 f"{stats.rows}{of_total} so far"
             )
-            cursors = meta.get("cursors") or {}
-            next_cursor = cursors.get("next") if isinstance(cursors, dict) else None
+            cursors = meta.get("cursors") if isinstance(meta.get("cursors"), dict) else {}
+            next_cursor = cursors.get("next")
+            if cursors.get("current"):  # the first page has no cursor of ours, but may name its own
+                seen_cursors.add(cursors["current"])
             yield EmployeePage(number=number, records=records, next_cursor=next_cursor or None)
             if not next_cursor:
                 return

@@ -363,8 +363,16 @@ def _preview_row(change: Change) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
+# Previews end up in Dagster metadata: addresses are shown as set/unset only (change_log has them).
+PERSONAL_FIELDS = frozenset({"email", "hr_email"})
+
+
 def _describe(values: dict | None) -> str:
-    return "" if not values else ", ".join(f"{k}: {v}" for k, v in values.items())
+    if not values:
+        return ""
+    return ", ".join(
+        f"{k}: {('(set)' if v else '(none)') if k in PERSONAL_FIELDS else v}" for k, v in values.items()
+    )
 
 
 def _no_hook(_stage: str) -> None:

@@ -141,11 +141,6 @@ def test_a_retry_after_beyond_the_budget_fails_at_once(day1, store_day0):
     assert time.monotonic() - started < 30, "must not sleep through an hour-long Retry-After"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client.iter_employee_pages does not remember the first page's own cursor: when page 1's "
-    "`next` equals its `current`, page 1 is fetched again and its records are stored twice",
-)
 def test_a_cursor_repeated_on_the_first_page_is_caught(day1, store_day0):
     before, raw_before = snapshot(store_day0)
     day1.queue_faults([{"repeat_cursor": True}])

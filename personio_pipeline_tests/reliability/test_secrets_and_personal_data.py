@@ -151,19 +151,7 @@ def metadata_holding_addresses(instance: dg.DagsterInstance, run_ids: list[str])
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="teammeter/users metadata `preview` (SyncResult.preview_markdown) shows created and updated "
-    "users with their `email` and `hr_email` (day two: the hires' addresses)",
-)
 def test_no_metadata_holds_an_email_address(runs):
     instance, run_ids, *_ = runs
     found = metadata_holding_addresses(instance, run_ids)
     assert not found, f"metadata holding e-mail addresses: {found}"
-
-
-def test_only_the_sync_preview_holds_email_addresses(runs):
-    """Keeps the known exception above from spreading: no other metadata may hold addresses."""
-    instance, run_ids, *_ = runs
-    found = metadata_holding_addresses(instance, run_ids)
-    assert set(found) <= {"teammeter/users preview"}, found
