@@ -22,6 +22,7 @@ from personio_pipeline.apideck.http import (
 )
 
 DEFAULT_SERVICE_ID = "personio"
+ALLOWED_TOP_LEVEL = frozenset(field.split(".")[0] for field in EMPLOYEE_FIELDS)
 MAX_PAGE_SIZE = 200
 
 
@@ -115,7 +116,12 @@ class ApideckHrisClient(ApideckClient):
             if not isinstance(meta, dict):
                 meta = {}
             data = body["data"]
-            records = [project(r) for r in data if isinstance(r, dict)]
+            records = [r for r in data if isinstance(r, dict)]
+            # Trim to the needed attributes unless the page already is (the connector honoured
+            # `fields`): every record's top-level keys, and the first record in full, tell.
+            honoured = send_fields and all(r.keys() <= ALLOWED_TOP_LEVEL for r in records)
+            if records and not (honoured and project(records[0]) == records[0]):
+                records = [project(r) for r in records]
             if len(records) != len(data):
                 raise ApideckProtocolError(
                     consumer_id,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import httpx
+import orjson
 
 from personio_pipeline.apideck.errors import ApideckRequestError, ApideckUnavailableError
 
@@ -164,8 +165,8 @@ class ApideckApi:
             type_name, message, detail = _error_fields(response)
             raise ApideckRequestError(consumer_id, status, type_name, message, detail, what=what)
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             raise _Retryable(f"response was not JSON ({response.headers.get('content-type', '?')})") from None
         if not valid(body):
             raise _Retryable("response did not have the expected shape")

@@ -4,12 +4,12 @@ Parquet for tables. Writes are atomic (temp file + rename) so a crash never leav
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import orjson
 import pandas as pd
 
 
@@ -34,10 +34,10 @@ class LocalFilesIOManager(dg.ConfigurableIOManager):
         elif isinstance(obj, list):
             path = stem.with_suffix(".jsonl")
             tmp = path.with_suffix(".jsonl.tmp")
-            with tmp.open("w", encoding="utf-8") as out:
+            with tmp.open("wb") as out:
                 for record in obj:
-                    out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-                    out.write("\n")
+                    out.write(orjson.dumps(record))
+                    out.write(b"\n")
         else:
             raise TypeError(f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}")
         os.replace(tmp, path)
@@ -49,8 +49,8 @@ class LocalFilesIOManager(dg.ConfigurableIOManager):
         if parquet.exists():
             return pd.read_parquet(parquet)
         if jsonl.exists():
-            with jsonl.open(encoding="utf-8") as lines:
-                return [json.loads(line) for line in lines if line.strip()]
+            with jsonl.open("rb") as lines:
+                return [orjson.loads(line) for line in lines if line.strip()]
         raise FileNotFoundError(
             f"No stored value for {context.asset_key.to_user_string()} at {stem}.*: "
             "materialise the upstream asset for this company first."
