@@ -14,6 +14,7 @@ hold every run back and the run limit would never bind.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -43,10 +44,13 @@ from personio_pipeline_tests.production.conftest import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-COMPANIES = [f"daemon-co-{n}" for n in range(1, 6)]
-MAX_RUNS = 2
+# CI runs 5 companies; the production-local acceptance run uses 50:
+# PERSONIO_DAEMON_TEST_COMPANIES=50 PERSONIO_DAEMON_TEST_MAX_RUNS=8 pytest personio_pipeline_tests/production/test_daemon_postgres.py
+COMPANY_COUNT = int(os.environ.get("PERSONIO_DAEMON_TEST_COMPANIES", "5"))
+COMPANIES = sorted(f"daemon-co-{n:03d}" for n in range(1, COMPANY_COUNT + 1))
+MAX_RUNS = int(os.environ.get("PERSONIO_DAEMON_TEST_MAX_RUNS", "2"))
 WRITE_SLOTS = 1
-DEADLINE = 180  # seconds from daemon start until every run has finished
+DEADLINE = 150 + 6 * COMPANY_COUNT  # seconds from daemon start until every run has finished
 SENSOR_HEADSTART = 30  # seconds the daemon gets before the first minute boundary (code location load + sensor)
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
