@@ -59,6 +59,9 @@ def machine() -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "personio_pipeline"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        commit += " + uncommitted changes in personio_pipeline/" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "?"
     return {

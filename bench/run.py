@@ -230,10 +230,12 @@ def schedule_text(s: dict[str, Any]) -> str:
         f"- total {s['total_seconds']:.1f} s for {s['succeeded']}/{s['count']} successful syncs, "
         f"{s['requests']} API requests",
         f"- per company: median {s['per_company_median']:.2f} s (p90 {s['per_company_p90']:.2f} s, "
-        f"first {s['first_company_seconds']:.2f} s); of the median, steps "
+        f"first {s['first_company_seconds']:.2f} s; median of the first tenth {s['first_tenth_median']:.2f} s, "
+        f"of the last tenth {s['last_tenth_median']:.2f} s); of the median, steps "
         f"{s['steps_total_median']:.2f} s, Dagster orchestration and event log {s['overhead_median']:.2f} s",
         f"- slowest steps (median per company): " + ", ".join(f"{k} {v:.3f} s" for k, v in steps[:5]),
-        f"- peak RSS of the process after {s['count']} runs: {s['peak_rss_mb']:.0f} MB",
+        f"- CPU time of the process {s['cpu_seconds']:.0f} s of {s['total_seconds']:.0f} s wall; peak RSS after "
+        f"{s['count']} runs: {s['peak_rss_mb']:.0f} MB",
         f"- a run in its own process (the default run launcher) also pays interpreter start + loading the "
         f"code location: {s['process_start_seconds']:.2f} s measured here",
         f"- the deployed `sync_company` job (`execute_job`, re-sync, median of {s['job_runs_count']}): "
