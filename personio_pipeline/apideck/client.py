@@ -138,13 +138,14 @@ class ApideckHrisClient(ApideckClient):
                     f"Apideck warning for company '{consumer_id}' on page {number}: "
                     f"{json.dumps(warning, ensure_ascii=False)}"
                 )
-            of_total = f" of {stats.total_count}" if stats.total_count is not None else ""
-            self._api.log.info(
-                f"company '{consumer_id}': page {number}, {len(records)} rows, "
-                f"{stats.rows}{of_total} so far"
-            )
             cursors = meta.get("cursors") if isinstance(meta.get("cursors"), dict) else {}
             next_cursor = cursors.get("next")
+            if _worth_logging(number, stats.total_count, page_size, last=not next_cursor):
+                of_total = f" of {stats.total_count}" if stats.total_count is not None else ""
+                self._api.log.info(
+                    f"company '{consumer_id}': page {number}, {len(records)} rows, "
+                    f"{stats.rows}{of_total} so far"
+                )
             if cursors.get("current"):  # the first page has no cursor of ours, but may name its own
                 seen_cursors.add(cursors["current"])
             yield EmployeePage(number=number, records=records, next_cursor=next_cursor or None)
@@ -160,6 +161,14 @@ class ApideckHrisClient(ApideckClient):
             if cursor:
                 seen_cursors.add(cursor)
             cursor = next_cursor
+
+
+def _worth_logging(page: int, total_count: int | None, page_size: int, *, last: bool) -> bool:
+    """Progress about every 10% of the pages (every 10th without a total), the first and the
+    last: one event per page would be 500 event-log rows for 100,000 people."""
+    pages = -(-total_count // page_size) if total_count else None
+    step = max(1, pages // 10) if pages else 10
+    return last or page == 1 or page % step == 0
 
 
 def _has_data_list(body: Any) -> bool:
