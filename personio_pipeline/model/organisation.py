@@ -34,29 +34,21 @@ def derive_teams(employees: pd.DataFrame) -> pd.DataFrame:
     """One row per team anyone belongs to; a team sits in a unit when all its active members
     share that one department."""
     members = _rows_with(employees, "team_key", ["team_name", "unit_key", "status"])
-    teams = pd.DataFrame(index=pd.Index(sorted(members["team_key"].unique()), name="team_key"))
-    teams["name"] = _nicest_spellings(members["team_key"], members["team_name"])
+    teams = _named_groups(members, "team_key", "team_name", "member_count")
     teams["unit_key"] = _shared_unit(members)
-    teams["member_count"] = _active_counts(members, "team_key")
     return _finish(teams, TEAM_COLUMNS)
 
 
 def derive_units(employees: pd.DataFrame) -> pd.DataFrame:
     """One row per department anyone belongs to."""
     members = _rows_with(employees, "unit_key", ["unit_name", "status"])
-    units = pd.DataFrame(index=pd.Index(sorted(members["unit_key"].unique()), name="unit_key"))
-    units["name"] = _nicest_spellings(members["unit_key"], members["unit_name"])
-    units["member_count"] = _active_counts(members, "unit_key")
-    return _finish(units, UNIT_COLUMNS)
+    return _finish(_named_groups(members, "unit_key", "unit_name", "member_count"), UNIT_COLUMNS)
 
 
 def derive_roles(employees: pd.DataFrame) -> pd.DataFrame:
     """One row per position title, matched case- and whitespace-insensitively."""
     holders = _rows_with(employees, "role_key", ["role_name", "status"])
-    roles = pd.DataFrame(index=pd.Index(sorted(holders["role_key"].unique()), name="role_key"))
-    roles["name"] = _nicest_spellings(holders["role_key"], holders["role_name"])
-    roles["holder_count"] = _active_counts(holders, "role_key")
-    return _finish(roles, ROLE_COLUMNS)
+    return _finish(_named_groups(holders, "role_key", "role_name", "holder_count"), ROLE_COLUMNS)
 
 
 def derive_reporting_lines(employees: pd.DataFrame) -> ReportingLines:
@@ -89,6 +81,14 @@ def nicest_spelling_rank(spelling: str) -> tuple[int, str]:
     has_lower = spelling != spelling.upper()
     casing = 0 if has_upper and has_lower else 1 if has_upper else 2
     return casing, spelling
+
+
+def _named_groups(members: pd.DataFrame, key: str, name_column: str, count_column: str) -> pd.DataFrame:
+    """One row per key with its nicest name and its count of active people."""
+    groups = pd.DataFrame(index=pd.Index(sorted(members[key].unique()), name=key))
+    groups["name"] = _nicest_spellings(members[key], members[name_column])
+    groups[count_column] = _active_counts(members, key)
+    return groups
 
 
 def _rows_with(employees: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:

@@ -8,10 +8,8 @@ to fill name pools; people are then drawn from the pools with a seeded RNG.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
-import gc
 import hashlib
 import itertools
 import math
@@ -22,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from faker import Faker
+
+from personio_pipeline.memory import cyclic_gc_paused
 
 # Day 0 of every company: a fixed date, so records never depend on when they are generated.
 BASE_DATE = dt.date(2026, 1, 5)
@@ -590,20 +590,8 @@ def generate_company(consumer_id: str, size: int, *, day: int = 0) -> list[dict[
     """
     if size < 0 or day < 0:
         raise ValueError(f"size and day must not be negative, got size={size}, day={day}")
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         company = _Company(consumer_id, size)
         for churn_day in range(1, day + 1):
             company.churn(churn_day)
     return company.records
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Records hold no cycles, so the collector's passes over a million new containers are pure cost (~40%)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
