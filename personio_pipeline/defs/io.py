@@ -1,5 +1,7 @@
 """Stores asset values per company as files a person can open: JSON Lines for raw records,
 Parquet for tables. Writes are atomic (temp file + rename) so a crash never leaves half a file.
+Raw extracts arrive already spooled to a file and are moved into place, and load as a
+`RawExtract` that reads in chunks, so raw records are never all in memory.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import orjson
 import pandas as pd
+
+from personio_pipeline.apideck.extract import RawExtract, write_extract
 
 
 class LocalFilesIOManager(dg.ConfigurableIOManager):
@@ -26,21 +29,18 @@ class LocalFilesIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         stem = self._stem(context)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(obj, pd.DataFrame):
+        if isinstance(obj, RawExtract):
+            path = obj.move_to(stem.with_suffix(".jsonl")).path
+        elif isinstance(obj, list):
+            path = write_extract(stem.with_suffix(".jsonl"), obj).path
+        elif isinstance(obj, pd.DataFrame):
             path = stem.with_suffix(".parquet")
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".parquet.tmp")
             obj.to_parquet(tmp, index=False)
-        elif isinstance(obj, list):
-            path = stem.with_suffix(".jsonl")
-            tmp = path.with_suffix(".jsonl.tmp")
-            with tmp.open("wb") as out:
-                for record in obj:
-                    out.write(orjson.dumps(record))
-                    out.write(b"\n")
+            os.replace(tmp, path)
         else:
             raise TypeError(f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}")
-        os.replace(tmp, path)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> Any:
@@ -49,8 +49,7 @@ class LocalFilesIOManager(dg.ConfigurableIOManager):
         if parquet.exists():
             return pd.read_parquet(parquet)
         if jsonl.exists():
-            with jsonl.open("rb") as lines:
-                return [orjson.loads(line) for line in lines if line.strip()]
+            return RawExtract(jsonl)
         raise FileNotFoundError(
             f"No stored value for {context.asset_key.to_user_string()} at {stem}.*: "
             "materialise the upstream asset for this company first."

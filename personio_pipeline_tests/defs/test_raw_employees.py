@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -78,3 +79,19 @@ def test_unregistered_company_names_the_remedy(resources):
     result = materialize(resources, partition="ghost-co", raise_on_error=False)
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "personio-pipeline tenants add ghost-co" in failure.event_specific_data.error.message
+
+
+def test_a_failed_listing_keeps_the_stored_extract_and_leaves_no_spool(resources, sandbox, tmp_path):
+    sandbox.config.company_sizes["acme"] = 450
+    first = materialize(resources)
+    path = Path(first.asset_materializations_for_node("apideck__employees")[0].metadata["path"].value)
+    before = path.read_bytes()
+    spools = set(Path(tempfile.gettempdir()).glob("personio-raw-*"))
+
+    resources["apideck"] = ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url,
+                                           max_retry_seconds=1)
+    sandbox.queue_faults([{}, *[{"status": 503}] * 20])  # page 1 served, then down
+    assert not materialize(resources, raise_on_error=False).success
+
+    assert path.read_bytes() == before
+    assert set(Path(tempfile.gettempdir()).glob("personio-raw-*")) == spools

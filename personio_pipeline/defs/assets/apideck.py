@@ -3,7 +3,9 @@
 
 import dagster as dg
 
+from personio_pipeline.apideck.client import FetchStats
 from personio_pipeline.apideck.errors import ApideckError
+from personio_pipeline.apideck.extract import RawExtractSpool
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.defs.types import RawEmployeeRecords
@@ -23,19 +25,23 @@ def raw_employees(
     context: dg.AssetExecutionContext, apideck: ApideckResource, teammeter_db: TeammeterDatabase
 ) -> dg.Output:
     """All employees of one company from Apideck `GET /hris/employees`, every page, only the
-    attributes the sync needs. Stored as JSON Lines so the data team can open what was read."""
+    attributes the sync needs. Stored as JSON Lines so the data team can open what was read;
+    pages go to disk as they arrive, so memory stays flat however large the company."""
     consumer_id = context.partition_key
+    stats = FetchStats()
     try:
         with teammeter_db.engine().connect() as conn:
             organisation = organisations.get(conn, consumer_id)
-        with apideck.hris_client(logger=context.log) as client:
-            records, stats = client.list_employees(consumer_id, organisation.service_id)
+        with RawExtractSpool() as spool, apideck.hris_client(logger=context.log) as client:
+            for page in client.iter_employee_pages(consumer_id, organisation.service_id, stats=stats):
+                spool.write(page.records)
+            extract = spool.finish()
     except (ApideckError, organisations.UnknownCompanyError) as error:
         raise dg.Failure(description=str(error)) from None
     with teammeter_db.engine().begin() as conn:  # a full listing proves the connection works
         organisations.set_connection_state(conn, consumer_id, organisations.CONNECTED)
     return dg.Output(
-        records,
+        extract,
         metadata={
             "dagster/row_count": stats.rows,
             "pages": stats.pages,
@@ -46,5 +52,6 @@ def raw_employees(
             "fields_fallback": stats.fields_fallback,
             "apideck_warnings": len(stats.warnings),
             "service_id": organisation.service_id,
+            "sha256": extract.sha256,
         },
     )

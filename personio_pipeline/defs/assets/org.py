@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from personio_pipeline.apideck.extract import RawExtract
 from personio_pipeline.defs.checks import EMPLOYEE_CHECKS, REPORTING_LINE_CHECKS, to_result
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.types import RawEmployeeRecords
@@ -46,11 +47,11 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
 
 @dg.asset(key=["org", "employees"], ins={"raw": dg.AssetIn(["apideck", "employees"], dagster_type=RawEmployeeRecords)},
           kinds={"pandas"}, check_specs=EMPLOYEE_CHECKS, **ORG)
-def employees(context: dg.AssetExecutionContext, raw: list[dict[str, Any]]):
+def employees(context: dg.AssetExecutionContext, raw: RawExtract):
     """One row per HR employee id: names, the email to use, status (active / inactive /
     terminated), team, department, position and manager. Duplicate ids across pages are
     resolved (latest `updated_at` wins) and reported."""
-    normalised = normalise_employees(raw, today=date.today())
+    normalised = normalise_employees(raw.iter_records(), today=date.today())
     table = normalised.table
     if len(normalised.duplicates):
         context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")
