@@ -187,3 +187,57 @@ change_log = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_change_log_organisation_id_run_id", "organisation_id", "run_id"),
 )
+
+# -- observability: one row per sync attempt of a company, and the per-company summary view ----
+
+SYNC_RUN_STATUSES = ("succeeded", "failed")
+ERROR_MESSAGE_LIMIT = 2000
+
+_sync_status = sa.Column("status", sa.String(16), nullable=False)
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _organisation_id(),
+    # The Dagster run id: one row per run, so a replayed sensor tick cannot add a second one.
+    sa.Column("run_id", sa.String(255), nullable=False),
+    _sync_status,
+    # When the Dagster run started, when known (failures, from the run record). A success is
+    # recorded inside the Teammeter write, which does not know it.
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    # When the outcome happened: the sync time of a success (= organisations.last_synced_at),
+    # the end of the run for a failure.
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("employees_read", sa.Integer),
+    sa.Column("rows_written", sa.Integer),
+    sa.Column("counts", sa.JSON),  # entity -> action -> changes (SyncResult.counts)
+    sa.Column("failed_step", sa.String(255)),
+    sa.Column("error", sa.Text),  # redacted: no e-mail addresses or secrets, ≤ ERROR_MESSAGE_LIMIT
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("organisation_id", "run_id"),
+    _one_of(_sync_status, SYNC_RUN_STATUSES, "status_known"),
+    sa.Index("ix_sync_runs_organisation_id_status_finished_at", "organisation_id", "status", "finished_at"),
+)
+
+# A view (created by migration 0004, not by this metadata): one row per organisation.
+company_sync_status = sa.table(
+    "company_sync_status",
+    sa.column("organisation_id", sa.Integer),
+    sa.column("consumer_id", sa.String),
+    sa.column("name", sa.String),
+    sa.column("connection_state", sa.String),
+    sa.column("auto_sync", sa.Boolean),
+    sa.column("last_success_at", sa.DateTime(timezone=True)),
+    sa.column("last_success_run_id", sa.String),
+    sa.column("last_success_employees_read", sa.Integer),
+    sa.column("last_success_rows_written", sa.Integer),
+    sa.column("last_success_counts", sa.JSON),
+    sa.column("last_attempt_at", sa.DateTime(timezone=True)),
+    sa.column("last_attempt_run_id", sa.String),
+    sa.column("last_attempt_status", sa.String),
+    sa.column("last_failure_at", sa.DateTime(timezone=True)),
+    sa.column("last_failure_run_id", sa.String),
+    sa.column("last_failure_step", sa.String),
+    sa.column("last_failure_error", sa.Text),
+    sa.column("consecutive_failures", sa.Integer),
+)

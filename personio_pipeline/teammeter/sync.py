@@ -41,6 +41,7 @@ from personio_pipeline.teammeter.schema import (
     user_roles,
     users,
 )
+from personio_pipeline.teammeter.sync_runs import record_success
 
 __all__ = ["OrgModel", "SyncResult", "company_transaction", "load_snapshot", "sync_company"]
 
@@ -163,6 +164,9 @@ def sync_company(
             approved=approve_deactivations,
         )
         rows_written = _apply(conn, organisation.id, plan, snapshot, run_id, now, after_stage or _no_hook)
+        # Observability: the attempt's summary commits with the data, or not at all.
+        record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
+                       rows_written=rows_written, counts=plan.counts())
     return SyncResult(consumer_id, run_id, plan.counts(), rows_written, plan.changes())
 
 

@@ -177,10 +177,13 @@ def test_immediate_rerun_writes_nothing(engine):
     assert again.rows_written == 0
     assert again.counts == {}
     after = dump(engine)
-    # Only the organisation's last_synced_at moves (recorded, not counted as a data write).
-    assert {k: v for k, v in after.items() if k != "organisations"} == {
-        k: v for k, v in before.items() if k != "organisations"
+    # Only the organisation's last_synced_at moves and the attempt is recorded in sync_runs
+    # (bookkeeping, not counted as data writes).
+    bookkeeping = ("organisations", "sync_runs")
+    assert {k: v for k, v in after.items() if k not in bookkeeping} == {
+        k: v for k, v in before.items() if k not in bookkeeping
     }
+    assert len(after["sync_runs"]) == len(before["sync_runs"]) + 1
     assert "Creates: 0" in again.preview_markdown()
 
 
