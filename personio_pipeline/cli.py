@@ -238,10 +238,16 @@ def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | N
 @click.option("--approve-deactivations", is_flag=True, help="Write although the safeguard would stop the run.")
 @click.option("--max-deactivation-share", type=float, default=None,
               help="Allowed share of active users deactivated in this run (default 0.2 or the company's own).")
-def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None) -> None:
+@click.option("--full", "full_sync", is_flag=True,
+              help="Compare with the store even if nothing changed since the last sync (after raw SQL edits).")
+def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None, full_sync: bool) -> None:
     """Sync company CONSUMER_ID now (everything but invitations), as a run on this instance."""
     _require_apideck_settings()
-    config = {"approve_deactivations": approve_deactivations, "max_deactivation_share": max_deactivation_share}
+    config = {
+        "approve_deactivations": approve_deactivations,
+        "max_deactivation_share": max_deactivation_share,
+        "full_sync": full_sync,
+    }
     result = run_sync(consumer_id, {"ops": {"teammeter_sync": {"config": config}}})
     _print_run_summary(consumer_id, result)
     if not result.success:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter import organisations, unchanged
 from personio_pipeline.teammeter.ownership import TEAMMETER
 from personio_pipeline.teammeter.schema import reporting_lines, roles, team_memberships, teams, units, user_roles, users
 
@@ -22,7 +22,7 @@ def create_team(
     conn: sa.Connection, consumer_id: str, name: str, unit_key: str | None = None, *, now: datetime | None = None
 ) -> int:
     """A team made in Teammeter, optionally inside an (HR) unit; returns its id."""
-    org = organisations.lock(conn, consumer_id)
+    org = _lock_for_edit(conn, consumer_id)
     unit_id = None if unit_key is None else _id(conn, units, org.id, units.c.unit_key == unit_key, f"unit '{unit_key}'")
     return _insert(
         conn, teams, organisation_id=org.id, name=_name(name), unit_id=unit_id, source=TEAMMETER, created_at=now
@@ -31,7 +31,7 @@ def create_team(
 
 def create_role(conn: sa.Connection, consumer_id: str, name: str, *, now: datetime | None = None) -> int:
     """A role made in Teammeter; returns its id."""
-    org = organisations.lock(conn, consumer_id)
+    org = _lock_for_edit(conn, consumer_id)
     return _insert(conn, roles, organisation_id=org.id, name=_name(name), source=TEAMMETER, created_at=now)
 
 
@@ -39,7 +39,7 @@ def add_member(
     conn: sa.Connection, consumer_id: str, team_id: int, employee_id: str, *, now: datetime | None = None
 ) -> int:
     """Puts a person in any team of the company; returns the membership id (the open one if any)."""
-    org = organisations.lock(conn, consumer_id)
+    org = _lock_for_edit(conn, consumer_id)
     _id(conn, teams, org.id, teams.c.id == team_id, f"team {team_id}")
     return _open_link(
         conn, team_memberships, org.id, team_id=team_id, user_id=_user_id(conn, org.id, employee_id), now=now
@@ -50,7 +50,7 @@ def assign_role(
     conn: sa.Connection, consumer_id: str, employee_id: str, role_id: int, *, now: datetime | None = None
 ) -> int:
     """Gives a person any role of the company; returns the assignment id (the open one if any)."""
-    org = organisations.lock(conn, consumer_id)
+    org = _lock_for_edit(conn, consumer_id)
     _id(conn, roles, org.id, roles.c.id == role_id, f"role {role_id}")
     return _open_link(conn, user_roles, org.id, user_id=_user_id(conn, org.id, employee_id), role_id=role_id, now=now)
 
@@ -61,7 +61,7 @@ def add_reporting_line(
     """A manager -> report line made in Teammeter; returns its id (the open one if any)."""
     if employee_id == manager_employee_id:
         raise ValueError(f"Employee {employee_id} cannot be their own manager.")
-    org = organisations.lock(conn, consumer_id)
+    org = _lock_for_edit(conn, consumer_id)
     user_id, manager_id = _user_id(conn, org.id, employee_id), _user_id(conn, org.id, manager_employee_id)
     return _open_link(conn, reporting_lines, org.id, user_id=user_id, manager_user_id=manager_id, now=now)
 
@@ -71,7 +71,7 @@ def set_email(
 ) -> str:
     """Sets a person's login address (source 'teammeter', so HR will not overwrite it) and gives
     an active person access; returns the normalised address."""
-    org = organisations.lock(conn, consumer_id)
+    org = _lock_for_edit(conn, consumer_id)
     user_id = _user_id(conn, org.id, employee_id)
     address = _email(email)
     taken = conn.execute(
@@ -94,6 +94,13 @@ def mark_verified(conn: sa.Connection, consumer_id: str, *, now: datetime | None
     organisations.lock(conn, consumer_id)
     table = organisations.organisations
     conn.execute(sa.update(table).where(table.c.consumer_id == consumer_id).values(verified_at=_now(now)))
+
+
+def _lock_for_edit(conn: sa.Connection, consumer_id: str) -> organisations.Organisation:
+    """The company lock, and the next sync diffs in full: the store is about to change."""
+    organisation = organisations.lock(conn, consumer_id)
+    unchanged.forget(conn, organisation.id)
+    return organisation
 
 
 def _open_link(conn: sa.Connection, table: sa.Table, organisation_id: int, *, now: datetime | None, **ends: int) -> int:

@@ -36,6 +36,9 @@ organisations = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     # Share of active users one run may deactivate before the safeguard refuses; None = default.
     sa.Column("max_deactivation_share", sa.Float),
+    # What the last committed sync applied; NULL = unknown, the next sync diffs in full.
+    sa.Column("synced_model_fingerprint", sa.String(64)),
+    sa.Column("synced_store_signature", sa.String(64)),
 )
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from personio_pipeline.memory import cyclic_gc_paused
-from personio_pipeline.teammeter import organisations, safeguard
+from personio_pipeline.teammeter import organisations, safeguard, unchanged
 from personio_pipeline.teammeter.diff import (
     ENTITIES,
     Change,
@@ -109,11 +109,14 @@ class SyncResult:
     counts: dict[str, dict[str, int]]
     rows_written: int
     changes: list[Change] = field(repr=False)
+    diff_skipped: bool = False  # model and store as the last sync left them: nothing to compare
 
     def preview_markdown(self, limit: int = 50) -> str:
         """Totals per entity and action, then up to `limit` changes per section."""
         lines = [
-            f"Sync of company `{self.consumer_id}` (run `{self.run_id}`): {self.rows_written} rows written.",
+            f"Sync of company `{self.consumer_id}` (run `{self.run_id}`): {self.rows_written} rows written."
+            + (" The organisation model and the store were as the last sync left them: no diff needed."
+               if self.diff_skipped else ""),
             "",
             "| entity | " + " | ".join(PREVIEW_ACTIONS) + " |",
             "| --- |" + " ---: |" * len(PREVIEW_ACTIONS),
@@ -143,17 +146,26 @@ def sync_company(
     now: datetime | None = None,
     max_deactivation_share: float | None = None,
     approve_deactivations: bool = False,
+    full_sync: bool = False,
     after_stage: Callable[[str], None] | None = None,
 ) -> SyncResult:
     """Make the company's HR rows in Teammeter match `model`; all or nothing.
 
-    `after_stage` is called with each name in STAGES once that stage's writes are done; tests
-    use it to fail mid-write or to hold the lock.
+    When the model and the store are what the last committed sync left, the diff is skipped
+    (see `unchanged.py`); `full_sync` always diffs. `after_stage` is called with each name in
+    STAGES once that stage's writes are done; tests use it to fail mid-write or to hold the lock.
     """
     now = now or datetime.now(timezone.utc)
+    fingerprint = unchanged.model_fingerprint(model)
     with cyclic_gc_paused(), company_transaction(engine) as conn:
         organisation = organisations.lock(conn, consumer_id)
         safeguard.refuse_empty(organisation, len(model.employees))
+        safeguard.limit_for(organisation, max_deactivation_share)  # a bad setting fails every run
+        if not full_sync and unchanged.unchanged_since_last_sync(conn, organisation.id, fingerprint):
+            _mark_synced(conn, organisation.id, now)
+            record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
+                           rows_written=0, counts={})
+            return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True)
         snapshot = load_snapshot(conn, organisation.id)
         plan = plan_sync(snapshot, model)
         safeguard.check_deactivations(
@@ -164,6 +176,7 @@ def sync_company(
             approved=approve_deactivations,
         )
         rows_written = _apply(conn, organisation.id, plan, snapshot, run_id, now, after_stage or _no_hook)
+        unchanged.remember(conn, organisation.id, fingerprint)
         # Observability: the attempt's summary commits with the data, or not at all.
         record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
                        rows_written=rows_written, counts=plan.counts())
@@ -231,14 +244,18 @@ def _apply(
     constants = {"organisation_id": organisation_id, "run_id": run_id, "at": now}
     _insert_many(conn, change_log, log, constants)
     after_stage("change_log")
+    _mark_synced(conn, organisation_id, now)
+    after_stage("organisation")
+    return written + len(changes)
+
+
+def _mark_synced(conn: sa.Connection, organisation_id: int, now: datetime) -> None:
     org = organisations.organisations
     conn.execute(
         sa.update(org)
         .where(org.c.id == organisation_id)
         .values(last_synced_at=now, first_synced_at=sa.func.coalesce(org.c.first_synced_at, now))
     )
-    after_stage("organisation")
-    return written + len(changes)
 
 
 def _apply_rows(

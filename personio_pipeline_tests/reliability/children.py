@@ -18,7 +18,7 @@ FORK = multiprocessing.get_context("fork")
 HOLD_SECONDS = 60
 
 
-def _child(url: str, consumer_id: str, model: OrgModel, run_id: str, hold_at: str | None,
+def _child(url: str, consumer_id: str, model: OrgModel, run_id: str, hold_at: str | None, full_sync: bool,
            held: Any, release: Any, writing: Any, results: Any) -> None:
     engine = create_engine(url)
     timing = {"started": time.time()}
@@ -31,7 +31,7 @@ def _child(url: str, consumer_id: str, model: OrgModel, run_id: str, hold_at: st
             held.set()
             release.wait(HOLD_SECONDS)
 
-    result = sync_company(engine, consumer_id, model, run_id=run_id, after_stage=after_stage)
+    result = sync_company(engine, consumer_id, model, run_id=run_id, after_stage=after_stage, full_sync=full_sync)
     results.put({**timing, "committed": time.time(), "rows_written": result.rows_written, "run_id": run_id})
     engine.dispose()
 
@@ -46,13 +46,14 @@ class SyncChild:
     model: OrgModel
     run_id: str
     hold_at: str | None = None
+    full_sync: bool = False  # diff even if the store is as the last sync left it
 
     def start(self) -> "SyncChild":
         self.held, self.release, self.writing = FORK.Event(), FORK.Event(), FORK.Event()
         self.results = FORK.Queue()
         self.process = FORK.Process(
             target=_child,
-            args=(self.url, self.consumer_id, self.model, self.run_id, self.hold_at, self.held, self.release,
+            args=(self.url, self.consumer_id, self.model, self.run_id, self.hold_at, self.full_sync, self.held, self.release,
                   self.writing, self.results),
             daemon=True,
         )

@@ -195,7 +195,13 @@ def raw_dump(engine: sa.Engine) -> dict[str, list[tuple]]:
 
 # Columns that differ between two correct runs: surrogate ids, timestamps, run ids.
 def _volatile(column: sa.Column) -> bool:
-    return column.primary_key or isinstance(column.type, sa.DateTime) or column.name == "run_id"
+    """Surrogate ids, timestamps, run ids, and the store signature (a digest over timestamps
+    and ids, see teammeter/unchanged.py)."""
+    return (
+        column.primary_key
+        or isinstance(column.type, sa.DateTime)
+        or column.name in {"run_id", "synced_store_signature"}
+    )
 
 
 def _label(row: sa.Row, table: sa.Table) -> tuple:

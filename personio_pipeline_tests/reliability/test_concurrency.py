@@ -56,7 +56,8 @@ def test_two_syncs_of_one_company_do_not_interleave(store_engine, models):
     second = None
     try:
         first.wait_held()  # units, teams, roles and users written, not committed
-        second = SyncChild(url, COMPANY, model, run_id="second").start()
+        # A full diff, so its writes (none) start only once it holds the lock the first one had.
+        second = SyncChild(url, COMPANY, model, run_id="second", full_sync=True).start()
         if store_engine.dialect.name == "postgresql":
             assert wait_until(lambda: waiting_on_a_lock(store_engine) >= 1), "the second sync is not waiting"
         else:

@@ -139,7 +139,8 @@ def test_any_sequence_of_days_converges_and_reruns_write_nothing(sqlite_template
             for number, people_of_the_day in enumerate(days):
                 sync(engine, people_of_the_day, f"day-{number}", approve_deactivations=True)
             last = days[-1]
-            assert sync(engine, last, "rerun", approve_deactivations=True).rows_written == 0
+            assert sync(engine, last, "rerun", approve_deactivations=True, full_sync=True).rows_written == 0
+            assert sync(engine, last, "rerun-2", approve_deactivations=True).diff_skipped
             active = {p.employee_id for p in last if p.status == "active"}
             assert {r[0] for r in table_rows(engine, users, "acme", "employee_id", active=True)} == active
             memberships = table_rows(engine, team_memberships, "acme", "user_id", "team_id", ended_at=None)

@@ -166,13 +166,16 @@ def test_deactivation_and_reactivation_are_logged_with_fields(engine):
     assert entries[("10", "create")][1]["email"] == "10@acme.test"
 
 
-def test_immediate_rerun_writes_nothing(engine):
+@pytest.mark.parametrize("full_sync", [False, True], ids=["diff-skipped", "full-diff"])
+def test_immediate_rerun_writes_nothing(engine, full_sync):
     register(engine)
     sync(engine, day_one(), "day-1")
     sync(engine, day_two(), "day-2")
     before = dump(engine)
 
-    again = sync(engine, day_two(), "day-2-again")
+    again = sync(engine, day_two(), "day-2-again", full_sync=full_sync)
+
+    assert again.diff_skipped is not full_sync
 
     assert again.rows_written == 0
     assert again.counts == {}
@@ -204,7 +207,7 @@ def test_two_companies_with_the_same_employee_ids_stay_apart(engine):
     assert len(table_rows(engine, teams, "globex", "id")) == 1
     assert len(table_rows(engine, teams, "acme", "team_key", team_key="name:platform")) == 1
     assert logged(engine, "acme-2", consumer_id="globex") == set()
-    assert sync(engine, globex, "globex-2", consumer_id="globex").rows_written == 0
+    assert sync(engine, globex, "globex-2", consumer_id="globex", full_sync=True).rows_written == 0
 
 
 @pytest.mark.parametrize("stage", STAGES)

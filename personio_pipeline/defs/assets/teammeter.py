@@ -34,6 +34,10 @@ class TeammeterSyncConfig(dg.Config):
     max_deactivation_share: float | None = Field(
         default=None, description="Allowed share of active users deactivated in this run (default 0.2, or the company's own)."
     )
+    full_sync: bool = Field(
+        default=False,
+        description="Diff against the store even if the model and the store are as the last sync left them.",
+    )
 
 
 @dg.multi_asset(
@@ -74,13 +78,22 @@ def teammeter_sync(
             run_id=context.run.run_id,
             max_deactivation_share=config.max_deactivation_share,
             approve_deactivations=config.approve_deactivations,
+            full_sync=config.full_sync,
         )
     except SafeguardError as error:
         raise dg.Failure(description=str(error)) from None
-    context.log.info(f"company '{context.partition_key}': {result.rows_written} rows written")
+    context.log.info(
+        f"company '{context.partition_key}': {result.rows_written} rows written"
+        + (" (model and store as the last sync left them: diff skipped)" if result.diff_skipped else "")
+    )
     for table, (entity, _) in TABLES.items():
         tally = result.counts.get(entity, {})
-        metadata = {**tally, "changes": sum(tally.values()), "company_rows_written": result.rows_written}
+        metadata = {
+            **tally,
+            "changes": sum(tally.values()),
+            "company_rows_written": result.rows_written,
+            "diff_skipped": result.diff_skipped,
+        }
         if table == "users":  # the company-wide change preview, shown once
             metadata["preview"] = dg.MetadataValue.md(result.preview_markdown())
         yield dg.MaterializeResult(asset_key=["teammeter", table], metadata=metadata)

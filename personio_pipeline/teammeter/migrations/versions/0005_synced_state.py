@@ -1,0 +1,31 @@
+"""organisations: what the last committed sync applied (model fingerprint, store signature)
+
+A daily sync that finds the same organisation model and an untouched store can skip the diff
+(see personio_pipeline.teammeter.unchanged). NULL means "unknown": the next sync diffs in full.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+COLUMNS = ("synced_model_fingerprint", "synced_store_signature")
+
+
+def upgrade() -> None:
+    for name in COLUMNS:
+        op.add_column("organisations", sa.Column(name, sa.String(64)))
+
+
+def downgrade() -> None:
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch copy of the table would break the
+    # company_sync_status view that reads it.
+    op.execute(sa.text("ALTER TABLE organisations DROP COLUMN synced_store_signature"))
+    op.execute(sa.text("ALTER TABLE organisations DROP COLUMN synced_model_fingerprint"))
