@@ -80,7 +80,8 @@ def teammeter_sync(
     context.log.info(f"company '{context.partition_key}': {result.rows_written} rows written")
     for table, (entity, _) in TABLES.items():
         tally = result.counts.get(entity, {})
-        metadata = {**tally, "changes": sum(tally.values()), "company_rows_written": result.rows_written}
+        metadata = {**tally, "changes": sum(tally.values()), "company_rows_written": result.rows_written,
+                    "employees_read": len(employees)}
         if table == "users":  # the company-wide change preview, shown once
             metadata["preview"] = dg.MetadataValue.md(result.preview_markdown())
         yield dg.MaterializeResult(asset_key=["teammeter", table], metadata=metadata)
