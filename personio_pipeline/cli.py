@@ -48,7 +48,10 @@ def _point_at_sandbox(url: str) -> None:
 
 @click.group()
 def main() -> None:
-    """Operate the Personio → Teammeter sync."""
+    """Operate the Personio → Teammeter sync. PERSONIO_LOG_FORMAT=json logs in JSON lines."""
+    from personio_pipeline.logs import configure_python_logging
+
+    configure_python_logging()
 
 
 # -- sandbox ----------------------------------------------------------------------------------
