@@ -167,8 +167,8 @@ def format_status_table(rows: list[CompanyStatus], error_width: int = 70) -> str
     for row in rows:
         failure = "-"
         if row.last_failure_at is not None:
-            failure = f"{_minute(row.last_failure_at)} {row.last_failure_step or '(run)'}: {row.last_failure_error or ''}"
-            failure = " ".join(failure.split())
+            step, error = row.last_failure_step or "(run)", " ".join((row.last_failure_error or "").split())
+            failure = f"{_minute(row.last_failure_at)} {step}: {error}"
             failure = failure if len(failure) <= error_width else failure[: error_width - 1] + "…"
         employees = "-" if row.last_success_employees_read is None else str(row.last_success_employees_read)
         lines.append(
