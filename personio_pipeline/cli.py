@@ -48,7 +48,10 @@ def _point_at_sandbox(url: str) -> None:
 
 @click.group()
 def main() -> None:
-    """Operate the Personio → Teammeter sync."""
+    """Operate the Personio → Teammeter sync. PERSONIO_LOG_FORMAT=json logs in JSON lines."""
+    from personio_pipeline.logs import configure_python_logging
+
+    configure_python_logging()
 
 
 # -- sandbox ----------------------------------------------------------------------------------
@@ -148,22 +151,56 @@ def tenants_auto_sync(consumer_id: str, switch: str) -> None:
 def tenants_list() -> None:
     """Companies registered in Teammeter, with their sync state."""
     from personio_pipeline.defs.partitions import companies
-    from personio_pipeline.teammeter import organisations
+    from personio_pipeline.teammeter import organisations, sync_runs
 
     with _engine().connect() as conn:
         rows = organisations.list_all(conn)
+        health = {row.consumer_id: row for row in sync_runs.company_status(conn)}
     partitions = set(_instance().get_dynamic_partitions(companies.name))
     if not rows:
         click.echo("no companies registered; add one with `personio-pipeline tenants add ID --name NAME`")
         return
-    header = f"{'consumer id':<28} {'name':<28} {'service':<10} {'state':<12} {'auto':<5} {'partition':<9} first sync"
+    header = (f"{'consumer id':<28} {'name':<28} {'service':<10} {'state':<12} {'auto':<5} {'partition':<9} "
+              f"{'first sync':<16} {'last success':<16} last status")
     click.echo(header)
     for org in rows:
         first = org.first_synced_at.isoformat(timespec="minutes") if org.first_synced_at else "-"
+        summary = health[org.consumer_id]
+        last = summary.last_success_at.isoformat(timespec="minutes")[:16] if summary.last_success_at else "-"
+        last_status = summary.last_attempt_status or "-"
+        if summary.failing:
+            last_status += f" ({summary.consecutive_failures} in a row)"
         click.echo(
             f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {org.connection_state:<12} "
-            f"{'on' if org.auto_sync else 'off':<5} {'yes' if org.consumer_id in partitions else 'no':<9} {first}"
+            f"{'on' if org.auto_sync else 'off':<5} {'yes' if org.consumer_id in partitions else 'no':<9} "
+            f"{first[:16]:<16} {last:<16} {last_status}"
         )
+
+
+@main.command()
+@click.option("--company", "consumer_id", default=None, help="Only this company (consumer id).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status(consumer_id: str | None, fmt: str) -> None:
+    """Sync health per company: last success and its counts, last attempt, last failure and how
+    many attempts failed since the last success (failing companies first, marked `!`).
+
+    Informational: the exit code is 0 whatever the companies' state (non-zero only for an
+    unknown --company); alert on the `failing` field of the JSON, or on the SQL view
+    company_sync_status."""
+    import json
+
+    from personio_pipeline.teammeter import organisations, sync_runs
+
+    try:
+        with _engine().connect() as conn:
+            rows = sync_runs.company_status(conn, consumer_id)
+    except organisations.UnknownCompanyError as error:
+        raise click.ClickException(str(error)) from None
+    if fmt == "json":
+        payload = [{**row.as_json(), "failing": row.failing} for row in rows]
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(sync_runs.format_status_table(rows))
 
 
 @main.command()

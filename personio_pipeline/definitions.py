@@ -14,12 +14,14 @@ from personio_pipeline.defs.resources import default_resources
 from personio_pipeline.defs.schedules import daily_sync
 from personio_pipeline.defs.sensors import missing_email_alerts
 from personio_pipeline.defs.sync_failure_sensor import sync_failure_sensor
+from personio_pipeline.logs import configure_python_logging, run_loggers
 
 
 
 def build_defs() -> dg.Definitions:
     """The definitions with resources read from the environment now (the CLI calls this per
     command, so a changed environment is honoured within one process)."""
+    configure_python_logging()
     return dg.Definitions(
         assets=[raw_employees, *org_assets, teammeter_sync, teammeter_invitations],
         asset_checks=[*org_checks, invitations_delivered],
@@ -30,6 +32,8 @@ def build_defs() -> dg.Definitions:
         # A company run is a short chain of steps: one process per run (one pod per run on
         # Kubernetes) is much cheaper than a process per step.
         executor=dg.in_process_executor,
+        # PERSONIO_LOG_FORMAT=json: run logs as JSON lines (personio_pipeline/logs.py).
+        loggers=run_loggers(),
     )
 
 

@@ -21,6 +21,7 @@ import dagster as dg
 from personio_pipeline.defs.assets.invitations import INVITATIONS, invite_company_job
 from personio_pipeline.defs.jobs import SYNC_JOB_NAME
 from personio_pipeline.defs.resources import TeammeterDatabase
+from personio_pipeline.logs import error_summary
 from personio_pipeline.redaction import redact, secrets_from_env
 from personio_pipeline.teammeter import sync_runs
 from personio_pipeline.teammeter.organisations import UnknownCompanyError
@@ -61,18 +62,9 @@ def failure_details(context: dg.RunFailureSensorContext) -> tuple[str | None, st
         if data.user_failure_data is not None and data.user_failure_data.description:
             return event.step_key, data.user_failure_data.description
         if data.error is not None:
-            return event.step_key, _error_text(data.error)
+            return event.step_key, error_summary(data.error)
     error = getattr(context.failure_event.event_specific_data, "error", None)
-    return None, _error_text(error) if error is not None else (context.failure_event.message or "run failed")
-
-
-def _error_text(error) -> str:
-    """`Type: message` without the module path Dagster puts in front of the message."""
-    message = error.message.strip()
-    prefix, _, rest = message.partition(": ")
-    if error.cls_name and prefix.endswith(error.cls_name):
-        message = rest
-    return f"{error.cls_name}: {message}" if error.cls_name else message
+    return None, error_summary(error) if error is not None else (context.failure_event.message or "run failed")
 
 
 def _time(timestamp: float | None) -> datetime | None:

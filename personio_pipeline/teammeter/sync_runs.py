@@ -151,3 +151,33 @@ def _from_row(row: sa.Row) -> CompanyStatus:
     values["auto_sync"] = bool(values["auto_sync"])
     values["consecutive_failures"] = int(values["consecutive_failures"] or 0)
     return CompanyStatus(**values)
+
+
+def format_status_table(rows: list[CompanyStatus], error_width: int = 70) -> str:
+    """A plain-text table for the operator: failing companies first, marked with `!`."""
+    if not rows:
+        return "no companies registered; add one with `personio-pipeline tenants add ID --name NAME`"
+    failing = sum(row.failing for row in rows)
+    never = sum(row.last_attempt_at is None for row in rows)
+    lines = [
+        f"{len(rows)} companies, {failing} failing (newest attempt failed), {never} never synced",
+        f"  {'consumer id':<28} {'name':<24} {'state':<10} {'last status':<11} {'last success':<17} "
+        f"{'employees':>9} {'fails':>5}  last failure",
+    ]
+    for row in rows:
+        failure = "-"
+        if row.last_failure_at is not None:
+            step, error = row.last_failure_step or "(run)", " ".join((row.last_failure_error or "").split())
+            failure = f"{_minute(row.last_failure_at)} {step}: {error}"
+            failure = failure if len(failure) <= error_width else failure[: error_width - 1] + "…"
+        employees = "-" if row.last_success_employees_read is None else str(row.last_success_employees_read)
+        lines.append(
+            f"{'!' if row.failing else ' '} {row.consumer_id:<28} {row.name[:24]:<24} {row.connection_state[:10]:<10} "
+            f"{row.last_attempt_status or 'never':<11} {_minute(row.last_success_at):<17} {employees:>9} "
+            f"{row.consecutive_failures:>5}  {failure}"
+        )
+    return "\n".join(lines)
+
+
+def _minute(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%MZ") if value else "never"

@@ -29,8 +29,8 @@ def env(sandbox, tmp_path, monkeypatch):
 
 
 def with_key(resources: dict, key: str) -> dict:
-    return {**resources, "apideck": ApideckResource(api_key=key, app_id=TEST_APP_ID, base_url=resources["apideck"].base_url,
-                                                    max_attempts=2)}
+    apideck = ApideckResource(api_key=key, app_id=TEST_APP_ID, base_url=resources["apideck"].base_url, max_attempts=2)
+    return {**resources, "apideck": apideck}
 
 
 class Sensor:
@@ -105,6 +105,8 @@ def test_a_refused_key_is_recorded_once_with_step_and_remedy_then_a_success_rese
     assert (summary.last_attempt_status, summary.consecutive_failures) == ("succeeded", 0)
     assert (summary.last_success_run_id, summary.last_failure_run_id) == (succeeded.run_id, second.run_id)
     assert summary.last_success_employees_read == 60
+    (users,) = [m for m in succeeded.asset_materializations_for_node("teammeter_sync") if m.asset_key == STATUS_ASSET]
+    assert users.metadata["employees_read"].value == 60  # the same figure on the asset's page
     assert [a["status"] for a in attempts(resources)] == ["succeeded", "failed", "failed"]
 
 

@@ -92,6 +92,7 @@ def teammeter_sync(
             **tally,
             "changes": sum(tally.values()),
             "company_rows_written": result.rows_written,
+            "employees_read": len(employees),
             "diff_skipped": result.diff_skipped,
         }
         if table == "users":  # the company-wide change preview, shown once
