@@ -63,12 +63,11 @@ def main() -> None:
     from personio_pipeline.defs.assets.apideck import raw_employees
     from personio_pipeline.defs.assets.org import org_assets
     from personio_pipeline.defs.assets.teammeter import teammeter_sync
-    from personio_pipeline.defs.checks import org_checks
     from personio_pipeline.defs.partitions import companies
     from personio_pipeline.defs.resources import default_resources
 
     keys = [f"{args.prefix}-{number}" for number in range(args.companies)]
-    assets = [raw_employees, *org_assets, teammeter_sync, *org_checks]
+    assets = [raw_employees, *org_assets, teammeter_sync]
     resources = default_resources()
     walls, step_totals, failures = [], [], []
     steps: dict[str, list[float]] = {}

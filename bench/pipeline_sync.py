@@ -78,7 +78,6 @@ def main() -> None:
     from personio_pipeline.defs.assets.apideck import raw_employees
     from personio_pipeline.defs.assets.org import org_assets
     from personio_pipeline.defs.assets.teammeter import teammeter_sync
-    from personio_pipeline.defs.checks import org_checks
     from personio_pipeline.defs.partitions import companies
     from personio_pipeline.defs.resources import default_resources
 
@@ -95,7 +94,7 @@ def main() -> None:
     sampler.start()
     started = time.perf_counter()
     result = dg.materialize(
-        [raw_employees, *org_assets, teammeter_sync, *org_checks],
+        [raw_employees, *org_assets, teammeter_sync],
         resources=default_resources(),
         instance=instance,
         partition_key=args.company,

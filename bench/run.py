@@ -43,8 +43,7 @@ CHURN_DAY = 1  # day 1 changes ~1.1 % of a 10,000 or 100,000-person company (hir
 STEP_GROUPS = (  # per-asset split, in graph order
     ("raw (apideck/employees)", lambda key: key == "apideck__employees"),
     ("org/employees", lambda key: key == "org__employees"),
-    ("org teams/units/roles/lines", lambda key: key in {"org__teams", "org__units", "org__roles",
-                                                         "org__reporting_lines"}),
+    ("org teams/units/roles/lines", lambda key: key == "org_structure"),
     ("teammeter (write)", lambda key: key == "teammeter_sync"),
     ("checks", lambda key: True),  # every other step is an asset check
 )

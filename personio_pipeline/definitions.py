@@ -6,7 +6,6 @@ from personio_pipeline.defs.assets.apideck import raw_employees
 from personio_pipeline.defs.assets.invitations import invitations_delivered, invite_company_job, teammeter_invitations
 from personio_pipeline.defs.assets.org import org_assets
 from personio_pipeline.defs.assets.teammeter import teammeter_sync
-from personio_pipeline.defs.checks import org_checks
 from personio_pipeline.defs.connection_sensor import connection_sensor
 from personio_pipeline.defs.invitation_sensor import invitation_sensor
 from personio_pipeline.defs.jobs import sync_company_job
@@ -24,7 +23,7 @@ def build_defs() -> dg.Definitions:
     configure_python_logging()
     return dg.Definitions(
         assets=[raw_employees, *org_assets, teammeter_sync, teammeter_invitations],
-        asset_checks=[*org_checks, invitations_delivered],
+        asset_checks=[invitations_delivered],
         jobs=[sync_company_job, invite_company_job],
         sensors=[missing_email_alerts, connection_sensor, invitation_sensor, sync_failure_sensor],
         schedules=[daily_sync],

@@ -1,7 +1,7 @@
 """Asset checks on the organisation model; the verdicts come from `personio_pipeline.model.checks`.
 
-The checks on org/employees and org/reporting_lines are evaluated inside those assets, which
-already hold the data (separate check steps would reload it: ~11 s per 100,000 employees).
+All checks are evaluated inside the steps that build the tables, which already hold the data
+(separate check steps would reload it: ~11 s per 100,000 employees).
 ERROR checks are blocking: data that would break Teammeter (shared logins, management cycles,
 nameless teams) never reaches the store. WARN checks are advisory and feed the data-team alerts.
 """
@@ -54,25 +54,17 @@ def to_result(check_name: str, outcome: verdicts.CheckOutcome, asset_key: dg.Ass
 
 
 NAMED_TABLES = {"teams": "team_key", "roles": "role_key", "units": "unit_key"}
+NAME_CHECKS = [
+    dg.AssetCheckSpec("names_present", asset=dg.AssetKey(["org", name]), blocking=True,
+                      description=f"Every {name[:-1]} has a non-empty name (ERROR, blocking).")
+    for name in NAMED_TABLES
+]
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec("names_present", asset=dg.AssetKey(["org", name]), blocking=True,
-                          description=f"Every {name[:-1]} has a non-empty name (ERROR, blocking).")
-        for name in NAMED_TABLES
-    ],
-    ins={name: dg.AssetIn(["org", name]) for name in NAMED_TABLES},
-)
-def names_present(teams: pd.DataFrame, roles: pd.DataFrame, units: pd.DataFrame):
-    """Teammeter shows teams, roles and units by name; each table gets its own verdict."""
-    tables = {"teams": teams, "roles": roles, "units": units}
-    for name in NAMED_TABLES:
-        only_this = {
-            other: table if other == name else pd.DataFrame({"name": [], NAMED_TABLES[other]: []})
-            for other, table in tables.items()
-        }
-        yield to_result("names_present", verdicts.names_present(**only_this), dg.AssetKey(["org", name]))
-
-
-org_checks = [names_present]
+def names_present_in(name: str, tables: dict[str, pd.DataFrame]) -> verdicts.CheckOutcome:
+    """The names_present verdict for one of teams/roles/units (the pure check takes all three)."""
+    only_this = {
+        other: tables[other] if other == name else pd.DataFrame({"name": [], key: []})
+        for other, key in NAMED_TABLES.items()
+    }
+    return verdicts.names_present(**only_this)

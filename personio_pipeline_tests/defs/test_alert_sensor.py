@@ -8,7 +8,6 @@ import pytest
 
 from personio_pipeline.defs.assets.apideck import raw_employees
 from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.checks import org_checks
 from personio_pipeline.defs.io import LocalFilesIOManager
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
@@ -41,7 +40,7 @@ def world(tmp_path, sandbox, smtp_server, webhook_receiver):
     class World:
         def sync(self, records):
             sandbox.set_company(COMPANY, records)
-            result = dg.materialize([raw_employees, *org_assets, *org_checks], resources=resources,
+            result = dg.materialize([raw_employees, *org_assets], resources=resources,
                                     instance=instance, partition_key=COMPANY)
             assert result.success
 

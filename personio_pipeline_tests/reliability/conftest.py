@@ -29,7 +29,6 @@ from personio_pipeline.apideck.sandbox.server import SandboxServer
 from personio_pipeline.defs.assets.apideck import raw_employees
 from personio_pipeline.defs.assets.org import org_assets
 from personio_pipeline.defs.assets.teammeter import teammeter_sync
-from personio_pipeline.defs.checks import org_checks
 from personio_pipeline.defs.io import LocalFilesIOManager
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
@@ -50,7 +49,7 @@ from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixture
 COMPANY = "acme"
 SIZE = 450  # three pages of 200: faults can hit the middle of a listing
 TODAY = date(2026, 1, 20)  # the model's "today": fixed, so runs on different days compare
-SYNC_GRAPH = [raw_employees, *org_assets, teammeter_sync, *org_checks]
+SYNC_GRAPH = [raw_employees, *org_assets, teammeter_sync]
 RAW_STEP = "apideck__employees"
 WRITE_STEP = "teammeter_sync"
 
