@@ -49,7 +49,7 @@ def model_fingerprint(model: OrgModel) -> str:
         frame: pd.DataFrame = getattr(model, name)
         digest.update(f"{name}|{len(frame)}|{list(frame.columns)}|{[str(t) for t in frame.dtypes]}\n".encode())
         if len(frame):
-            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+            digest.update(pd.util.hash_pandas_object(frame, index=False, categorize=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
