@@ -46,7 +46,11 @@ SOURCES = ("hr", "teammeter")
 INVITATION_STATUSES = ("pending", "claimed", "sent", "failed", "ambiguous")
 
 
-def _organisation_id() -> sa.Column:
+def _organisation_id(*, referenced: bool = True) -> sa.Column:
+    """The owning company. Links and the change log hold a copy of their owner's without a
+    foreign key: it spared PostgreSQL one referential check per row (migration 0006)."""
+    if not referenced:
+        return sa.Column("organisation_id", sa.Integer, nullable=False)
     return sa.Column("organisation_id", sa.Integer, sa.ForeignKey("organisations.id"), nullable=False)
 
 
@@ -94,7 +98,7 @@ def _link(name: str, left: tuple[str, str], right: tuple[str, str]) -> sa.Table:
         name,
         metadata,
         sa.Column("id", sa.Integer, primary_key=True),
-        _organisation_id(),
+        _organisation_id(referenced=False),
         sa.Column(left[0], sa.Integer, sa.ForeignKey(left[1] + ".id"), nullable=False),
         sa.Column(right[0], sa.Integer, sa.ForeignKey(right[1] + ".id"), nullable=False),
         source,
@@ -180,7 +184,7 @@ change_log = sa.Table(
     "change_log",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    _organisation_id(),
+    _organisation_id(referenced=False),
     sa.Column("run_id", sa.String(255)),
     sa.Column("entity", sa.String(32), nullable=False),
     sa.Column("entity_key", sa.String(600), nullable=False),
