@@ -30,7 +30,10 @@ ERROR_LIMIT = 2000
 
 def error_summary(error) -> str:
     """A Dagster error (SerializableErrorInfo) as `Type: message`, without the stack and without
-    the module path Dagster repeats in front of the message."""
+    the module path Dagster repeats in front of the message. Dagster wraps an exception raised in
+    a step ("Error occurred while executing op ..."): the innermost cause is what went wrong."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
     message = error.message.strip()
     prefix, _, rest = message.partition(": ")
     if error.cls_name and prefix.endswith(error.cls_name):

@@ -140,3 +140,13 @@ def test_error_summary_drops_the_module_path():
         cls_name, message = "Failure", "dagster._core.definitions.events.Failure: Company 'acme': refused\n"
 
     assert error_summary(Error()) == "Failure: Company 'acme': refused"
+
+
+def test_error_summary_reports_the_innermost_cause():
+    class Cause:
+        cls_name, message, cause = "OperationalError", "sqlite3.OperationalError: database is locked\n", None
+
+    class Wrapper:
+        cls_name, message, cause = "DagsterExecutionStepExecutionError", "Error occurred while executing op", Cause()
+
+    assert error_summary(Wrapper()) == "OperationalError: database is locked"

@@ -12,6 +12,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,13 +23,15 @@ from typing import Any
 
 import orjson
 
-SPOOL_SUFFIX = ".jsonl.part"
+SPOOL_PREFIX, SPOOL_SUFFIX = "personio-raw-", ".jsonl.part"
+STALE_SPOOL_SECONDS = 24 * 3600  # left behind by a killed process: swept by the next listing
 READ_CHUNK_LINES = 2_000  # ~1 MB of JSON per orjson call: one call per chunk, not per line
 
 
-@dataclass(frozen=True)
+@dataclass
 class RawExtract:
-    """A JSON Lines file of employee records, one JSON object per line."""
+    """A JSON Lines file of employee records, one JSON object per line. `move_to` moves the file
+    and this handle with it."""
 
     path: Path
     known_rows: int | None = None
@@ -63,20 +67,30 @@ class RawExtract:
 
     def move_to(self, destination: Path) -> RawExtract:
         """Put the file at `destination` atomically (a reader sees the old or the new extract,
-        never half of one), also across file systems."""
+        never half of one), also across file systems; two movers never share a staging name."""
         destination.parent.mkdir(parents=True, exist_ok=True)
-        staging = destination.with_name(destination.name + ".tmp")
-        shutil.move(self.path, staging)
-        os.replace(staging, destination)
-        return RawExtract(destination, self.rows, self.sha256)
+        rows, sha256 = self.rows, self.sha256
+        staging = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            shutil.move(self.path, staging)
+            os.replace(staging, destination)
+        finally:
+            staging.unlink(missing_ok=True)
+        self.path, self.known_rows, self.known_sha256 = destination, rows, sha256
+        return self
 
 
 class RawExtractSpool:
-    """Collects pages into a temporary file; `finish()` returns the extract, and leaving the
-    `with` block without finishing (an exception) deletes the file."""
+    """Collects pages into a temporary file in `directory` (best on the file system of the stored
+    extracts, so that storing it is a rename); `finish()` returns the extract, and leaving the
+    `with` block without finishing (an exception) deletes the file. Spool files older than a day
+    in the directory (a killed process) are removed on the way."""
 
     def __init__(self, directory: str | Path | None = None):
-        handle, name = tempfile.mkstemp(prefix="personio-raw-", suffix=SPOOL_SUFFIX, dir=directory)
+        if directory is not None:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            sweep_stale_spools(Path(directory))
+        handle, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=directory)
         self._file = os.fdopen(handle, "wb")
         self._path = Path(name)
         self._digest = hashlib.sha256()
@@ -104,8 +118,21 @@ class RawExtractSpool:
             self._path.unlink(missing_ok=True)
 
 
+def sweep_stale_spools(directory: Path, max_age_seconds: float = STALE_SPOOL_SECONDS) -> int:
+    """Delete spool files older than `max_age_seconds` (they hold personal data); how many."""
+    cutoff, removed = time.time() - max_age_seconds, 0
+    for path in directory.glob(f"{SPOOL_PREFIX}*{SPOOL_SUFFIX}"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 def write_extract(path: Path, records: Iterable[Any]) -> RawExtract:
     """Store records as an extract at `path` (tests and tools; the asset spools page by page)."""
-    with RawExtractSpool(path.parent if path.parent.exists() else None) as spool:
+    with RawExtractSpool(path.parent) as spool:
         spool.write(records)
         return spool.finish().move_to(path)

@@ -30,8 +30,9 @@ PARTITION_TAG = "dagster/partition"
 SYNC_LAYERS = ("apideck", "org", "teammeter")
 STATUS_ASSET = dg.AssetKey(["teammeter", "users"])
 METADATA_ERROR_LIMIT = 1000
-# Step keys of the sync graph: apideck__employees, org__*, and the Teammeter write.
-SYNC_STEP_PREFIXES = ("apideck__", "org__")
+# Step keys of the sync graph: apideck__employees, org__employees, org_structure (teams, units,
+# roles, reporting lines) and the Teammeter write.
+SYNC_STEP_PREFIXES = ("apideck__", "org__", "org_structure")
 SYNC_WRITE_STEP = "teammeter_sync"
 
 

@@ -39,6 +39,7 @@ organisations = sa.Table(
     # What the last committed sync applied; NULL = unknown, the next sync diffs in full.
     sa.Column("synced_model_fingerprint", sa.String(64)),
     sa.Column("synced_store_signature", sa.String(64)),
+    sa.Column("synced_diffed_at", sa.DateTime(timezone=True)),
 )
 
 

@@ -161,7 +161,7 @@ def sync_company(
         organisation = organisations.lock(conn, consumer_id)
         safeguard.refuse_empty(organisation, len(model.employees))
         safeguard.limit_for(organisation, max_deactivation_share)  # a bad setting fails every run
-        if not full_sync and unchanged.unchanged_since_last_sync(conn, organisation.id, fingerprint):
+        if not full_sync and unchanged.unchanged_since_last_sync(conn, organisation.id, fingerprint, now):
             _mark_synced(conn, organisation.id, now)
             record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
                            rows_written=0, counts={})
@@ -176,7 +176,7 @@ def sync_company(
             approved=approve_deactivations,
         )
         rows_written = _apply(conn, organisation.id, plan, snapshot, run_id, now, after_stage or _no_hook)
-        unchanged.remember(conn, organisation.id, fingerprint)
+        unchanged.remember(conn, organisation.id, fingerprint, now)
         # Observability: the attempt's summary commits with the data, or not at all.
         record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
                        rows_written=rows_written, counts=plan.counts())

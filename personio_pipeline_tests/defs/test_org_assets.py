@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from personio_pipeline.defs.assets.apideck import raw_employees
 from personio_pipeline.defs.assets.org import org_assets
+from personio_pipeline.defs.assets.teammeter import teammeter_sync
 from personio_pipeline.defs.io import LocalFilesIOManager
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter.schema import users
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import crafted_company, person
 
@@ -112,3 +115,32 @@ def test_shared_login_blocks_everything_downstream(resources, sandbox):
     materialised = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
                     for m in [m.event_specific_data.materialization]}
     assert materialised == {"apideck/employees", "org/employees"}
+
+
+@pytest.mark.parametrize(
+    "company, failing_check",
+    [
+        ([person("1", "Ada", "A", email="ada@acme.example", team=("t9", "   "))], ("teams", "names_present")),
+        (
+            [person("1", "Ada", "A", email="ada@acme.example", manager="2"),
+             person("2", "Bob", "B", email="bob@acme.example", manager="1")],
+            ("reporting_lines", "management_cycles"),
+        ),
+    ],
+    ids=["nameless-team", "management-cycle"],
+)
+def test_a_blocking_check_of_org_structure_keeps_the_company_out_of_teammeter(resources, sandbox, company, failing_check):
+    """The checks evaluated inside the org_structure step still block the Teammeter write."""
+    sandbox.set_company(COMPANY, company)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(companies.name, [COMPANY])
+    result = dg.materialize([raw_employees, *org_assets, teammeter_sync], resources=resources, instance=instance,
+                            partition_key=COMPANY, raise_on_error=False)
+
+    check = verdicts(result)[failing_check]
+    assert not check.passed and check.blocking
+    assert not result.success
+    assert "teammeter_sync" not in {e.step_key for e in result.all_events
+                                    if e.event_type == dg.DagsterEventType.STEP_START}
+    with resources["teammeter_db"].engine().connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one() == 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
+import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +21,8 @@ from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 
 @pytest.fixture
-def resources(tmp_path, sandbox):
+def resources(tmp_path, sandbox, monkeypatch):
+    monkeypatch.setenv("PERSONIO_PIPELINE_DATA_DIR", str(tmp_path / "data"))  # where listings spool
     db = TeammeterDatabase(url=f"sqlite:///{tmp_path / 'teammeter.sqlite'}")
     with db.engine().begin() as conn:
         organisations.register(conn, "acme", "ACME GmbH")
@@ -83,10 +85,12 @@ def test_unregistered_company_names_the_remedy(resources):
 
 def test_a_failed_listing_keeps_the_stored_extract_and_leaves_no_spool(resources, sandbox, tmp_path):
     sandbox.config.company_sizes["acme"] = 450
+    spool_dir = tmp_path / "data" / "spool"
     first = materialize(resources)
     path = Path(first.asset_materializations_for_node("apideck__employees")[0].metadata["path"].value)
     before = path.read_bytes()
-    spools = set(Path(tempfile.gettempdir()).glob("personio-raw-*"))
+    assert list(spool_dir.iterdir()) == []  # the spool became the stored extract (a rename)
+    assert first.output_for_node("apideck__employees").path == path  # the handle moved with the file
 
     resources["apideck"] = ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url,
                                            max_retry_seconds=1)
@@ -94,4 +98,17 @@ def test_a_failed_listing_keeps_the_stored_extract_and_leaves_no_spool(resources
     assert not materialize(resources, raise_on_error=False).success
 
     assert path.read_bytes() == before
-    assert set(Path(tempfile.gettempdir()).glob("personio-raw-*")) == spools
+    assert list(spool_dir.iterdir()) == []
+
+
+def test_a_spool_left_by_a_killed_process_is_swept_by_a_later_listing(resources, tmp_path):
+    spool_dir = tmp_path / "data" / "spool"
+    spool_dir.mkdir(parents=True)
+    stale, fresh = spool_dir / "personio-raw-old.jsonl.part", spool_dir / "personio-raw-new.jsonl.part"
+    for left in (stale, fresh):
+        left.write_text('{"id": "1"}\n')
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+
+    assert materialize(resources).success
+    assert sorted(p.name for p in spool_dir.iterdir()) == [fresh.name]  # a running listing's is kept

@@ -143,3 +143,25 @@ def test_only_company_sync_runs_count():
     assert is_company_sync("__ephemeral_asset_job__", partition, frozenset(), ["apideck__employees", "teammeter_sync"])
     assert is_company_sync("__ephemeral_asset_job__", partition, frozenset(), ["teammeter_sync"])
     assert not is_company_sync("__ephemeral_asset_job__", partition, frozenset(), ["teammeter__invitations"])
+
+
+def test_an_unexpected_error_is_recorded_as_its_cause_without_personal_data(env):
+    """Not a dg.Failure: Dagster wraps the exception; the record keeps the innermost cause, and
+    the failed statement's parameters (names, addresses) are not part of it."""
+    resources, instance = env
+    with resources["teammeter_db"].engine().begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER full_disk BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    sensor = Sensor(instance, resources)
+    sensor.tick()
+    failed = run_sync(resources, instance=instance)
+    assert not failed.success
+    sensor.tick()
+
+    (row,) = attempts(resources)
+    assert row["failed_step"] == "teammeter_sync"
+    assert row["error"].startswith("IntegrityError: ") and "database or disk is full" in row["error"], row["error"]
+    assert "Error occurred while executing" not in row["error"]
+    assert "@" not in row["error"]
+    assert "[parameters:" not in row["error"] or "hidden due to hide_parameters" in row["error"], row["error"]

@@ -142,11 +142,14 @@ def test_first_sync_noop_and_day_two_of_100k(engine):
     plain, _ = timed(lambda: plain_bulk_insert(engine, model, bulk_id))
     first, result = timed(lambda: sync_company(engine, "big", model, run_id="first"))
     noop, again = timed(lambda: sync_company(engine, "big", model, run_id="again"))
+    full_noop, full_again = timed(lambda: sync_company(engine, "big", model, run_id="again-full", full_sync=True))
     day_two, changed = timed(lambda: sync_company(engine, "big", churned(model), run_id="day-2"))
     print(
         f"\n[{engine.dialect.name}] plain bulk insert {plain:.2f}s | first sync {first:.2f}s "
         f"({first / plain:.2f}x, {result.rows_written} rows incl. change log) | no-op {noop:.2f}s "
+        f"(diff skipped), {full_noop:.2f}s (full diff) "
         f"| day two {day_two:.2f}s ({changed.rows_written} rows)"
     )
-    assert again.rows_written == 0
+    assert again.rows_written == 0 and again.diff_skipped
+    assert full_again.rows_written == 0 and not full_again.diff_skipped
     assert changed.counts["user"] == {"deactivate": 1000}

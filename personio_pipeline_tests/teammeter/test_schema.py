@@ -97,3 +97,17 @@ def test_one_open_invitation_per_user(two_orgs):
         conn.execute(sa.insert(invitations).values(**invite))
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(sa.insert(invitations).values(**invite, status="claimed"))
+
+
+def test_companies_synced_before_sync_runs_keep_their_last_success(engine):
+    command.downgrade(alembic_config(engine), "0003")
+    with engine.begin() as conn:  # the 0003 schema, so plain SQL
+        conn.execute(
+            sa.text("INSERT INTO organisations (consumer_id, name, last_synced_at) VALUES (:id, :id, :at)"),
+            [{"id": "acme", "at": NOW}, {"id": "never-synced", "at": None}],
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text("SELECT consumer_id, last_success_at FROM company_sync_status")).all())
+    assert rows["never-synced"] is None
+    assert str(rows["acme"]).startswith("2026-01-01")

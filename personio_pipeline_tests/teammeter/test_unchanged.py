@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter import manual, organisations
+from personio_pipeline.teammeter import manual, organisations, unchanged
 from personio_pipeline.teammeter.schema import reporting_lines, sync_runs, team_memberships, users
 from personio_pipeline.teammeter.sync import company_transaction
 from personio_pipeline.teammeter.unchanged import model_fingerprint
@@ -77,8 +77,16 @@ def test_a_hand_edit_makes_the_next_sync_diff(synced):
         ),
         # A reporting line deleted outright.
         lambda conn: conn.execute(sa.delete(reporting_lines).where(reporting_lines.c.id == 1)),
+        # A membership re-pointed to another team in place (links have no updated_at).
+        lambda conn: conn.execute(
+            sa.update(team_memberships).where(team_memberships.c.id == 1).values(
+                team_id=sa.select(sa.func.max(team_memberships.c.team_id)).scalar_subquery()
+            )
+        ),
+        # A name edited by raw SQL without stamping updated_at.
+        lambda conn: conn.execute(sa.update(users).where(users.c.employee_id == "2").values(last_name="B.")),
     ],
-    ids=["user-deactivated", "membership-ended", "line-deleted"],
+    ids=["user-deactivated", "membership-ended", "line-deleted", "membership-re-pointed", "name-edited"],
 )
 def test_an_edit_outside_the_sync_is_noticed_and_repaired(synced, edit):
     expected = hr_state(synced)
@@ -95,7 +103,7 @@ def test_an_edit_outside_the_sync_is_noticed_and_repaired(synced, edit):
 def hr_state(engine) -> dict[str, list[tuple]]:
     """Who is active, and the open memberships and lines (ids of repaired links differ)."""
     return {
-        "users": table_rows(engine, users, "acme", "employee_id", "active", "has_access"),
+        "users": table_rows(engine, users, "acme", "employee_id", "active", "has_access", "last_name"),
         "memberships": table_rows(engine, team_memberships, "acme", "user_id", "team_id", ended_at=None),
         "lines": table_rows(engine, reporting_lines, "acme", "user_id", "manager_user_id", ended_at=None),
     }
@@ -110,6 +118,14 @@ def test_a_failed_sync_keeps_what_the_last_good_one_remembered(synced):
         sync(synced, day_two(), "day-2", after_stage=fail_after_users)
     assert sync(synced, day_one(), "day-1-again").diff_skipped
     assert not sync(synced, day_two(), "day-2-retry").diff_skipped
+
+
+def test_the_diff_runs_at_least_weekly(synced):
+    last_diff = organisation_row(synced).last_synced_at
+    last_diff = last_diff if last_diff.tzinfo else last_diff.replace(tzinfo=timezone.utc)  # SQLite: naive UTC
+    assert sync(synced, day_one(), "day-6", now=last_diff + timedelta(days=6)).diff_skipped
+    assert not sync(synced, day_one(), "day-8", now=last_diff + timedelta(days=8)).diff_skipped
+    assert sync(synced, day_one(), "day-9", now=last_diff + timedelta(days=9)).diff_skipped
 
 
 def test_full_sync_always_diffs(synced):
@@ -130,5 +146,28 @@ def test_fingerprint_covers_every_cell_column_and_type():
     retyped.employees["updated_at"] = retyped.employees["updated_at"].astype(str)
     fewer_lines = org_model(day_one())
     fewer_lines.reporting_lines.drop(index=0, inplace=True)
-    others = {model_fingerprint(m) for m in (one_cell, renamed_column, retyped, fewer_lines)}
-    assert len(others) == 4 and model_fingerprint(model) not in others
+    text_none = org_model(day_one())  # HR sends the text "None" where it sent nothing
+    text_none.employees["email_problem"] = text_none.employees["email_problem"].map(lambda v: "None" if v is None else v)
+    others = {model_fingerprint(m) for m in (one_cell, renamed_column, retyped, fewer_lines, text_none)}
+    assert len(others) == 5 and model_fingerprint(model) not in others
+
+
+def test_fingerprint_changes_with_the_code_that_builds_and_applies_the_model(monkeypatch, tmp_path):
+    model = org_model(day_one())
+    before = model_fingerprint(model)
+    package = tmp_path / "personio_pipeline"
+    for pattern in unchanged._RULE_SOURCES:
+        for source in unchanged._PACKAGE.glob(pattern):
+            target = package / source.relative_to(unchanged._PACKAGE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+    monkeypatch.setattr(unchanged, "_PACKAGE", package)
+    unchanged.rules_digest.cache_clear()
+    try:
+        assert model_fingerprint(model) == before
+        ownership = package / "teammeter" / "ownership.py"
+        ownership.write_text(ownership.read_text() + "\n# a new rule\n")
+        unchanged.rules_digest.cache_clear()
+        assert model_fingerprint(model) != before
+    finally:
+        unchanged.rules_digest.cache_clear()

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from personio_pipeline import settings
 from personio_pipeline.apideck.client import FetchStats
 from personio_pipeline.apideck.errors import ApideckError
 from personio_pipeline.apideck.extract import RawExtractSpool
@@ -10,6 +11,8 @@ from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.defs.types import RawEmployeeRecords
 from personio_pipeline.teammeter import organisations
+
+SPOOL_DIR = "spool"  # under the data folder, next to the stored extracts: storing one is a rename
 
 
 @dg.asset(
@@ -32,14 +35,15 @@ def raw_employees(
     try:
         with teammeter_db.engine().connect() as conn:
             organisation = organisations.get(conn, consumer_id)
-        with RawExtractSpool() as spool, apideck.hris_client(logger=context.log) as client:
-            for page in client.iter_employee_pages(consumer_id, organisation.service_id, stats=stats):
-                spool.write(page.records)
-            extract = spool.finish()
+        with RawExtractSpool(settings.data_dir() / SPOOL_DIR) as spool:
+            with apideck.hris_client(logger=context.log) as client:
+                for page in client.iter_employee_pages(consumer_id, organisation.service_id, stats=stats):
+                    spool.write(page.records)
+            with teammeter_db.engine().begin() as conn:  # a full listing proves the connection works
+                organisations.set_connection_state(conn, consumer_id, organisations.CONNECTED)
+            extract = spool.finish()  # last: anything failing before it deletes the spool file
     except (ApideckError, organisations.UnknownCompanyError) as error:
         raise dg.Failure(description=str(error)) from None
-    with teammeter_db.engine().begin() as conn:  # a full listing proves the connection works
-        organisations.set_connection_state(conn, consumer_id, organisations.CONNECTED)
     return dg.Output(
         extract,
         metadata={

@@ -86,6 +86,14 @@ def upgrade() -> None:
         "ix_sync_runs_organisation_id_status_finished_at", "sync_runs", ["organisation_id", "status", "finished_at"]
     )
     op.execute(sa.text(VIEW))
+    # Companies synced before this migration start with their last known success (no counts).
+    op.execute(
+        sa.text(
+            "INSERT INTO sync_runs (organisation_id, run_id, status, finished_at) "
+            "SELECT id, 'before-sync-runs', 'succeeded', last_synced_at FROM organisations "
+            "WHERE last_synced_at IS NOT NULL"
+        )
+    )
 
 
 def downgrade() -> None:

@@ -1,4 +1,4 @@
-"""organisations: what the last committed sync applied (model fingerprint, store signature)
+"""organisations: what the last full diff applied (model fingerprint, store signature, when)
 
 A daily sync that finds the same organisation model and an untouched store can skip the diff
 (see personio_pipeline.teammeter.unchanged). NULL means "unknown": the next sync diffs in full.
@@ -16,16 +16,15 @@ branch_labels = None
 depends_on = None
 
 
-COLUMNS = ("synced_model_fingerprint", "synced_store_signature")
-
-
 def upgrade() -> None:
-    for name in COLUMNS:
-        op.add_column("organisations", sa.Column(name, sa.String(64)))
+    op.add_column("organisations", sa.Column("synced_model_fingerprint", sa.String(64)))
+    op.add_column("organisations", sa.Column("synced_store_signature", sa.String(64)))
+    op.add_column("organisations", sa.Column("synced_diffed_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
     # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch copy of the table would break the
     # company_sync_status view that reads it.
+    op.execute(sa.text("ALTER TABLE organisations DROP COLUMN synced_diffed_at"))
     op.execute(sa.text("ALTER TABLE organisations DROP COLUMN synced_store_signature"))
     op.execute(sa.text("ALTER TABLE organisations DROP COLUMN synced_model_fingerprint"))
