@@ -27,7 +27,7 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster_postgres import PostgresRunStorage
 
 from personio_pipeline import cli
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter import organisations, sync_runs
 from personio_pipeline.teammeter.db import migrated_engine
 from personio_pipeline.teammeter.schema import users
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
@@ -201,10 +201,17 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
             count = conn.execute(sa.select(sa.func.count()).select_from(users)
                                  .where(users.c.organisation_id == organisation.id)).scalar_one()
             assert count > 0, company
+        # ... and the per-company summary in Teammeter says so: every run id recorded as a success.
+        summary = {row.consumer_id: row for row in sync_runs.company_status(conn)}
+    for company in COMPANIES:
+        assert summary[company].last_attempt_status == "succeeded", (company, summary[company])
+        assert summary[company].consecutive_failures == 0 and summary[company].last_success_employees_read > 0
+    run_ids = {r.dagster_run.run_id for r in records}
+    assert {row.last_success_run_id for row in summary.values()} <= run_ids
 
-    # The daemon evaluated the schedule and both sensors against the Postgres schedule storage.
+    # The daemon evaluated the schedule and the sensors against the Postgres schedule storage.
     ticks = ticks_by_instigator(instance)
-    assert {"daily_sync", "connection_sensor", "missing_email_alerts"} <= set(ticks)
+    assert {"daily_sync", "connection_sensor", "missing_email_alerts", "sync_failure_sensor"} <= set(ticks)
     for name, instigator_ticks in ticks.items():
         assert instigator_ticks, name
         assert all(tick.status != TickStatus.FAILURE for tick in instigator_ticks), (name, instigator_ticks)
