@@ -160,7 +160,7 @@ def format_status_table(rows: list[CompanyStatus], error_width: int = 70) -> str
     failing = sum(row.failing for row in rows)
     never = sum(row.last_attempt_at is None for row in rows)
     lines = [
-        f"{len(rows)} companies, {failing} failing (newest attempt failed), {never} never synced",
+        f"{len(rows)} {'company' if len(rows) == 1 else 'companies'}, {failing} failing (newest attempt failed), {never} never synced",
         f"  {'consumer id':<28} {'name':<24} {'state':<10} {'last status':<11} {'last success':<17} "
         f"{'employees':>9} {'fails':>5}  last failure",
     ]
