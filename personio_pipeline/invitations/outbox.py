@@ -67,6 +67,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.schema import invitations, users
 from personio_pipeline.teammeter.sync import company_transaction
 
@@ -595,10 +596,8 @@ def due_work(conn: sa.Connection, now: datetime, max_attempts: int = MAX_ATTEMPT
 
 
 def _utc(now: datetime | None) -> datetime:
-    """Aware UTC (SQLite stores timestamps without a zone: everything is written in UTC)."""
-    if now is None:
-        return datetime.now(timezone.utc)
-    return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+    """`now` (default: this moment) as aware UTC."""
+    return datetime.now(timezone.utc) if now is None else as_utc(now)
 
 
 def _plain(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,3 +53,9 @@ def migrated_engine(url: str) -> sa.Engine:
     engine = create_engine(url)
     migrate(engine)
     return engine
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC. SQLite keeps a timestamp's wall-clock digits only and hands them back naive, so
+    every writer stores UTC and every reader reads naive values as UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -9,7 +9,7 @@ failure (a sensor tick may be replayed) and overwrites for a success (the write 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from personio_pipeline.redaction import redact
 from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.schema import ERROR_MESSAGE_LIMIT, company_sync_status, sync_runs
 
 SUCCEEDED, FAILED = "succeeded", "failed"
@@ -66,7 +67,7 @@ def record_success(
     """Record a successful sync of the organisation (call inside the sync's transaction)."""
     values = {
         "status": SUCCEEDED,
-        "finished_at": _utc(finished_at),
+        "finished_at": as_utc(finished_at),
         "employees_read": employees_read,
         "rows_written": rows_written,
         "counts": counts,
@@ -95,8 +96,8 @@ def record_failure(
         "organisation_id": organisation.id,
         "run_id": run_id,
         "status": FAILED,
-        "started_at": _utc(started_at) if started_at else None,
-        "finished_at": _utc(finished_at),
+        "started_at": as_utc(started_at) if started_at else None,
+        "finished_at": as_utc(finished_at),
         "failed_step": failed_step[:255] if failed_step else None,
         "error": redact(error, secrets, ERROR_MESSAGE_LIMIT) if error else None,
     }
@@ -138,16 +139,11 @@ def _upsert(conn: sa.Connection, values: dict[str, Any], update: dict[str, Any] 
     return conn.execute(statement.returning(sync_runs.c.id)).first() is not None
 
 
-def _utc(value: datetime) -> datetime:
-    """Aware UTC (SQLite keeps the wall-clock digits only, so every writer must agree on UTC)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def _from_row(row: sa.Row) -> CompanyStatus:
     values = dict(row._mapping)
     for name in ("last_success_at", "last_attempt_at", "last_failure_at"):
         if values[name] is not None:
-            values[name] = _utc(values[name])
+            values[name] = as_utc(values[name])
     values["auto_sync"] = bool(values["auto_sync"])
     values["consecutive_failures"] = int(values["consecutive_failures"] or 0)
     return CompanyStatus(**values)

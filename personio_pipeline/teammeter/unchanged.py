@@ -25,7 +25,7 @@ gives the same result.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.diff import OrgModel
 from personio_pipeline.teammeter.schema import (
     organisations,
@@ -121,7 +122,7 @@ def unchanged_since_last_sync(conn: sa.Connection, organisation_id: int, fingerp
     if remembered.synced_model_fingerprint != fingerprint or remembered.synced_store_signature is None:
         return False
     diffed_at = remembered.synced_diffed_at
-    if diffed_at is None or _aware(diffed_at) <= now - FULL_DIFF_INTERVAL:
+    if diffed_at is None or as_utc(diffed_at) <= now - FULL_DIFF_INTERVAL:
         return False
     return remembered.synced_store_signature == store_signature(conn, organisation_id)
 
@@ -143,8 +144,3 @@ def remember(conn: sa.Connection, organisation_id: int, fingerprint: str | None,
 def forget(conn: sa.Connection, organisation_id: int) -> None:
     """The next sync runs the full diff (hand edits call this)."""
     remember(conn, organisation_id, None)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
