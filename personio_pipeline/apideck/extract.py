@@ -129,10 +129,3 @@ def sweep_stale_spools(directory: Path, max_age_seconds: float = STALE_SPOOL_SEC
         except FileNotFoundError:
             pass
     return removed
-
-
-def write_extract(path: Path, records: Iterable[Any]) -> RawExtract:
-    """Store records as an extract at `path` (tests and tools; the asset spools page by page)."""
-    with RawExtractSpool(path.parent) as spool:
-        spool.write(records)
-        return spool.finish().move_to(path)

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from personio_pipeline.apideck.extract import RawExtract, write_extract
+from personio_pipeline.apideck.extract import RawExtract
 
 
 class LocalFilesIOManager(dg.ConfigurableIOManager):
@@ -31,8 +31,6 @@ class LocalFilesIOManager(dg.ConfigurableIOManager):
         stem = self._stem(context)
         if isinstance(obj, RawExtract):
             path = obj.move_to(stem.with_suffix(".jsonl")).path
-        elif isinstance(obj, list):
-            path = write_extract(stem.with_suffix(".jsonl"), obj).path
         elif isinstance(obj, pd.DataFrame):
             path = stem.with_suffix(".parquet")
             path.parent.mkdir(parents=True, exist_ok=True)

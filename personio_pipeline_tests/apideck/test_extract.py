@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from personio_pipeline.apideck.extract import SPOOL_SUFFIX, RawExtract, RawExtractSpool, write_extract
+from personio_pipeline.apideck.extract import SPOOL_SUFFIX, RawExtract, RawExtractSpool
+
+def write_extract(path, records) -> RawExtract:
+    """Records stored as the raw asset stores them: spooled beside the target, then moved in."""
+    with RawExtractSpool(path.parent) as spool:
+        spool.write(records)
+        return spool.finish().move_to(path)
+
 
 RECORDS = [{"id": str(i), "first_name": f"Ännchen {i}", "emails": [{"email": f"p{i}@acme.example"}]} for i in range(5)]
 
