@@ -402,7 +402,7 @@ def demo() -> None:
     _print_run_summary(DEMO_COMPANY, result)
     from personio_pipeline import settings
 
-    click.echo(f"Teammeter database: {settings.teammeter_database_url()}")
+    click.echo(f"Teammeter database: {settings.printable_url(settings.teammeter_database_url())}")
     click.echo(f"Data folder:        {settings.data_dir()}")
     click.echo(f"Dagster home:       {home}")
     click.echo("Open the UI with `make dev` (http://127.0.0.1:3000), company partition "

@@ -20,3 +20,10 @@ def teammeter_database_url() -> str:
     if url:
         return url
     return f"sqlite:///{data_dir() / 'teammeter.sqlite'}"
+
+
+def printable_url(url: str) -> str:
+    """The URL with its password masked, for what the CLI prints."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
