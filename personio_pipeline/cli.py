@@ -34,9 +34,12 @@ def _instance():
 
 def _engine():
     from personio_pipeline import settings
-    from personio_pipeline.teammeter.db import migrated_engine
+    from personio_pipeline.teammeter.db import SchemaNotCurrentError, migrated_engine
 
-    return migrated_engine(settings.teammeter_database_url())
+    try:
+        return migrated_engine(settings.teammeter_database_url())
+    except SchemaNotCurrentError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _point_at_sandbox(url: str) -> None:
@@ -386,6 +389,53 @@ def _invitation_decision(name: str, help_text: str):
 _invitation_decision("release-stale", "Ambiguous invitations were NOT delivered: send them again (new token).")
 _invitation_decision("confirm-delivered", "Ambiguous invitations DID arrive: record them as sent.")
 _invitation_decision("retry-failed", "Failed invitations: try again with a fresh allowance of attempts.")
+
+
+# -- database ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The Teammeter database's schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the Teammeter database to this code's revision: the deploy step (Helm hook, init
+    container, `make prod-local`). Safe to start from several processes at once (PostgreSQL
+    advisory lock)."""
+    from personio_pipeline import settings
+    from personio_pipeline.teammeter.db import create_engine, current_revision, head_revision, migrate
+
+    url = settings.teammeter_database_url()
+    engine = create_engine(url)
+    try:
+        before = migrate(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    where = settings.printable_url(url)
+    if before == after:
+        click.echo(f"{where}: at revision {after} (this code's head {head_revision()}), nothing to do")
+    else:
+        click.echo(f"{where}: upgraded from {before or 'an empty database'} to revision {after}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's revision and this code's; exit 1 when they differ."""
+    from personio_pipeline import settings
+    from personio_pipeline.teammeter.db import create_engine, current_revision, head_revision
+
+    engine = create_engine(settings.teammeter_database_url())
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    click.echo(f"database {current or '(empty)'}, code {head}")
+    if current != head:
+        sys.exit(1)
 
 
 @main.command()
