@@ -7,6 +7,8 @@ from pathlib import Path
 
 DATA_DIR_ENV = "PERSONIO_PIPELINE_DATA_DIR"
 DATABASE_URL_ENV = "TEAMMETER_DATABASE_URL"
+STEP_RETRIES_ENV = "PERSONIO_STEP_RETRIES"
+STEP_RETRY_DELAY_ENV = "PERSONIO_STEP_RETRY_DELAY_SECONDS"
 
 
 def data_dir() -> Path:
@@ -27,3 +29,10 @@ def printable_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def step_retries() -> tuple[int, float]:
+    """How often a step that touches Apideck or the database is tried again after a transient
+    failure, and the base delay of the exponential backoff: `PERSONIO_STEP_RETRIES` (default 3)
+    and `PERSONIO_STEP_RETRY_DELAY_SECONDS` (default 5: retries after about 5, 15 and 35 s)."""
+    return int(os.environ.get(STEP_RETRIES_ENV) or 3), float(os.environ.get(STEP_RETRY_DELAY_ENV) or 5)

@@ -4,6 +4,7 @@ pipeline environment (data folder, SQLite Teammeter, Apideck settings) per test.
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -12,6 +13,19 @@ from personio_pipeline.apideck.sandbox.server import SandboxServer
 
 TEST_API_KEY = "sk_test_TOPSECRET_4f9a1c"
 TEST_APP_ID = "test-app"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_step_retries():
+    """Steps are not retried after transient failures unless a test asks for it (the production
+    default is 3, see personio_pipeline/defs/retries.py): a fault a test provokes fails at once."""
+    previous = os.environ.get("PERSONIO_STEP_RETRIES")
+    os.environ["PERSONIO_STEP_RETRIES"] = "0"
+    yield
+    if previous is None:
+        os.environ.pop("PERSONIO_STEP_RETRIES", None)
+    else:
+        os.environ["PERSONIO_STEP_RETRIES"] = previous
 
 
 @pytest.fixture
