@@ -342,7 +342,8 @@ def _run_through_instance(instance, consumer_id: str, job_name: str, run_config:
         click.echo(f"\nstopped following; run {run.run_id} goes on (Dagster UI, `personio-pipeline status`)")
         sys.exit(130)
     success = run.status == dg.DagsterRunStatus.SUCCESS
-    click.echo(f"{job_name} of '{consumer_id}' {'succeeded' if success else run.status.value} (run {run.run_id})")
+    outcome = "succeeded" if success else "FAILED" if run.status == dg.DagsterRunStatus.FAILURE else run.status.value
+    click.echo(f"{job_name} of '{consumer_id}' {outcome} (run {run.run_id})")
     return success
 
 
