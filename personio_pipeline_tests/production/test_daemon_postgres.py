@@ -89,7 +89,7 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         "load_from:\n  - python_module:\n"
-        "      module_name: personio_pipeline_tests.production.daemon_location\n"
+        "      module_name: personio_pipeline.definitions\n"
         f"      location_name: personio_pipeline\n      working_directory: {REPO}\n"
     )
     settings = {
