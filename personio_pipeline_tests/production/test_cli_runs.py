@@ -113,3 +113,19 @@ def test_without_a_daemon_the_cli_says_so_and_runs_in_process(registered):
     (run,) = dg.DagsterInstance.get().get_runs()
     assert run.remote_job_origin is None and run.tags["personio_pipeline/trigger"] == "cli"
     assert event_pids(dg.DagsterInstance.get(), run.run_id, dg.DagsterEventType.RUN_START) == {os.getpid()}
+
+
+def test_a_failed_sync_in_process_is_recorded_like_the_sensor_records_queued_ones(registered, sandbox):
+    """No daemon, so no failure sensor either: the CLI records the failed run in sync_runs."""
+    import json
+
+    sandbox.queue_faults([{"status": 401}])
+    result = CliRunner().invoke(cli.main, ["sync", COMPANY])
+    assert result.exit_code == 1, result.output
+    (run,) = dg.DagsterInstance.get().get_runs()
+    status = CliRunner().invoke(cli.main, ["status", "--company", COMPANY, "--format", "json"])
+    (row,) = json.loads(status.output)
+    assert row["failing"] and row["consecutive_failures"] == 1
+    assert row["last_failure_step"] == "apideck__employees" and "401" in row["last_failure_error"]
+    assert row["last_attempt_status"] == "failed"
+    assert row["last_failure_run_id"] == run.run_id
