@@ -19,6 +19,8 @@ from click.testing import CliRunner
 
 from personio_pipeline import cli
 from personio_pipeline.instance_runs import LOCATION_NAME, why_not_through_instance
+from personio_pipeline.teammeter import sync_runs
+from personio_pipeline.teammeter.db import migrated_engine
 from personio_pipeline_tests.production.conftest import BIN, REPO, Child, child_env, wait_for
 from personio_pipeline_tests.production.test_daemon_postgres import max_overlap
 
@@ -92,6 +94,15 @@ def test_sync_and_invitations_go_through_the_daemons_queue(daemon, sandbox):
     assert code == 1, output[-4000:]
     assert "step apideck__employees failed" in output and "HTTP 401" in output
     assert f"sync_company of '{COMPANY}' FAILED" in output
+    # The daemon's failure sensor, watching this code location only, sees the CLI's run.
+    (failed,) = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+
+    def recorded() -> bool:
+        with migrated_engine(os.environ["TEAMMETER_DATABASE_URL"]).connect() as conn:
+            (row,) = sync_runs.company_status(conn, COMPANY)
+        return row.last_failure_run_id == failed.run_id and row.last_failure_step == "apideck__employees"
+
+    wait_for("sync_failure_sensor records the failed CLI run", recorded, timeout=120, interval=2)
 
     # Invitations of the verified company, through the queue as well (file outbox: no SMTP_HOST).
     assert CliRunner().invoke(cli.main, ["verify", COMPANY]).exit_code == 0
