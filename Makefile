@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make demo` (sync the sandbox company into SQLite) and `make test`.
-PYTHON ?= python3.11
+# python3.11 when the machine has it (the version the project is tested on), else python3 (>= 3.11).
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home

@@ -69,13 +69,16 @@ with psycopg.connect(**admin) as conn:
             print(f"created database {name}")
 PY
 
-# 2. The instance: the production dagster.yaml, unchanged; the pools' own limits (see its comments).
+# 2. The deploy step: Teammeter's schema to this code's revision (runs never migrate a server database).
+"$BIN/personio-pipeline" db upgrade
+
+# 3. The instance: the production dagster.yaml, unchanged; the pools' own limits (see its comments).
 mkdir -p "$DAGSTER_HOME" "$PERSONIO_PIPELINE_DATA_DIR"
 cp deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 "$BIN/dagster" instance concurrency set apideck 4 >/dev/null
 "$BIN/dagster" instance concurrency set teammeter_write 2 >/dev/null
 
-# 3. The processes. Background jobs of a script ignore Ctrl-C, so the trap stops them.
+# 4. The processes. Background jobs of a script ignore Ctrl-C, so the trap stops them.
 pids=()
 stop_all() {
   trap - EXIT INT TERM

@@ -34,9 +34,12 @@ def _instance():
 
 def _engine():
     from personio_pipeline import settings
-    from personio_pipeline.teammeter.db import migrated_engine
+    from personio_pipeline.teammeter.db import SchemaNotCurrentError, migrated_engine
 
-    return migrated_engine(settings.teammeter_database_url())
+    try:
+        return migrated_engine(settings.teammeter_database_url())
+    except SchemaNotCurrentError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _point_at_sandbox(url: str) -> None:
@@ -261,13 +264,116 @@ def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | N
     if not _instance().has_dynamic_partition(companies.name, consumer_id):
         raise click.ClickException(str(UnknownCompanyError(consumer_id)))
     job = build_defs().resolve_job_def(job_name or SYNC_JOB_NAME)
-    return job.execute_in_process(
+    result = job.execute_in_process(
         instance=_instance(),
         partition_key=consumer_id,
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})},
         raise_on_error=False,
-        tags={"personio_pipeline/trigger": "cli"},
+        tags={TRIGGER_TAG: "cli"},
     )
+    if not result.success:
+        _record_in_process_failure(result)
+    return result
+
+
+def _record_in_process_failure(result) -> None:
+    """A sync run in this process has no code location, so the failure sensor does not see it:
+    record its failure in Teammeter here, as the sensor records the instance's runs."""
+    import logging
+
+    import dagster as dg
+
+    from personio_pipeline.defs.sync_failure_sensor import failure_details_from, is_company_sync, record_sync_failure
+
+    instance = _instance()
+    run = instance.get_run_by_id(result.run_id)
+    if run is None or not is_company_sync(run.job_name, run.tags, run.asset_selection, run.step_keys_to_execute):
+        return
+    events = result.all_events
+    step, error = failure_details_from(
+        [e for e in events if e.event_type == dg.DagsterEventType.STEP_FAILURE],
+        next((e for e in events if e.event_type == dg.DagsterEventType.RUN_FAILURE), None),
+    )
+    record_sync_failure(instance, run, step, error, _engine(), logging.getLogger("personio_pipeline.cli"))
+
+
+TRIGGER_TAG = "personio_pipeline/trigger"
+_IN_PROCESS_HELP = "Run in this process even if a dagster-daemon could run it (no run queue, no per-company limit)."
+_WORKSPACE_HELP = ("The deployment's workspace.yaml to take the code location from (default: this environment's "
+                   "personio_pipeline.definitions, location 'personio_pipeline').")
+
+
+def run_company_job(consumer_id: str, job_name: str, ops_config: dict | None, *, in_process: bool,
+                    workspace_file: str | None, needs_apideck: bool) -> bool:
+    """Submit the company's run to the instance and follow it to its end; in this process instead
+    when the instance cannot start it (no daemon) or `--in-process` asks for it. True on success."""
+    from personio_pipeline.defs.partitions import companies
+    from personio_pipeline.instance_runs import why_not_through_instance
+    from personio_pipeline.teammeter.organisations import UnknownCompanyError
+
+    instance = _instance()
+    if not instance.has_dynamic_partition(companies.name, consumer_id):
+        raise click.ClickException(str(UnknownCompanyError(consumer_id)))
+    reason = "--in-process" if in_process else why_not_through_instance(instance)
+    if reason is None:
+        return _run_through_instance(instance, consumer_id, job_name, ops_config or {}, workspace_file)
+    click.echo(f"{reason}: running {job_name} for '{consumer_id}' in this process "
+               "(no run queue, no per-company limit, no run launcher)")
+    if needs_apideck:
+        _require_apideck_settings()
+    result = run_sync(consumer_id, ops_config, job_name)
+    _print_run_summary(consumer_id, result)
+    return result.success
+
+
+def _run_through_instance(instance, consumer_id: str, job_name: str, run_config: dict, workspace_file: str | None) -> bool:
+    import dagster as dg
+
+    from personio_pipeline.instance_runs import code_location_workspace, follow, submit
+
+    with code_location_workspace(instance, workspace_file) as workspace:
+        run = submit(instance, workspace, job_name, run_config, {"dagster/partition": consumer_id, TRIGGER_TAG: "cli"})
+    click.echo(f"run {run.run_id} of {job_name} for '{consumer_id}' submitted to the instance's run queue "
+               "(Ctrl-C stops following it, not the run)")
+    try:
+        run = follow(instance, run.run_id, on_event=_print_followed_event,
+                     on_status=lambda status: click.echo(f"  run {status.value.lower()}"))
+    except KeyboardInterrupt:
+        click.echo(f"\nstopped following; run {run.run_id} goes on (Dagster UI, `personio-pipeline status`)")
+        sys.exit(130)
+    success = run.status == dg.DagsterRunStatus.SUCCESS
+    outcome = "succeeded" if success else "FAILED" if run.status == dg.DagsterRunStatus.FAILURE else run.status.value
+    click.echo(f"{job_name} of '{consumer_id}' {outcome} (run {run.run_id})")
+    return success
+
+
+def _print_followed_event(event) -> None:
+    import dagster as dg
+
+    from personio_pipeline.logs import error_summary
+
+    kind = event.event_type
+    if kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        materialization = event.event_specific_data.materialization
+        shown = {k: v.value for k, v in materialization.metadata.items() if k in _SUMMARY_KEYS}
+        described = ", ".join(f"{k.removeprefix('dagster/')}={v}" for k, v in shown.items())
+        click.echo(f"  {materialization.asset_key.to_user_string():<32} {described}")
+    elif kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+        evaluation = event.event_specific_data
+        if not evaluation.passed:
+            click.echo(f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed "
+                       f"({evaluation.severity.value})")
+    elif kind == dg.DagsterEventType.STEP_FAILURE:
+        data = event.event_specific_data
+        described = (data.user_failure_data.description if data.user_failure_data and data.user_failure_data.description
+                     else error_summary(data.error) if data.error else "failed")
+        click.echo(f"  step {event.step_key} failed: {described.strip()}")
+    elif kind == dg.DagsterEventType.STEP_UP_FOR_RETRY:
+        click.echo(f"  step {event.step_key} failed transiently; it will be retried")
+    elif kind in (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_RESTARTED):
+        click.echo(f"  step {event.step_key} {'started' if kind == dg.DagsterEventType.STEP_START else 'restarted'}")
+    elif kind == dg.DagsterEventType.RUN_FAILURE:
+        click.echo(f"  run failed: {event.message}")
 
 
 @main.command()
@@ -277,17 +383,24 @@ def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | N
               help="Allowed share of active users deactivated in this run (default 0.2 or the company's own).")
 @click.option("--full", "full_sync", is_flag=True,
               help="Compare with the store even if nothing changed since the last sync (after raw SQL edits).")
-def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None, full_sync: bool) -> None:
-    """Sync company CONSUMER_ID now (everything but invitations), as a run on this instance."""
-    _require_apideck_settings()
+@click.option("--in-process", is_flag=True, help=_IN_PROCESS_HELP)
+@click.option("-w", "--workspace", "workspace_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help=_WORKSPACE_HELP)
+def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None, full_sync: bool,
+         in_process: bool, workspace_file: str | None) -> None:
+    """Sync company CONSUMER_ID now (everything but invitations): a run submitted to this instance's
+    run queue and followed until it ends (exit code 1 if it fails). Without a running
+    dagster-daemon, or with --in-process, the run executes in this process."""
+    from personio_pipeline.defs.jobs import SYNC_JOB_NAME
+
     config = {
         "approve_deactivations": approve_deactivations,
         "max_deactivation_share": max_deactivation_share,
         "full_sync": full_sync,
     }
-    result = run_sync(consumer_id, {"ops": {"teammeter_sync": {"config": config}}})
-    _print_run_summary(consumer_id, result)
-    if not result.success:
+    ops_config = {"ops": {"teammeter_sync": {"config": config}}}
+    if not run_company_job(consumer_id, SYNC_JOB_NAME, ops_config, in_process=in_process,
+                           workspace_file=workspace_file, needs_apideck=True):
         sys.exit(1)
 
 
@@ -353,13 +466,16 @@ def invitations_list(consumer_id: str, fmt: str) -> None:
 
 @invitations.command("send")
 @click.argument("consumer_id")
-def invitations_send(consumer_id: str) -> None:
-    """Run the invitation job for CONSUMER_ID now (the invitation sensor does this on its own)."""
+@click.option("--in-process", is_flag=True, help=_IN_PROCESS_HELP)
+@click.option("-w", "--workspace", "workspace_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help=_WORKSPACE_HELP)
+def invitations_send(consumer_id: str, in_process: bool, workspace_file: str | None) -> None:
+    """Run the invitation job for CONSUMER_ID now (the invitation sensor does this on its own),
+    through the instance's run queue like `sync` (in this process without a daemon)."""
     from personio_pipeline.defs.assets.invitations import invite_company_job
 
-    result = run_sync(consumer_id, job_name=invite_company_job.name)
-    _print_run_summary(consumer_id, result)
-    if not result.success:
+    if not run_company_job(consumer_id, invite_company_job.name, None, in_process=in_process,
+                           workspace_file=workspace_file, needs_apideck=False):
         sys.exit(1)
 
 
@@ -388,6 +504,53 @@ _invitation_decision("confirm-delivered", "Ambiguous invitations DID arrive: rec
 _invitation_decision("retry-failed", "Failed invitations: try again with a fresh allowance of attempts.")
 
 
+# -- database ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The Teammeter database's schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the Teammeter database to this code's revision: the deploy step (Helm hook, init
+    container, `make prod-local`). Safe to start from several processes at once (PostgreSQL
+    advisory lock)."""
+    from personio_pipeline import settings
+    from personio_pipeline.teammeter.db import create_engine, current_revision, head_revision, migrate
+
+    url = settings.teammeter_database_url()
+    engine = create_engine(url)
+    try:
+        before = migrate(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    where = settings.printable_url(url)
+    if before == after:
+        click.echo(f"{where}: at revision {after} (this code's head {head_revision()}), nothing to do")
+    else:
+        click.echo(f"{where}: upgraded from {before or 'an empty database'} to revision {after}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's revision and this code's; exit 1 when they differ."""
+    from personio_pipeline import settings
+    from personio_pipeline.teammeter.db import create_engine, current_revision, head_revision
+
+    engine = create_engine(settings.teammeter_database_url())
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    click.echo(f"database {current or '(empty)'}, code {head}")
+    if current != head:
+        sys.exit(1)
+
+
 @main.command()
 def demo() -> None:
     """Sync the sandbox company into the local SQLite Teammeter (the embedded default)."""
@@ -402,7 +565,7 @@ def demo() -> None:
     _print_run_summary(DEMO_COMPANY, result)
     from personio_pipeline import settings
 
-    click.echo(f"Teammeter database: {settings.teammeter_database_url()}")
+    click.echo(f"Teammeter database: {settings.printable_url(settings.teammeter_database_url())}")
     click.echo(f"Data folder:        {settings.data_dir()}")
     click.echo(f"Dagster home:       {home}")
     click.echo("Open the UI with `make dev` (http://127.0.0.1:3000), company partition "

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 DATA_DIR_ENV = "PERSONIO_PIPELINE_DATA_DIR"
 DATABASE_URL_ENV = "TEAMMETER_DATABASE_URL"
+STEP_RETRIES_ENV = "PERSONIO_STEP_RETRIES"
+TODAY_ENV = "PERSONIO_PIPELINE_TODAY"
+STEP_RETRY_DELAY_ENV = "PERSONIO_STEP_RETRY_DELAY_SECONDS"
 
 
 def data_dir() -> Path:
@@ -20,3 +24,24 @@ def teammeter_database_url() -> str:
     if url:
         return url
     return f"sqlite:///{data_dir() / 'teammeter.sqlite'}"
+
+
+def printable_url(url: str) -> str:
+    """The URL with its password masked, for what the CLI prints."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def step_retries() -> tuple[int, float]:
+    """How often a step that touches Apideck or the database is tried again after a transient
+    failure, and the base delay of the exponential backoff: `PERSONIO_STEP_RETRIES` (default 3)
+    and `PERSONIO_STEP_RETRY_DELAY_SECONDS` (default 5: retries after about 5, 15 and 35 s)."""
+    return int(os.environ.get(STEP_RETRIES_ENV) or 3), float(os.environ.get(STEP_RETRY_DELAY_ENV) or 5)
+
+
+def today() -> date:
+    """The date the organisation model is built for (an employment that ended before it is over):
+    the machine's date, or `PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD), which tests use to pin it."""
+    pinned = os.environ.get(TODAY_ENV)
+    return date.fromisoformat(pinned) if pinned else date.today()

@@ -112,7 +112,8 @@ def test_operator_flow(flow, sandbox, smtp_server):
                                    resources=flow.resources) as context:
         (daily,) = daily_sync(context)
     assert daily.partition_key == COMPANY and daily.run_key == f"daily-2026-11-27-{COMPANY}"
-    flow.cli("sync", COMPANY, "--approve-deactivations")
+    assert "approve_deactivations" not in json.dumps(daily.run_config)
+    flow.cli("sync", COMPANY)  # as the daily run does: no approval of deactivations
     newcomers = {u["email"] for u in flow.review() if u["active"] and u["has_access"]} - with_access
     assert newcomers, "day 1 brings at least one hire with an email"
 

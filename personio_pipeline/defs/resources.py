@@ -47,7 +47,9 @@ class ApideckResource(dg.ConfigurableResource):
 class TeammeterDatabase(dg.ConfigurableResource):
     """Teammeter's database (`TEAMMETER_DATABASE_URL`; SQLite in the data folder by default)."""
 
-    url: str = Field(description="SQLAlchemy URL of the Teammeter database.")
+    url: str = Field(
+        description="SQLAlchemy URL of the Teammeter database (TEAMMETER_DATABASE_URL, secret: it carries the password)."
+    )
 
     def engine(self) -> sa.Engine:
         return migrated_engine(self.url)
@@ -58,7 +60,7 @@ class Mailer(dg.ConfigurableResource):
 
     smtp_host: str | None = Field(default=None, description="SMTP server (SMTP_HOST); unset → file outbox.")
     smtp_port: int = Field(default=587, description="SMTP port (SMTP_PORT).")
-    smtp_user: str | None = Field(default=None, description="SMTP user name (SMTP_USER).")
+    smtp_user: str | None = Field(default=None, description="SMTP user name (SMTP_USER, secret).")
     smtp_password: str | None = Field(default=None, description="SMTP password (SMTP_PASSWORD, secret).")
     require_tls: bool = Field(default=False, description="Refuse servers without STARTTLS.")
     sender: str = Field(default="Teammeter <no-reply@teammeter.local>", description="From address (SMTP_FROM).")
@@ -77,7 +79,7 @@ class DataTeamAlerts(dg.ConfigurableResource):
     """Where data-quality alerts go: an email address and/or a webhook (JSON POST)."""
 
     email_to: str | None = Field(default=None, description="Data team address (DATA_TEAM_EMAIL).")
-    webhook_url: str | None = Field(default=None, description="Webhook URL (DATA_TEAM_WEBHOOK_URL).")
+    webhook_url: str | None = Field(default=None, description="Webhook URL (DATA_TEAM_WEBHOOK_URL, secret: it carries a token).")
     mailer: Mailer
 
     @property
@@ -98,18 +100,32 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name) or default
 
 
+def _secret(name: str) -> dg.EnvVar | None:
+    """A secret setting as `dg.EnvVar` when it is set: Dagster then stores and shows the variable's
+    name (UI resource page, run config), and reads the value only where a run or sensor uses it."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
 def default_mailer() -> Mailer:
     return Mailer(
         smtp_host=_env("SMTP_HOST"),
         smtp_port=int(_env("SMTP_PORT", "587")),
-        smtp_user=_env("SMTP_USER"),
-        smtp_password=dg.EnvVar("SMTP_PASSWORD") if os.environ.get("SMTP_PASSWORD") else None,
+        smtp_user=_secret("SMTP_USER"),
+        smtp_password=_secret("SMTP_PASSWORD"),
         sender=_env("SMTP_FROM", "Teammeter <no-reply@teammeter.local>"),
     )
 
 
+def default_teammeter_database() -> TeammeterDatabase:
+    """`TEAMMETER_DATABASE_URL` (it carries the password) through `dg.EnvVar`; without it the
+    SQLite file in the data folder, which holds no secret."""
+    url = _secret(settings.DATABASE_URL_ENV)
+    return TeammeterDatabase(url=url if url is not None else settings.teammeter_database_url())
+
+
 def default_resources() -> dict[str, Any]:
-    """Resources as deployed: secrets through `dg.EnvVar`, plain settings with local defaults."""
+    """Resources as deployed: every secret (Apideck key, database URL, SMTP user and password,
+    webhook URL) through `dg.EnvVar`, plain settings with local defaults."""
     from personio_pipeline.defs.io import LocalFilesIOManager
 
     return {
@@ -118,10 +134,10 @@ def default_resources() -> dict[str, Any]:
             app_id=dg.EnvVar("APIDECK_APP_ID"),
             base_url=os.environ.get("APIDECK_BASE_URL", DEFAULT_BASE_URL),
         ),
-        "teammeter_db": TeammeterDatabase(url=settings.teammeter_database_url()),
+        "teammeter_db": default_teammeter_database(),
         "io_manager": LocalFilesIOManager(base_dir=str(settings.data_dir())),
         "mailer": default_mailer(),
         "data_team_alerts": DataTeamAlerts(
-            email_to=_env("DATA_TEAM_EMAIL"), webhook_url=_env("DATA_TEAM_WEBHOOK_URL"), mailer=default_mailer()
+            email_to=_env("DATA_TEAM_EMAIL"), webhook_url=_secret("DATA_TEAM_WEBHOOK_URL"), mailer=default_mailer()
         ),
     }

@@ -7,8 +7,9 @@ keyed by run id, so a replayed tick adds nothing. The same failure is reported t
 observation of `teammeter/users` for the company's partition (visible on the asset's page and in
 its partition view next to the successful materialisations).
 
-It watches every code location: `personio-pipeline sync` runs in the CLI's process, and runs
-from there carry no code location, so a sensor limited to its own location would miss them.
+It watches this code location only: `personio-pipeline sync` submits its run to the instance
+from this code location. Where the CLI runs a sync in its own process instead (no daemon, or
+`--in-process`), it records a failure itself through `record_sync_failure`, as this sensor would.
 """
 
 from __future__ import annotations
@@ -55,17 +56,23 @@ def is_company_sync(
 
 
 def failure_details(context: dg.RunFailureSensorContext) -> tuple[str | None, str]:
+    return failure_details_from(context.get_step_failure_events(), context.failure_event)
+
+
+def failure_details_from(step_failures: Iterable[dg.DagsterEvent], run_failure: dg.DagsterEvent | None) -> tuple[str | None, str]:
     """The first failing step and what went wrong there (a `dg.Failure`'s description, which
-    names the company and the remedy; else the exception's type and message); the run's own
-    failure message when no step failed (e.g. the run worker died)."""
-    for event in context.get_step_failure_events():
+    names the company and the remedy; else the innermost exception's type and message); the run's
+    own failure message when no step failed (e.g. the run worker died)."""
+    for event in step_failures:
         data = event.step_failure_data
         if data.user_failure_data is not None and data.user_failure_data.description:
             return event.step_key, data.user_failure_data.description
         if data.error is not None:
             return event.step_key, error_summary(data.error)
-    error = getattr(context.failure_event.event_specific_data, "error", None)
-    return None, error_summary(error) if error is not None else (context.failure_event.message or "run failed")
+    if run_failure is None:
+        return None, "run failed"
+    error = getattr(run_failure.event_specific_data, "error", None)
+    return None, error_summary(error) if error is not None else (run_failure.message or "run failed")
 
 
 def _time(timestamp: float | None) -> datetime | None:
@@ -74,20 +81,28 @@ def _time(timestamp: float | None) -> datetime | None:
 
 @dg.run_failure_sensor(
     name="sync_failure_sensor",
-    monitor_all_code_locations=True,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Records every failed company sync in Teammeter (sync_runs, company_sync_status) and "
-    "as an observation of teammeter/users on the company's partition.",
+    description="Records every failed company sync of this code location in Teammeter (sync_runs, "
+    "company_sync_status) and as an observation of teammeter/users on the company's partition.",
 )
 def sync_failure_sensor(context: dg.RunFailureSensorContext, teammeter_db: TeammeterDatabase):
     run = context.dagster_run
     if not is_company_sync(run.job_name, run.tags, run.asset_selection, run.step_keys_to_execute):
         return None
-    company = run.tags[PARTITION_TAG]
     step, error = failure_details(context)
+    record_sync_failure(context.instance, run, step, error, teammeter_db.engine(), context.log)
+    return None
+
+
+def record_sync_failure(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, step: str | None, error: str, engine, log
+) -> bool:
+    """Record the failed sync `run` in Teammeter's sync_runs and as an observation of
+    teammeter/users on the company's partition; False when it was recorded already."""
+    company = run.tags[PARTITION_TAG]
     error = redact(error, secrets_from_env(), sync_runs.ERROR_MESSAGE_LIMIT)
-    record = context.instance.get_run_record_by_id(run.run_id)
+    record = instance.get_run_record_by_id(run.run_id)
     finished_at = _time(record.end_time if record else None) or datetime.now(timezone.utc)
     metadata = {
         "sync_status": "failed",
@@ -96,24 +111,24 @@ def sync_failure_sensor(context: dg.RunFailureSensorContext, teammeter_db: Teamm
         "error": redact(error, limit=METADATA_ERROR_LIMIT),
     }
     try:
-        with teammeter_db.engine().begin() as conn:
+        with engine.begin() as conn:
             started_at = _time(record.start_time if record else None)
             recorded = sync_runs.record_failure(
                 conn, company, run.run_id, finished_at=finished_at, started_at=started_at, failed_step=step, error=error
             )
             (summary,) = sync_runs.company_status(conn, company)
     except UnknownCompanyError:
-        context.log.warning(
+        log.warning(
             f"company '{company}': sync run {run.run_id} failed, but the company is not registered in "
             "Teammeter, so the failure is not recorded there; register it with `personio-pipeline tenants add`"
         )
     else:
         if not recorded:  # a replayed tick: recorded and reported already
-            return None
+            return False
         metadata["consecutive_failures"] = summary.consecutive_failures
         metadata["last_success"] = summary.last_success_at.isoformat() if summary.last_success_at else "never"
-        context.log.info(f"company '{company}': failed sync run {run.run_id} recorded (step {step or '(run)'})")
-    context.instance.report_runless_asset_event(
+        log.info(f"company '{company}': failed sync run {run.run_id} recorded (step {step or '(run)'})")
+    instance.report_runless_asset_event(
         dg.AssetObservation(
             asset_key=STATUS_ASSET,
             partition=company,
@@ -121,4 +136,4 @@ def sync_failure_sensor(context: dg.RunFailureSensorContext, teammeter_db: Teamm
             metadata=metadata,
         )
     )
-    return None
+    return True

@@ -9,6 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -35,23 +37,81 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-def alembic_config(engine: sa.Engine) -> Config:
+def alembic_config(engine: sa.Engine | None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
     return config
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Bring the schema to the newest migration; safe to call on every start."""
-    command.upgrade(alembic_config(engine), "head")
+# pg_advisory_lock key of schema upgrades: one upgrade at a time per PostgreSQL database, however
+# many deploy hooks, init containers or operators start one together.
+MIGRATION_LOCK_KEY = 7_310_427_001
+UPGRADE_COMMAND = "personio-pipeline db upgrade"
+
+
+class SchemaNotCurrentError(RuntimeError):
+    """The database is not at the revision this code was written for."""
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The database's migration revision; None for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: sa.Engine) -> str | None:
+    """Bring the schema to the newest migration; returns the revision found before (None: an
+    empty database). Safe to call at once from many processes: on PostgreSQL they take turns on
+    an advisory lock, and each one after the first finds the schema at head and does nothing."""
+    if engine.dialect.name != "postgresql":
+        before = current_revision(engine)
+        command.upgrade(alembic_config(engine), "head")
+        return before
+    with engine.connect() as lock:
+        lock.execute(sa.select(sa.func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
+        lock.commit()
+        try:
+            before = current_revision(engine)
+            command.upgrade(alembic_config(engine), "head")
+            return before
+        finally:
+            lock.execute(sa.select(sa.func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
+            lock.commit()
+
+
+def ensure_current(engine: sa.Engine) -> None:
+    """Fail at once, naming the deploy step, when the database is not at this code's revision."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if current is None:
+        state = "has no Teammeter schema yet"
+    else:
+        known = {script.revision for script in ScriptDirectory.from_config(alembic_config(None)).walk_revisions()}
+        state = f"is at revision {current}" + ("" if current in known else " (newer than this code: deploy the newer code)")
+    raise SchemaNotCurrentError(
+        f"The Teammeter database {where} {state}; this code needs revision {head}. "
+        f"Remedy: run `{UPGRADE_COMMAND}` (the deploy step) against it, then start the run again."
+    )
 
 
 @lru_cache(maxsize=8)
 def migrated_engine(url: str) -> sa.Engine:
-    """One migrated engine per URL per process."""
+    """One ready engine per URL per process. The embedded SQLite default migrates itself (so
+    `make demo` is one command); a server database is migrated only by `personio-pipeline db
+    upgrade`, the deploy step, and anything else fails fast while it is behind."""
     engine = create_engine(url)
-    migrate(engine)
+    if engine.dialect.name == "sqlite":
+        migrate(engine)
+    else:
+        ensure_current(engine)
     return engine
 
 

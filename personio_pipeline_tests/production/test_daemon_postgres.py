@@ -89,7 +89,7 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         "load_from:\n  - python_module:\n"
-        "      module_name: personio_pipeline_tests.production.daemon_location\n"
+        "      module_name: personio_pipeline.definitions\n"
         f"      location_name: personio_pipeline\n      working_directory: {REPO}\n"
     )
     settings = {
@@ -107,6 +107,9 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
         monkeypatch.setenv(name, value)
     env = child_env(**settings)
 
+    # The deploy step migrates the empty Teammeter database (runs never do: they would fail fast).
+    upgraded = CliRunner().invoke(cli.main, ["db", "upgrade"])
+    assert upgraded.exit_code == 0 and "upgraded from an empty database" in upgraded.output, upgraded.output
     # The operator registers the companies (Teammeter row + partition in the Postgres storage);
     # their first, manual sync is recorded as done so the daily schedule takes them.
     for company in COMPANIES:

@@ -133,6 +133,25 @@ def test_helm_values_run_every_company_in_its_own_pod_from_our_image(helm_values
     assert not any(entry["name"].startswith("APIDECK_API_KEY") for entry in pipeline["env"]), "secrets only via envSecrets"
 
 
+def test_the_migration_job_upgrades_with_the_rolled_out_image_and_the_pipelines_secrets(helm_values):
+    """deploy/helm/db-upgrade-job.yaml: the deploy step, from the same image and secret as the
+    code location; `personio-pipeline db upgrade` is a command the installed CLI has."""
+    job = yaml.safe_load((DEPLOY / "helm" / "db-upgrade-job.yaml").read_text())
+    assert job["kind"] == "Job" and job["apiVersion"] == "batch/v1"
+    assert {"pre-install", "pre-upgrade"} <= set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    pipeline = next(d for d in helm_values["dagster-user-deployments"]["deployments"] if d["name"] == "personio-pipeline")
+    assert container["image"] == f"{pipeline['image']['repository']}:{pipeline['image']['tag']}"
+    assert container["command"] == ["personio-pipeline", "db", "upgrade"]
+    assert [source["secretRef"] for source in container["envFrom"]] == pipeline["envSecrets"]
+    from click.testing import CliRunner
+
+    from personio_pipeline import cli
+
+    assert CliRunner().invoke(cli.main, ["db", "upgrade", "--help"]).exit_code == 0
+    assert '"$BIN/personio-pipeline" db upgrade' in (DEPLOY / "prod_local.sh").read_text()
+
+
 def test_dockerfile_builds_the_code_server_from_the_prod_extras():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from personio_pipeline.teammeter.db import create_engine
 from personio_pipeline.teammeter.diff import OrgModel
 from personio_pipeline.teammeter.sync import sync_company
@@ -19,9 +21,15 @@ HOLD_SECONDS = 60
 
 
 def _child(url: str, consumer_id: str, model: OrgModel, run_id: str, hold_at: str | None, full_sync: bool,
-           held: Any, release: Any, writing: Any, results: Any) -> None:
+           held: Any, release: Any, writing: Any, locking: Any, results: Any) -> None:
     engine = create_engine(url)
     timing = {"started": time.time()}
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _asking_for_the_lock(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("BEGIN IMMEDIATE"):  # SQLite's write lock; waits in busy_timeout
+            timing.setdefault("lock_requested", time.time())
+            locking.set()
 
     def after_stage(stage: str) -> None:
         if "first_stage" not in timing:
@@ -49,12 +57,12 @@ class SyncChild:
     full_sync: bool = False  # diff even if the store is as the last sync left it
 
     def start(self) -> "SyncChild":
-        self.held, self.release, self.writing = FORK.Event(), FORK.Event(), FORK.Event()
+        self.held, self.release, self.writing, self.locking = FORK.Event(), FORK.Event(), FORK.Event(), FORK.Event()
         self.results = FORK.Queue()
         self.process = FORK.Process(
             target=_child,
             args=(self.url, self.consumer_id, self.model, self.run_id, self.hold_at, self.full_sync, self.held, self.release,
-                  self.writing, self.results),
+                  self.writing, self.locking, self.results),
             daemon=True,
         )
         self.process.start()

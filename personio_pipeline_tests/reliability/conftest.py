@@ -38,7 +38,7 @@ from personio_pipeline.teammeter import organisations
 from personio_pipeline.teammeter.db import create_engine, migrate
 from personio_pipeline.teammeter.diff import OrgModel
 from personio_pipeline.teammeter.schema import metadata
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.conftest import PINNED_TODAY, TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures, re-exported for this package)
     dump,
     postgres_admin,
@@ -48,7 +48,7 @@ from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixture
 
 COMPANY = "acme"
 SIZE = 450  # three pages of 200: faults can hit the middle of a listing
-TODAY = date(2026, 1, 20)  # the model's "today": fixed, so runs on different days compare
+TODAY = date.fromisoformat(PINNED_TODAY)  # the model's "today" in the pipeline runs too
 SYNC_GRAPH = [raw_employees, *org_assets, teammeter_sync]
 RAW_STEP = "apideck__employees"
 WRITE_STEP = "teammeter_sync"

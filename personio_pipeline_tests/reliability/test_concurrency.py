@@ -21,6 +21,9 @@ from personio_pipeline_tests.reliability.conftest import (
 
 pytestmark = pytest.mark.timeout(120)
 OTHER = "beta"
+# After a sync asks for SQLite's write lock: long enough for one that does not wait to start
+# writing, so the timestamps below would show it. Nothing is asserted from the pause itself.
+LOCK_GRACE = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +64,8 @@ def test_two_syncs_of_one_company_do_not_interleave(store_engine, models):
         if store_engine.dialect.name == "postgresql":
             assert wait_until(lambda: waiting_on_a_lock(store_engine) >= 1), "the second sync is not waiting"
         else:
-            time.sleep(1.0)  # BEGIN IMMEDIATE waits in busy_timeout
-        assert not second.writing.is_set() and not second.finished(), "the second sync got in while the first wrote"
+            assert second.locking.wait(15), "the second sync never asked for the write lock"
+            time.sleep(LOCK_GRACE)  # time a sync that does not wait would need to start writing
         released = time.time()
         first.release.set()
         one, two = first.result(), second.result()
@@ -74,6 +77,8 @@ def test_two_syncs_of_one_company_do_not_interleave(store_engine, models):
     assert one["rows_written"] > 0
     assert two["rows_written"] == 0, "the second sync must see the first one's result and write nothing"
     assert two["started"] < released < one["committed"] <= two["first_stage"], "the second wrote before the first committed"
+    if store_engine.dialect.name == "sqlite":
+        assert two["lock_requested"] < released, "the second sync asked for the lock only after the first let go"
     assert run_ids_logged(store_engine) == {"first"}
 
 
@@ -93,11 +98,12 @@ def test_syncs_of_two_companies_both_complete_and_overlap(store_engine, models):
             assert beta_result["committed"] < acme_result["committed"]
         else:
             # SQLite has one writer at a time: Beta's write waits for ACME's commit, then runs.
-            time.sleep(1.0)
-            assert not beta.writing.is_set()
+            assert beta.locking.wait(15), "Beta's sync never asked for the write lock"
+            time.sleep(LOCK_GRACE)
+            released = time.time()
             acme.release.set()
             acme_result, beta_result = acme.result(), beta.result()
-            assert acme_result["committed"] <= beta_result["first_stage"]
+            assert beta_result["lock_requested"] < released < acme_result["committed"] <= beta_result["first_stage"]
     finally:
         acme.stop()
         if beta is not None:

@@ -259,15 +259,14 @@ def test_concurrent_syncs_of_one_company_do_not_interleave(engine):
     first = threading.Thread(target=run, args=("first", slow))
     first.start()
     assert first_holds_lock.wait(10)
-    started = time.perf_counter()
     second = threading.Thread(target=run, args=("second",))
     second.start()
     first.join(30)
     second.join(30)
 
     assert errors == []
-    assert sorted(results)[0] == 0 and sorted(results)[1] > 0  # the second saw the first's rows
-    assert time.perf_counter() - started > 0.2  # it waited for the lock
+    # In the order they finished: the first wrote, the second waited for its commit and saw its rows.
+    assert results[0] > 0 and results[1] == 0
     assert len(table_rows(engine, users, "acme", "id")) == 8
 
 

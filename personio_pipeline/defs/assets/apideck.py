@@ -9,6 +9,7 @@ from personio_pipeline.apideck.errors import ApideckError
 from personio_pipeline.apideck.extract import RawExtractSpool
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.retries import retry_transient_errors
 from personio_pipeline.defs.types import RawEmployeeRecords
 from personio_pipeline.teammeter import organisations
 
@@ -24,6 +25,7 @@ SPOOL_DIR = "spool"  # under the data folder, next to the stored extracts: stori
     pool="apideck",
     dagster_type=RawEmployeeRecords,
 )
+@retry_transient_errors
 def raw_employees(
     context: dg.AssetExecutionContext, apideck: ApideckResource, teammeter_db: TeammeterDatabase
 ) -> dg.Output:

@@ -1,11 +1,11 @@
 """Organisation model layer: thin wiring around the pure transforms in `personio_pipeline.model`."""
 
-from datetime import date
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from personio_pipeline import settings
 from personio_pipeline.apideck.extract import RawExtract
 from personio_pipeline.defs.checks import (
     EMPLOYEE_CHECKS,
@@ -59,7 +59,7 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract):
     """One row per HR employee id: names, the email to use, status (active / inactive /
     terminated), team, department, position and manager. Duplicate ids across pages are
     resolved (latest `updated_at` wins) and reported."""
-    normalised = normalise_employees(raw.iter_records(), today=date.today())
+    normalised = normalise_employees(raw.iter_records(), today=settings.today())
     table = normalised.table
     if len(normalised.duplicates):
         context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import TeammeterDatabase
+from personio_pipeline.defs.retries import retry_transient_errors
 from personio_pipeline.teammeter.safeguard import SafeguardError
 from personio_pipeline.teammeter.sync import OrgModel, sync_company
 
@@ -57,6 +58,7 @@ class TeammeterSyncConfig(dg.Config):
     pool="teammeter_write",
     name="teammeter_sync",
 )
+@retry_transient_errors
 def teammeter_sync(
     context: dg.AssetExecutionContext,
     config: TeammeterSyncConfig,
