@@ -93,9 +93,19 @@ def sending_form(address: str) -> SendingForm:
     return SendingForm(f"{local}@{verdict.ascii_domain}", verdict.normalized, local, domain, True)
 
 
+def as_sent(address: str) -> SendingForm:
+    """`sending_form`, and for an address the policy rejects (a relay's own `.local` sender, an
+    address stored before the policy) the address as it is: the relay decides about it."""
+    try:
+        return sending_form(address)
+    except AddressNotValid:
+        local, _, domain = address.rpartition("@")
+        return SendingForm(address, address, local, domain, not address.isascii())
+
+
 def needs_smtputf8(address: str) -> bool:
     """True when the address can only be sent through a relay offering SMTPUTF8."""
-    return sending_form(address).smtputf8
+    return as_sent(address).smtputf8
 
 
 # -- the fast path: only ever answers "valid", and exactly as email-validator would --------------------

@@ -24,11 +24,17 @@ Lifecycle of one invitation (at most one open per user: the unique index `uq_inv
 3. After the send, the outcome is recorded in its own transaction, only if the row still carries
    this claim (same token hash):
    - the server accepted the message → `sent` (`sent_at`);
-   - the message certainly was not accepted (`delivery_certainly_failed`: connection refused,
-     DNS or TLS failure, the server answered 4xx/5xx to HELO, AUTH, MAIL, RCPT or DATA) →
-     `pending` again with `last_error` and its hash cleared, or `failed` after `max_attempts`;
-   - anything else (connection lost or timed out after the message may have been accepted,
-     an unexpected error) → `ambiguous`.
+   - the message certainly was not accepted (`classify`: anything before the message and its
+     end marker were handed over — building or encoding it, connecting, TLS, login, MAIL, RCPT,
+     DATA refused, SMTPUTF8 needed but not offered — or a refusal as the relay's final reply) →
+     `pending` again (its hash cleared; `last_error` and `failure_reason` say why), or `failed` after
+     `max_attempts`, or `failed` at once when trying the same relay again cannot help (SMTPUTF8
+     not offered, an address or message that cannot be encoded);
+   - the connection was lost after the message was handed over, before the relay's final reply,
+     or an unexpected error → `ambiguous`.
+   A recipient's problem never stops the batch; a relay-wide one (connection refused, login
+   refused, 421, a timeout, a temporary failure of DATA, 20 recipients in a row refused) stops
+   it, so an outage costs one attempt per run. One SMTP connection carries the whole batch.
    A claim whose sender never recorded an outcome (process died between claim and mark, or the
    mark itself failed) is reported as ambiguous once older than `stale_after` and marked so by
    the next run (`mark_stale`).
@@ -66,6 +72,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from personio_pipeline.addresses import AddressNotValid
+from personio_pipeline.notify.mail import RELAY, DeliveryError, DeliveryUnknown
 from personio_pipeline.teammeter import organisations
 from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.schema import invitations, users
@@ -78,6 +86,7 @@ MAX_RETRY_DELAY = timedelta(hours=2)
 OPEN = ("pending", "claimed", "ambiguous")
 NEEDS_DECISION = "ambiguous"
 ERROR_LIMIT = 1000
+REFUSALS_IN_A_ROW = 20  # recipients refused one after the other: the relay refuses everyone
 
 Log = Callable[[str], Any]
 
@@ -227,7 +236,7 @@ def mark_sent(conn: sa.Connection, claimed: Claim, now: datetime) -> bool:
     result = conn.execute(
         sa.update(invitations)
         .where(_this_claim(claimed), invitations.c.status.in_(("claimed", NEEDS_DECISION)))
-        .values(status="sent", sent_at=_utc(now))
+        .values(status="sent", sent_at=_utc(now), failure_reason=None)
     )
     return result.rowcount == 1
 
@@ -236,12 +245,14 @@ def mark_refused(
     conn: sa.Connection, claimed: Claim, error: BaseException, *, max_attempts: int = MAX_ATTEMPTS
 ) -> str | None:
     """The message certainly was not accepted: pending for a retry, or failed after `max_attempts`
-    attempts. Returns the new status (None if the claim was superseded)."""
-    status = "failed" if claimed.attempt >= max_attempts else "pending"
+    attempts or at once when retrying cannot help. Returns the new status (None if the claim was
+    superseded)."""
+    outcome = classify(error)
+    status = "failed" if outcome.permanent or claimed.attempt >= max_attempts else "pending"
     result = conn.execute(
         sa.update(invitations)
         .where(_this_claim(claimed), invitations.c.status == "claimed")
-        .values(status=status, last_error=describe_error(error), token_hash=None)
+        .values(status=status, last_error=describe_error(error), failure_reason=outcome.reason, token_hash=None)
     )
     return status if result.rowcount == 1 else None
 
@@ -251,7 +262,11 @@ def mark_ambiguous(conn: sa.Connection, claimed: Claim, error: BaseException) ->
     result = conn.execute(
         sa.update(invitations)
         .where(_this_claim(claimed), invitations.c.status == "claimed")
-        .values(status=NEEDS_DECISION, last_error="delivery unknown: " + describe_error(error))
+        .values(
+            status=NEEDS_DECISION,
+            last_error="delivery unknown: " + describe_error(error),
+            failure_reason=DeliveryUnknown.kind,
+        )
     )
     return result.rowcount == 1
 
@@ -272,24 +287,54 @@ def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after
             .values(
                 status=NEEDS_DECISION,
                 last_error=f"delivery unknown: claimed but no outcome recorded within {stale_after} (sender stopped)",
+                failure_reason=DeliveryUnknown.kind,
             )
         )
     return ids
 
 
-def delivery_certainly_failed(error: BaseException) -> bool:
-    """True when the send raised before the server could have accepted the message.
+@dataclass(frozen=True)
+class Outcome:
+    """What a failed send means. `certain`: the relay certainly did not accept the message.
+    `permanent`: the same relay will refuse it again (fail now). `stops_batch`: the relay or the
+    connection is failing, so the rest of the batch waits for the next run. `refused_by_relay`:
+    the relay refused this recipient or message (counts towards REFUSALS_IN_A_ROW)."""
 
-    smtplib raises `SMTPServerDisconnected` also when the connection breaks or times out while
-    waiting for the answer to the message itself, and a bare `SMTPResponseException` when QUIT,
-    after an accepted message, is answered oddly: both may follow acceptance. Every other
-    `SMTPException` is the server's explicit refusal (connect, HELO, AUTH, MAIL, RCPT, DATA,
-    STARTTLS unsupported), and a plain `OSError` comes from connecting, DNS, the TLS handshake
-    or the file outbox, all before the message is handed over. Anything else is unknown.
-    """
+    certain: bool
+    permanent: bool
+    stops_batch: bool
+    reason: str
+    refused_by_relay: bool = False
+
+
+_REFUSALS = ("recipient_refused", "recipient_deferred", "message_refused")
+
+
+def classify(error: BaseException) -> Outcome:
+    """The transport (`notify.mail`) says what the relay did (`DeliveryError`: certainly not
+    accepted; `DeliveryUnknown`: handed over, no final reply). For a bare smtplib error the phase
+    is unknown: `SMTPServerDisconnected` and a bare `SMTPResponseException` (an odd QUIT) may
+    follow acceptance; a refused recipient is that recipient's; every other `SMTPException` and
+    a plain `OSError` come before the hand-over. Anything else is unknown."""
+    if isinstance(error, DeliveryError):
+        return Outcome(True, error.permanent, error.scope == RELAY, error.kind, error.kind in _REFUSALS)
+    if isinstance(error, DeliveryUnknown):
+        return Outcome(False, False, error.relay_wide, error.kind)
+    if isinstance(error, AddressNotValid):
+        return Outcome(True, True, False, "invalid_address")
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        closing = any(answer[0] == 421 for answer in error.recipients.values())
+        return Outcome(True, False, closing, "recipient_refused", not closing)
     if isinstance(error, smtplib.SMTPServerDisconnected) or type(error) is smtplib.SMTPResponseException:
-        return False
-    return isinstance(error, (smtplib.SMTPException, OSError))
+        return Outcome(False, False, True, DeliveryUnknown.kind)
+    if isinstance(error, (smtplib.SMTPException, OSError)):
+        return Outcome(True, False, True, "relay_unavailable")
+    return Outcome(False, False, True, DeliveryUnknown.kind)
+
+
+def delivery_certainly_failed(error: BaseException) -> bool:
+    """True when the send raised before the server could have accepted the message (`classify`)."""
+    return classify(error).certain
 
 
 def describe_error(error: BaseException) -> str:
@@ -297,11 +342,15 @@ def describe_error(error: BaseException) -> str:
 
 
 def error_code(error: BaseException) -> str:
-    """Error type and SMTP code, without the server's text (which may quote addresses)."""
+    """Error type (or the transport's reason) and SMTP code, without the server's text (which
+    may quote addresses)."""
     code = getattr(error, "smtp_code", None)
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = sorted({str(answer[0]) for answer in error.recipients.values()})
         code = "/".join(codes) or None
+    if isinstance(error, (DeliveryError, DeliveryUnknown)):
+        detail = code or getattr(error, "detail", None)
+        return error.kind + (f" {detail}" if detail else "")
     return type(error).__name__ + (f" {code}" if code else "")
 
 
@@ -318,6 +367,9 @@ class DeliveryReport:
     skipped: int = 0  # claimed by another sender meanwhile
     not_attempted: int = 0  # left pending after the mail server failed
     errors: dict[str, str] = field(default_factory=dict)  # employee id -> error type and code
+    reasons: dict[str, str] = field(default_factory=dict)  # employee id -> failure_reason
+    names: dict[str, str] = field(default_factory=dict)  # employee id -> display name (failed ones)
+    stopped_by: str | None = None  # the relay-wide failure that stopped the batch
     state: InvitationState | None = None
 
     @property
@@ -338,8 +390,9 @@ def deliver(
     """Enqueue eligible users, then claim, send and record each pending invitation, every step
     committed on its own. `send(claim)` must return only once the server accepted the message.
 
-    After a failure that is not one recipient's (the server or the connection is failing), the
-    remaining invitations stay pending untouched, so an outage costs one attempt per run.
+    A recipient's failure is recorded and the batch goes on. After a relay-wide failure (the
+    server or the connection is failing, see `classify`), or REFUSALS_IN_A_ROW refusals in a row,
+    the remaining invitations stay pending untouched, so an outage costs one attempt per run.
     Raises NotVerifiedError for an unverified company, before anything is written.
     """
     log = log or (lambda _message: None)
@@ -350,6 +403,7 @@ def deliver(
         queue = pending_ids(conn, consumer_id)
     if stale:
         log(f"{len(stale)} invitation(s) of '{consumer_id}' were claimed and never recorded: ambiguous {stale}")
+    refusals_in_a_row = 0
     for position, invitation_id in enumerate(queue):
         with company_transaction(engine) as conn:
             claimed = claim(conn, invitation_id, clock())
@@ -359,12 +413,19 @@ def deliver(
         try:
             send(claimed)
         except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
-            outcome = _record_failure(engine, claimed, error, max_attempts, report)
-            log(f"invitation {invitation_id} (employee {claimed.employee_id}): {error_code(error)} → {outcome}")
-            if not isinstance(error, smtplib.SMTPRecipientsRefused):
+            outcome = classify(error)
+            status = _record_failure(engine, claimed, error, max_attempts, report)
+            log(f"invitation {invitation_id} (employee {claimed.employee_id}): {error_code(error)} → {status}")
+            refusals_in_a_row = refusals_in_a_row + 1 if outcome.refused_by_relay else 0
+            if outcome.stops_batch or refusals_in_a_row >= REFUSALS_IN_A_ROW:
+                report.stopped_by = outcome.reason if outcome.stops_batch else f"{refusals_in_a_row} refusals in a row"
                 report.not_attempted = len(queue) - position - 1
+                if report.not_attempted:
+                    log(f"the relay is failing ({report.stopped_by}): {report.not_attempted} invitation(s) wait for "
+                        "the next run")
                 break
             continue
+        refusals_in_a_row = 0
         with company_transaction(engine) as conn:
             if mark_sent(conn, claimed, clock()):
                 report.sent.append(claimed.employee_id)
@@ -379,6 +440,8 @@ def _record_failure(
     engine: sa.Engine, claimed: Claim, error: Exception, max_attempts: int, report: DeliveryReport
 ) -> str:
     report.errors[claimed.employee_id] = error_code(error)
+    report.reasons[claimed.employee_id] = classify(error).reason
+    report.names[claimed.employee_id] = claimed.display_name
     with company_transaction(engine) as conn:
         if delivery_certainly_failed(error):
             status = mark_refused(conn, claimed, error, max_attempts=max_attempts)
@@ -400,6 +463,8 @@ class InvitationState:
     counts: dict[str, int]
     failed: list[str]  # employee ids
     ambiguous: list[str]
+    # employee id -> failure_reason of their failed, ambiguous or pending-after-a-failure invitation
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -416,20 +481,28 @@ def invitation_state(
     organisation = organisations.get(conn, consumer_id)
     status = _effective_status(_utc(now), stale_after).label("status")
     rows = conn.execute(
-        sa.select(status, users.c.employee_id)
+        sa.select(status, users.c.employee_id, invitations.c.failure_reason)
         .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
         .where(invitations.c.organisation_id == organisation.id)
+        .order_by(invitations.c.id)
     ).all()
     counts: dict[str, int] = defaultdict(int)
     people: dict[str, list[str]] = defaultdict(list)
+    reasons: dict[str, str] = {}
     for row in rows:
         counts[row.status] += 1
         people[row.status].append(row.employee_id)
-    return InvitationState(dict(counts), _sorted_ids(people["failed"]), _sorted_ids(people[NEEDS_DECISION]))
+        if row.status in ("failed", NEEDS_DECISION, "pending") and row.failure_reason:
+            reasons[row.employee_id] = row.failure_reason
+        else:
+            reasons.pop(row.employee_id, None)
+    failed, ambiguous = _sorted_ids(people["failed"]), _sorted_ids(people[NEEDS_DECISION])
+    return InvitationState(dict(counts), failed, ambiguous, {e: reasons[e] for e in _sorted_ids(list(reasons))})
 
 
 LIST_COLUMNS = (
-    "id", "employee_id", "name", "email", "status", "attempts", "last_error", "created_at", "claimed_at", "sent_at"
+    "id", "employee_id", "name", "email", "status", "attempts", "failure_reason", "last_error", "created_at",
+    "claimed_at", "sent_at",
 )
 
 
@@ -443,7 +516,8 @@ def list_invitations(
         sa.select(
             invitations.c.id, users.c.employee_id, users.c.display_name.label("name"), invitations.c.email,
             _effective_status(_utc(now), stale_after).label("status"), invitations.c.attempts,
-            invitations.c.last_error, invitations.c.created_at, invitations.c.claimed_at, invitations.c.sent_at,
+            invitations.c.failure_reason, invitations.c.last_error, invitations.c.created_at,
+            invitations.c.claimed_at, invitations.c.sent_at,
         )
         .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
         .where(invitations.c.organisation_id == organisation.id)
@@ -485,7 +559,7 @@ def release_stale(
     return _decide(
         conn, consumer_id, invitation_ids, sa.or_(invitations.c.status == NEEDS_DECISION, stale),
         "ambiguous (or a claim older than " + str(stale_after) + ")",
-        status="pending", token_hash=None, claimed_at=None,
+        status="pending", token_hash=None, claimed_at=None, failure_reason=None,
     )
 
 
@@ -493,7 +567,7 @@ def confirm_delivered(conn: sa.Connection, consumer_id: str, invitation_ids: Ite
     """Operator's decision that ambiguous invitations did arrive: sent (at the time they were claimed)."""
     return _decide(
         conn, consumer_id, invitation_ids, invitations.c.status == NEEDS_DECISION, "ambiguous",
-        status="sent", sent_at=invitations.c.claimed_at,
+        status="sent", sent_at=invitations.c.claimed_at, failure_reason=None,
     )
 
 
@@ -513,7 +587,7 @@ def retry_failed(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable
     return _decide(
         conn, consumer_id, invitation_ids, sa.and_(invitations.c.status == "failed", ~superseded),
         "failed (and the person has no newer invitation)",
-        status="pending", attempts=0, token_hash=None, claimed_at=None,
+        status="pending", attempts=0, token_hash=None, claimed_at=None, failure_reason=None,
     )
 
 
