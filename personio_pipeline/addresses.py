@@ -27,6 +27,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import (
@@ -40,10 +41,10 @@ from email_validator.rfc_constants import (
 VALIDATOR_OPTIONS = {"check_deliverability": False}
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """email-validator's answer for one address: `normalized`, `ascii_email` and `smtputf8`
-    as in its `ValidatedEmail`, or `reason` (its error message) when the address is invalid."""
+class Verdict(NamedTuple):
+    """email-validator's answer for one address: `normalized`, `ascii_email`, `ascii_domain` and
+    `smtputf8` as in its `ValidatedEmail`, or `reason` (its error message) when the address is
+    invalid. A named tuple: made 100,000 times per company sync, it must be cheap to build."""
 
     normalized: str | None
     ascii_email: str | None = None
@@ -141,7 +142,7 @@ def _fast(address: str) -> Verdict | None:
     for form in (address, normalized, ascii_form):
         if len(form) > _SURELY_SHORT and len(form.encode()) > EMAIL_MAX_LENGTH:
             return None
-    return Verdict(normalized, None if smtputf8 else ascii_form, ascii_domain, smtputf8)
+    return Verdict(normalized, None if smtputf8 else ascii_form, ascii_domain, smtputf8, None)
 
 
 def _safe_international(local: str) -> bool:

@@ -66,7 +66,7 @@ whole_addresses = st.one_of(
 )
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(whole_addresses)
 @example("zoë.rossi@acme.example")
 @example("ada@xn--bcher-kva.de")
