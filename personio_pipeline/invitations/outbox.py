@@ -21,8 +21,10 @@ Lifecycle of one invitation (at most one open per user: the unique index `uq_inv
    wins and the other skips the row. The claim counts the attempt, generates a fresh token with
    `secrets.token_urlsafe(32)` and stores only its SHA-256 (`token_hash`); the plain token is
    returned to the caller, goes into the message and is never stored.
-3. After the send, the outcome is recorded in its own transaction, only if the row still carries
-   this claim (same token hash):
+3. After the send, the outcome is recorded, only if the row still carries this claim (same
+   token hash): an acceptance in the same transaction that claims the next invitation (one
+   commit per invitation; the claim still commits before its message is sent), a failure in
+   its own:
    - the server accepted the message → `sent` (`sent_at`);
    - the message certainly was not accepted (`classify`: anything before the message and its
      end marker were handed over — building or encoding it, connecting, TLS, login, MAIL, RCPT,
@@ -387,8 +389,9 @@ def deliver(
     stale_after: timedelta = STALE_AFTER,
     log: Log | None = None,
 ) -> DeliveryReport:
-    """Enqueue eligible users, then claim, send and record each pending invitation, every step
-    committed on its own. `send(claim)` must return only once the server accepted the message.
+    """Enqueue eligible users, then claim, send and record each pending invitation: each claim
+    commits before its message is sent, together with the previous invitation's acceptance.
+    `send(claim)` must return only once the server accepted the message.
 
     A recipient's failure is recorded and the batch goes on. After a relay-wide failure (the
     server or the connection is failing, see `classify`), or REFUSALS_IN_A_ROW refusals in a row,
@@ -404,36 +407,53 @@ def deliver(
     if stale:
         log(f"{len(stale)} invitation(s) of '{consumer_id}' were claimed and never recorded: ambiguous {stale}")
     refusals_in_a_row = 0
-    for position, invitation_id in enumerate(queue):
-        with company_transaction(engine) as conn:
-            claimed = claim(conn, invitation_id, clock())
-        if claimed is None:
-            report.skipped += 1
-            continue
-        try:
-            send(claimed)
-        except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
-            outcome = classify(error)
-            status = _record_failure(engine, claimed, error, max_attempts, report)
-            log(f"invitation {invitation_id} (employee {claimed.employee_id}): {error_code(error)} → {status}")
-            refusals_in_a_row = refusals_in_a_row + 1 if outcome.refused_by_relay else 0
-            if outcome.stops_batch or refusals_in_a_row >= REFUSALS_IN_A_ROW:
-                report.stopped_by = outcome.reason if outcome.stops_batch else f"{refusals_in_a_row} refusals in a row"
-                report.not_attempted = len(queue) - position - 1
-                if report.not_attempted:
-                    log(f"the relay is failing ({report.stopped_by}): {report.not_attempted} invitation(s) wait for "
-                        "the next run")
-                break
-            continue
-        refusals_in_a_row = 0
-        with company_transaction(engine) as conn:
-            if mark_sent(conn, claimed, clock()):
-                report.sent.append(claimed.employee_id)
-            else:
-                log(f"invitation {invitation_id} was sent, but its claim had been superseded (released meanwhile?)")
+    accepted: Claim | None = None  # sent, its outcome recorded with the next claim (one commit each)
+    try:
+        for position, invitation_id in enumerate(queue):
+            with company_transaction(engine) as conn:
+                recorded = accepted is not None and mark_sent(conn, accepted, clock())
+                claimed = claim(conn, invitation_id, clock())
+            accepted = _note_sent(accepted, recorded, report, log)
+            if claimed is None:
+                report.skipped += 1
+                continue
+            try:
+                send(claimed)
+            except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
+                outcome = classify(error)
+                status = _record_failure(engine, claimed, error, max_attempts, report)
+                log(f"invitation {invitation_id} (employee {claimed.employee_id}): {error_code(error)} → {status}")
+                refusals_in_a_row = refusals_in_a_row + 1 if outcome.refused_by_relay else 0
+                if outcome.stops_batch or refusals_in_a_row >= REFUSALS_IN_A_ROW:
+                    report.stopped_by = (
+                        outcome.reason if outcome.stops_batch else f"{refusals_in_a_row} refusals in a row"
+                    )
+                    report.not_attempted = len(queue) - position - 1
+                    if report.not_attempted:
+                        log(f"the relay is failing ({report.stopped_by}): {report.not_attempted} invitation(s) "
+                            "wait for the next run")
+                    break
+                continue
+            refusals_in_a_row = 0
+            accepted = claimed
+    finally:
+        if accepted is not None:  # also when a claim's transaction failed: this outcome is known
+            with company_transaction(engine) as conn:
+                recorded = mark_sent(conn, accepted, clock())
+            _note_sent(accepted, recorded, report, log)
     with engine.connect() as conn:
         report.state = invitation_state(conn, consumer_id, clock(), stale_after)
     return report
+
+
+def _note_sent(accepted: Claim | None, recorded: bool, report: DeliveryReport, log: Log) -> None:
+    """Report a committed `mark_sent` (None: the caller's `accepted` is settled)."""
+    if accepted is not None:
+        if recorded:
+            report.sent.append(accepted.employee_id)
+        else:
+            log(f"invitation {accepted.invitation_id} was sent, but its claim had been superseded (released meanwhile?)")
+    return None
 
 
 def _record_failure(
