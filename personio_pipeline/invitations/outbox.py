@@ -67,6 +67,7 @@ import secrets
 import smtplib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -273,6 +274,22 @@ def mark_ambiguous(conn: sa.Connection, claimed: Claim, error: BaseException) ->
     return result.rowcount == 1
 
 
+def release_claim(conn: sa.Connection, claimed: Claim) -> bool:
+    """A claim whose message was never handed to the relay (claimed ahead of a send that stopped
+    the batch): back to pending, the attempt not counted (its backoff counts from this run)."""
+    result = conn.execute(
+        sa.update(invitations)
+        .where(_this_claim(claimed), invitations.c.status == "claimed")
+        .values(
+            status="pending",
+            attempts=invitations.c.attempts - 1,
+            token_hash=None,
+            claimed_at=sa.case((invitations.c.attempts <= 1, sa.null()), else_=invitations.c.claimed_at),
+        )
+    )
+    return result.rowcount == 1
+
+
 def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after: timedelta = STALE_AFTER) -> list[int]:
     """Claims older than `stale_after` whose sender never recorded an outcome become ambiguous."""
     organisation = organisations.get(conn, consumer_id)
@@ -372,6 +389,7 @@ class DeliveryReport:
     reasons: dict[str, str] = field(default_factory=dict)  # employee id -> failure_reason
     names: dict[str, str] = field(default_factory=dict)  # employee id -> display name (failed ones)
     stopped_by: str | None = None  # the relay-wide failure that stopped the batch
+    released: int = 0  # claimed ahead of a send that stopped the batch: back to pending, not sent
     state: InvitationState | None = None
 
     @property
@@ -389,9 +407,11 @@ def deliver(
     stale_after: timedelta = STALE_AFTER,
     log: Log | None = None,
 ) -> DeliveryReport:
-    """Enqueue eligible users, then claim, send and record each pending invitation: each claim
-    commits before its message is sent, together with the previous invitation's acceptance.
-    `send(claim)` must return only once the server accepted the message.
+    """Enqueue eligible users, then claim, send and record each pending invitation. Each claim
+    commits before its message is sent; the store works one step ahead on its own thread: while
+    invitation n is sent, one transaction records the outcome of n-1 and claims n+1, so a commit
+    costs no time of its own. `send(claim)` must return only once the server accepted the
+    message. If the batch stops, the invitation claimed ahead goes back to pending unsent.
 
     A recipient's failure is recorded and the batch goes on. After a relay-wide failure (the
     server or the connection is failing, see `classify`), or REFUSALS_IN_A_ROW refusals in a row,
@@ -407,70 +427,110 @@ def deliver(
     if stale:
         log(f"{len(stale)} invitation(s) of '{consumer_id}' were claimed and never recorded: ambiguous {stale}")
     refusals_in_a_row = 0
-    accepted: Claim | None = None  # sent, its outcome recorded with the next claim (one commit each)
-    try:
-        for position, invitation_id in enumerate(queue):
-            with company_transaction(engine) as conn:
-                recorded = accepted is not None and mark_sent(conn, accepted, clock())
-                claimed = claim(conn, invitation_id, clock())
-            accepted = _note_sent(accepted, recorded, report, log)
-            if claimed is None:
-                report.skipped += 1
-                continue
-            try:
-                send(claimed)
-            except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
-                outcome = classify(error)
-                status = _record_failure(engine, claimed, error, max_attempts, report)
-                log(f"invitation {invitation_id} (employee {claimed.employee_id}): {error_code(error)} → {status}")
-                refusals_in_a_row = refusals_in_a_row + 1 if outcome.refused_by_relay else 0
-                if outcome.stops_batch or refusals_in_a_row >= REFUSALS_IN_A_ROW:
-                    report.stopped_by = (
-                        outcome.reason if outcome.stops_batch else f"{refusals_in_a_row} refusals in a row"
-                    )
-                    report.not_attempted = len(queue) - position - 1
-                    if report.not_attempted:
-                        log(f"the relay is failing ({report.stopped_by}): {report.not_attempted} invitation(s) "
-                            "wait for the next run")
-                    break
-                continue
-            refusals_in_a_row = 0
-            accepted = claimed
-    finally:
-        if accepted is not None:  # also when a claim's transaction failed: this outcome is known
-            with company_transaction(engine) as conn:
-                recorded = mark_sent(conn, accepted, clock())
-            _note_sent(accepted, recorded, report, log)
+    ahead = 0  # position in `queue` of the next invitation to claim
+    records: list[_Record] = []  # outcomes of sends, committed with the next claim
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-store") as store:
+        step = store.submit(_commit, engine, [], queue[0], clock, max_attempts) if queue else None
+        ahead = 1
+        try:
+            while step is not None:
+                claimed, results = step.result()
+                step = None
+                _apply(results, report, log)
+                if ahead < len(queue):  # claim the next invitation while this one is sent
+                    step = store.submit(_commit, engine, records, queue[ahead], clock, max_attempts)
+                    records, ahead = [], ahead + 1
+                if claimed is None:  # another sender has it, or it is no longer pending
+                    report.skipped += 1
+                    continue
+                try:
+                    send(claimed)
+                except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
+                    outcome = classify(error)
+                    records.append(_Record(claimed, error))
+                    refusals_in_a_row = refusals_in_a_row + 1 if outcome.refused_by_relay else 0
+                    if outcome.stops_batch or refusals_in_a_row >= REFUSALS_IN_A_ROW:
+                        report.stopped_by = (
+                            outcome.reason if outcome.stops_batch else f"{refusals_in_a_row} refusals in a row"
+                        )
+                        break
+                    continue
+                refusals_in_a_row = 0
+                records.append(_Record(claimed))
+        finally:
+            # Settle what is known: the claimed-ahead invitation was not sent (back to pending, its
+            # attempt not counted), and the outcomes not yet committed.
+            if step is not None:
+                try:
+                    claimed, results = step.result()
+                    _apply(results, report, log)
+                    if claimed is not None:
+                        records.append(_Record(claimed, release=True))
+                except Exception:  # noqa: BLE001 - the claim did not commit, or goes stale: reported
+                    ahead -= 1
+            if records:
+                _apply(_commit(engine, records, None, clock, max_attempts)[1], report, log)
+    report.not_attempted = len(queue) - ahead + report.released  # never claimed, or claimed ahead and released
+    if report.stopped_by and report.not_attempted:
+        log(f"the relay is failing ({report.stopped_by}): {report.not_attempted} invitation(s) wait for the next run")
     with engine.connect() as conn:
         report.state = invitation_state(conn, consumer_id, clock(), stale_after)
     return report
 
 
-def _note_sent(accepted: Claim | None, recorded: bool, report: DeliveryReport, log: Log) -> None:
-    """Report a committed `mark_sent` (None: the caller's `accepted` is settled)."""
-    if accepted is not None:
-        if recorded:
-            report.sent.append(accepted.employee_id)
-        else:
-            log(f"invitation {accepted.invitation_id} was sent, but its claim had been superseded (released meanwhile?)")
-    return None
+@dataclass
+class _Record:
+    """An outcome to commit: accepted (`error` None), failed with `error`, or `release`: claimed
+    ahead and not sent."""
+
+    claimed: Claim
+    error: Exception | None = None
+    release: bool = False
 
 
-def _record_failure(
-    engine: sa.Engine, claimed: Claim, error: Exception, max_attempts: int, report: DeliveryReport
-) -> str:
-    report.errors[claimed.employee_id] = error_code(error)
-    report.reasons[claimed.employee_id] = classify(error).reason
-    report.names[claimed.employee_id] = claimed.display_name
+def _commit(
+    engine: sa.Engine, records: list[_Record], invitation_id: int | None, clock: Callable[[], datetime],
+    max_attempts: int,
+) -> tuple[Claim | None, list[tuple[_Record, str | None]]]:
+    """One transaction: record `records`, then claim `invitation_id` (if any)."""
+    results = []
     with company_transaction(engine) as conn:
-        if delivery_certainly_failed(error):
-            status = mark_refused(conn, claimed, error, max_attempts=max_attempts)
-        else:
-            status = NEEDS_DECISION if mark_ambiguous(conn, claimed, error) else None
-    {"pending": report.retried, "failed": report.newly_failed, NEEDS_DECISION: report.newly_ambiguous}.get(
-        status, []
-    ).append(claimed.employee_id)
-    return status or "superseded"
+        for record in records:
+            if record.release:
+                status = "released" if release_claim(conn, record.claimed) else None
+            elif record.error is None:
+                status = "sent" if mark_sent(conn, record.claimed, clock()) else None
+            elif delivery_certainly_failed(record.error):
+                status = mark_refused(conn, record.claimed, record.error, max_attempts=max_attempts)
+            else:
+                status = NEEDS_DECISION if mark_ambiguous(conn, record.claimed, record.error) else None
+            results.append((record, status))
+        claimed = claim(conn, invitation_id, clock()) if invitation_id is not None else None
+    return claimed, results
+
+
+def _apply(results: list[tuple[_Record, str | None]], report: DeliveryReport, log: Log) -> None:
+    """Report committed outcomes (in the caller's thread)."""
+    for record, status in results:
+        claimed = record.claimed
+        if record.release:
+            report.released += 1
+            continue
+        if record.error is None:
+            if status == "sent":
+                report.sent.append(claimed.employee_id)
+            else:
+                log(f"invitation {claimed.invitation_id} was sent, but its claim had been superseded "
+                    "(released meanwhile?)")
+            continue
+        report.errors[claimed.employee_id] = error_code(record.error)
+        report.reasons[claimed.employee_id] = classify(record.error).reason
+        report.names[claimed.employee_id] = claimed.display_name
+        {"pending": report.retried, "failed": report.newly_failed, NEEDS_DECISION: report.newly_ambiguous}.get(
+            status, []
+        ).append(claimed.employee_id)
+        log(f"invitation {claimed.invitation_id} (employee {claimed.employee_id}): {error_code(record.error)} → "
+            f"{status or 'superseded'}")
 
 
 # -- reading the state -------------------------------------------------------------------------------

@@ -43,9 +43,15 @@ RELAY = "relay"
 
 
 class MailTransport(Protocol):
+    """Sends messages; a session (`with transport: ...`) may keep a connection for a batch."""
+
     def send(self, message: EmailMessage) -> None: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> "MailTransport": ...
+
+    def __exit__(self, *exc_info) -> None: ...
 
 
 class DeliveryError(Exception):

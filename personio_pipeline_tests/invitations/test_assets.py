@@ -17,6 +17,7 @@ from personio_pipeline.defs.assets.invitations import (
 from personio_pipeline.defs.invitation_sensor import invitation_sensor
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.invitations import outbox
+from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.sync import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
@@ -163,3 +164,26 @@ def test_the_job_selects_the_invitation_asset_and_its_check_only(verified, smtp_
     assert job.partitions_def == companies
     assert job.asset_layer.selected_asset_keys == {INVITATIONS}
     assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} == {"invitations_delivered"}
+
+
+def test_a_relay_without_smtputf8_fails_only_the_non_ascii_address_and_says_why_everywhere(verified, start_relay):
+    with company_transaction(verified) as conn:
+        manual.set_email(conn, COMPANY, "2", "Zoë.Rossi@acme.example")
+    relay = start_relay(smtputf8=False)
+    result = materialize(verified, relay, alerts_to="data-team@teammeter.example")
+
+    assert not result.success  # recorded first, then the run fails for run alerts
+    recorded = metadata(result)
+    assert (recorded["sent"], recorded["failed_for_good"], recorded["not_attempted"]) == (6, 1, 0)
+    assert recorded["failure_reasons"] == {"2": "smtputf8_unsupported"} and recorded["data_team_alerted"] is True
+    assert "smtputf8_unsupported" in failure(result)
+    (alert,) = [message for to, message in relay.messages if to == ["data-team@teammeter.example"]]
+    assert "smtputf8_unsupported" in alert.get_content() and "SMTPUTF8" in alert.get_content()
+    assert "zoë" not in alert.get_content().lower()  # names and ids, never addresses
+    assert received(relay) == {**{email_of(e): 1 for e in INVITED_ON_DAY_ONE if e != "2"},
+                               "data-team@teammeter.example": 1}
+
+    again = materialize(verified, relay)
+    evaluation = check(again)
+    assert not evaluation.passed and "failed for good: employees 2 (smtputf8_unsupported)" in evaluation.description
+    assert rows(verified, "status", "failure_reason")["2"] == ("failed", "smtputf8_unsupported")
