@@ -427,11 +427,11 @@ def deliver(
     if stale:
         log(f"{len(stale)} invitation(s) of '{consumer_id}' were claimed and never recorded: ambiguous {stale}")
     refusals_in_a_row = 0
-    ahead = 0  # position in `queue` of the next invitation to claim
     records: list[_Record] = []  # outcomes of sends, committed with the next claim
+    in_flight: list[_Record] = []  # the outcomes the running step commits
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-store") as store:
         step = store.submit(_commit, engine, [], queue[0], clock, max_attempts) if queue else None
-        ahead = 1
+        ahead = 1 if queue else 0  # invitations of `queue` handed to the store to claim
         try:
             while step is not None:
                 claimed, results = step.result()
@@ -439,7 +439,7 @@ def deliver(
                 _apply(results, report, log)
                 if ahead < len(queue):  # claim the next invitation while this one is sent
                     step = store.submit(_commit, engine, records, queue[ahead], clock, max_attempts)
-                    records, ahead = [], ahead + 1
+                    in_flight, records, ahead = records, [], ahead + 1
                 if claimed is None:  # another sender has it, or it is no longer pending
                     report.skipped += 1
                     continue
@@ -466,8 +466,9 @@ def deliver(
                     _apply(results, report, log)
                     if claimed is not None:
                         records.append(_Record(claimed, release=True))
-                except Exception:  # noqa: BLE001 - the claim did not commit, or goes stale: reported
+                except Exception:  # noqa: BLE001 - the claim did not commit: try the outcomes once more
                     ahead -= 1
+                    records = in_flight + records
             if records:
                 _apply(_commit(engine, records, None, clock, max_attempts)[1], report, log)
     report.not_attempted = len(queue) - ahead + report.released  # never claimed, or claimed ahead and released

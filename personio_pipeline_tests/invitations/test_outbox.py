@@ -67,6 +67,7 @@ def test_each_eligible_person_gets_exactly_one_message_and_a_second_run_sends_no
 
     again = deliver(verified, smtp_server, at=later(60))
     assert (again.enqueued, again.sent, len(smtp_server.messages)) == (0, [], 7)
+    assert (again.not_attempted, again.released, again.stopped_by) == (0, 0, None)
     with verified.connect() as conn:
         invited = {row["employee_id"]: row["invited"] for row in review_users(conn, COMPANY)}
     assert invited == {e: e in INVITED_ON_DAY_ONE for e in invited} and invited["5"] is False
