@@ -82,7 +82,7 @@ def captured_logger():
 import json
 import socket
 import threading
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -93,7 +93,8 @@ def free_port() -> int:
 
 
 class SmtpInbox:
-    """aiosmtpd handler that keeps every delivered message (parsed) in memory."""
+    """aiosmtpd handler that keeps every delivered message (parsed) in memory. The server offers
+    SMTPUTF8, as relays do today (the invitation tests also run without it)."""
 
     def __init__(self):
         self.messages = []
@@ -102,7 +103,10 @@ class SmtpInbox:
     async def handle_DATA(self, server, session, envelope):
         if self.fail_with:
             return self.fail_with
-        message = message_from_bytes(envelope.content, policy=policy.default)
+        if envelope.smtp_utf8:  # UTF-8 headers (RFC 6532): addresses with non-ASCII local parts
+            message = message_from_string(envelope.content.decode("utf-8"), policy=policy.default)
+        else:
+            message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
 
@@ -112,7 +116,7 @@ def smtp_server():
     from aiosmtpd.controller import Controller
 
     inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
     controller.start()
     inbox.host, inbox.port = controller.hostname, controller.port
     try:

@@ -72,7 +72,8 @@ class Mailer(dg.ConfigurableResource):
         return FileOutbox(self.outbox_dir or str(settings.data_dir() / "outbox"))
 
     def send(self, *, to: str, subject: str, text: str, to_name: str | None = None) -> None:
-        self.transport().send(build_message(sender=self.sender, to=to, subject=subject, text=text, to_name=to_name))
+        with self.transport() as transport:
+            transport.send(build_message(sender=self.sender, to=to, subject=subject, text=text, to_name=to_name))
 
 
 class DataTeamAlerts(dg.ConfigurableResource):

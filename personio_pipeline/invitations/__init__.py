@@ -1,4 +1,5 @@
-"""Invitations: the outbox protocol over the Teammeter store (`outbox`) and the message (`message`).
+"""Invitations: the outbox protocol over the Teammeter store (`outbox`), the message (`message`)
+and the data team's alert about invitations that failed for good (`alert`).
 
 Dagster wiring lives in `personio_pipeline.defs.assets.invitations` and
 `personio_pipeline.defs.invitation_sensor`.

@@ -21,14 +21,22 @@ Lifecycle of one invitation (at most one open per user: the unique index `uq_inv
    wins and the other skips the row. The claim counts the attempt, generates a fresh token with
    `secrets.token_urlsafe(32)` and stores only its SHA-256 (`token_hash`); the plain token is
    returned to the caller, goes into the message and is never stored.
-3. After the send, the outcome is recorded in its own transaction, only if the row still carries
-   this claim (same token hash):
+3. After the send, the outcome is recorded, only if the row still carries this claim (same
+   token hash): an acceptance in the same transaction that claims the next invitation (one
+   commit per invitation; the claim still commits before its message is sent), a failure in
+   its own:
    - the server accepted the message → `sent` (`sent_at`);
-   - the message certainly was not accepted (`delivery_certainly_failed`: connection refused,
-     DNS or TLS failure, the server answered 4xx/5xx to HELO, AUTH, MAIL, RCPT or DATA) →
-     `pending` again with `last_error` and its hash cleared, or `failed` after `max_attempts`;
-   - anything else (connection lost or timed out after the message may have been accepted,
-     an unexpected error) → `ambiguous`.
+   - the message certainly was not accepted (`classify`: anything before the message and its
+     end marker were handed over — building or encoding it, connecting, TLS, login, MAIL, RCPT,
+     DATA refused, SMTPUTF8 needed but not offered — or a refusal as the relay's final reply) →
+     `pending` again (its hash cleared; `last_error` and `failure_reason` say why), or `failed` after
+     `max_attempts`, or `failed` at once when trying the same relay again cannot help (SMTPUTF8
+     not offered, an address or message that cannot be encoded);
+   - the connection was lost after the message was handed over, before the relay's final reply,
+     or an unexpected error → `ambiguous`.
+   A recipient's problem never stops the batch; a relay-wide one (connection refused, login
+   refused, 421, a timeout, a temporary failure of DATA, 20 recipients in a row refused) stops
+   it, so an outage costs one attempt per run. One SMTP connection carries the whole batch.
    A claim whose sender never recorded an outcome (process died between claim and mark, or the
    mark itself failed) is reported as ambiguous once older than `stale_after` and marked so by
    the next run (`mark_stale`).
@@ -59,6 +67,7 @@ import secrets
 import smtplib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -66,6 +75,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from personio_pipeline.addresses import AddressNotValid
+from personio_pipeline.notify.mail import RELAY, DeliveryError, DeliveryUnknown
 from personio_pipeline.teammeter import organisations
 from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.schema import invitations, users
@@ -78,6 +89,7 @@ MAX_RETRY_DELAY = timedelta(hours=2)
 OPEN = ("pending", "claimed", "ambiguous")
 NEEDS_DECISION = "ambiguous"
 ERROR_LIMIT = 1000
+REFUSALS_IN_A_ROW = 20  # recipients refused one after the other: the relay refuses everyone
 
 Log = Callable[[str], Any]
 
@@ -227,7 +239,7 @@ def mark_sent(conn: sa.Connection, claimed: Claim, now: datetime) -> bool:
     result = conn.execute(
         sa.update(invitations)
         .where(_this_claim(claimed), invitations.c.status.in_(("claimed", NEEDS_DECISION)))
-        .values(status="sent", sent_at=_utc(now))
+        .values(status="sent", sent_at=_utc(now), failure_reason=None)
     )
     return result.rowcount == 1
 
@@ -236,12 +248,14 @@ def mark_refused(
     conn: sa.Connection, claimed: Claim, error: BaseException, *, max_attempts: int = MAX_ATTEMPTS
 ) -> str | None:
     """The message certainly was not accepted: pending for a retry, or failed after `max_attempts`
-    attempts. Returns the new status (None if the claim was superseded)."""
-    status = "failed" if claimed.attempt >= max_attempts else "pending"
+    attempts or at once when retrying cannot help. Returns the new status (None if the claim was
+    superseded)."""
+    outcome = classify(error)
+    status = "failed" if outcome.permanent or claimed.attempt >= max_attempts else "pending"
     result = conn.execute(
         sa.update(invitations)
         .where(_this_claim(claimed), invitations.c.status == "claimed")
-        .values(status=status, last_error=describe_error(error), token_hash=None)
+        .values(status=status, last_error=describe_error(error), failure_reason=outcome.reason, token_hash=None)
     )
     return status if result.rowcount == 1 else None
 
@@ -251,7 +265,27 @@ def mark_ambiguous(conn: sa.Connection, claimed: Claim, error: BaseException) ->
     result = conn.execute(
         sa.update(invitations)
         .where(_this_claim(claimed), invitations.c.status == "claimed")
-        .values(status=NEEDS_DECISION, last_error="delivery unknown: " + describe_error(error))
+        .values(
+            status=NEEDS_DECISION,
+            last_error="delivery unknown: " + describe_error(error),
+            failure_reason=DeliveryUnknown.kind,
+        )
+    )
+    return result.rowcount == 1
+
+
+def release_claim(conn: sa.Connection, claimed: Claim) -> bool:
+    """A claim whose message was never handed to the relay (claimed ahead of a send that stopped
+    the batch): back to pending, the attempt not counted (its backoff counts from this run)."""
+    result = conn.execute(
+        sa.update(invitations)
+        .where(_this_claim(claimed), invitations.c.status == "claimed")
+        .values(
+            status="pending",
+            attempts=invitations.c.attempts - 1,
+            token_hash=None,
+            claimed_at=sa.case((invitations.c.attempts <= 1, sa.null()), else_=invitations.c.claimed_at),
+        )
     )
     return result.rowcount == 1
 
@@ -272,24 +306,54 @@ def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after
             .values(
                 status=NEEDS_DECISION,
                 last_error=f"delivery unknown: claimed but no outcome recorded within {stale_after} (sender stopped)",
+                failure_reason=DeliveryUnknown.kind,
             )
         )
     return ids
 
 
-def delivery_certainly_failed(error: BaseException) -> bool:
-    """True when the send raised before the server could have accepted the message.
+@dataclass(frozen=True)
+class Outcome:
+    """What a failed send means. `certain`: the relay certainly did not accept the message.
+    `permanent`: the same relay will refuse it again (fail now). `stops_batch`: the relay or the
+    connection is failing, so the rest of the batch waits for the next run. `refused_by_relay`:
+    the relay refused this recipient or message (counts towards REFUSALS_IN_A_ROW)."""
 
-    smtplib raises `SMTPServerDisconnected` also when the connection breaks or times out while
-    waiting for the answer to the message itself, and a bare `SMTPResponseException` when QUIT,
-    after an accepted message, is answered oddly: both may follow acceptance. Every other
-    `SMTPException` is the server's explicit refusal (connect, HELO, AUTH, MAIL, RCPT, DATA,
-    STARTTLS unsupported), and a plain `OSError` comes from connecting, DNS, the TLS handshake
-    or the file outbox, all before the message is handed over. Anything else is unknown.
-    """
+    certain: bool
+    permanent: bool
+    stops_batch: bool
+    reason: str
+    refused_by_relay: bool = False
+
+
+_REFUSALS = ("recipient_refused", "recipient_deferred", "message_refused")
+
+
+def classify(error: BaseException) -> Outcome:
+    """The transport (`notify.mail`) says what the relay did (`DeliveryError`: certainly not
+    accepted; `DeliveryUnknown`: handed over, no final reply). For a bare smtplib error the phase
+    is unknown: `SMTPServerDisconnected` and a bare `SMTPResponseException` (an odd QUIT) may
+    follow acceptance; a refused recipient is that recipient's; every other `SMTPException` and
+    a plain `OSError` come before the hand-over. Anything else is unknown."""
+    if isinstance(error, DeliveryError):
+        return Outcome(True, error.permanent, error.scope == RELAY, error.kind, error.kind in _REFUSALS)
+    if isinstance(error, DeliveryUnknown):
+        return Outcome(False, False, error.relay_wide, error.kind)
+    if isinstance(error, AddressNotValid):
+        return Outcome(True, True, False, "invalid_address")
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        closing = any(answer[0] == 421 for answer in error.recipients.values())
+        return Outcome(True, False, closing, "recipient_refused", not closing)
     if isinstance(error, smtplib.SMTPServerDisconnected) or type(error) is smtplib.SMTPResponseException:
-        return False
-    return isinstance(error, (smtplib.SMTPException, OSError))
+        return Outcome(False, False, True, DeliveryUnknown.kind)
+    if isinstance(error, (smtplib.SMTPException, OSError)):
+        return Outcome(True, False, True, "relay_unavailable")
+    return Outcome(False, False, True, DeliveryUnknown.kind)
+
+
+def delivery_certainly_failed(error: BaseException) -> bool:
+    """True when the send raised before the server could have accepted the message (`classify`)."""
+    return classify(error).certain
 
 
 def describe_error(error: BaseException) -> str:
@@ -297,11 +361,15 @@ def describe_error(error: BaseException) -> str:
 
 
 def error_code(error: BaseException) -> str:
-    """Error type and SMTP code, without the server's text (which may quote addresses)."""
+    """Error type (or the transport's reason) and SMTP code, without the server's text (which
+    may quote addresses)."""
     code = getattr(error, "smtp_code", None)
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = sorted({str(answer[0]) for answer in error.recipients.values()})
         code = "/".join(codes) or None
+    if isinstance(error, (DeliveryError, DeliveryUnknown)):
+        detail = code or getattr(error, "detail", None)
+        return error.kind + (f" {detail}" if detail else "")
     return type(error).__name__ + (f" {code}" if code else "")
 
 
@@ -318,6 +386,10 @@ class DeliveryReport:
     skipped: int = 0  # claimed by another sender meanwhile
     not_attempted: int = 0  # left pending after the mail server failed
     errors: dict[str, str] = field(default_factory=dict)  # employee id -> error type and code
+    reasons: dict[str, str] = field(default_factory=dict)  # employee id -> failure_reason
+    names: dict[str, str] = field(default_factory=dict)  # employee id -> display name (failed ones)
+    stopped_by: str | None = None  # the relay-wide failure that stopped the batch
+    released: int = 0  # claimed ahead of a send that stopped the batch: back to pending, not sent
     state: InvitationState | None = None
 
     @property
@@ -335,11 +407,15 @@ def deliver(
     stale_after: timedelta = STALE_AFTER,
     log: Log | None = None,
 ) -> DeliveryReport:
-    """Enqueue eligible users, then claim, send and record each pending invitation, every step
-    committed on its own. `send(claim)` must return only once the server accepted the message.
+    """Enqueue eligible users, then claim, send and record each pending invitation. Each claim
+    commits before its message is sent; the store works one step ahead on its own thread: while
+    invitation n is sent, one transaction records the outcome of n-1 and claims n+1, so a commit
+    costs no time of its own. `send(claim)` must return only once the server accepted the
+    message. If the batch stops, the invitation claimed ahead goes back to pending unsent.
 
-    After a failure that is not one recipient's (the server or the connection is failing), the
-    remaining invitations stay pending untouched, so an outage costs one attempt per run.
+    A recipient's failure is recorded and the batch goes on. After a relay-wide failure (the
+    server or the connection is failing, see `classify`), or REFUSALS_IN_A_ROW refusals in a row,
+    the remaining invitations stay pending untouched, so an outage costs one attempt per run.
     Raises NotVerifiedError for an unverified company, before anything is written.
     """
     log = log or (lambda _message: None)
@@ -350,44 +426,112 @@ def deliver(
         queue = pending_ids(conn, consumer_id)
     if stale:
         log(f"{len(stale)} invitation(s) of '{consumer_id}' were claimed and never recorded: ambiguous {stale}")
-    for position, invitation_id in enumerate(queue):
-        with company_transaction(engine) as conn:
-            claimed = claim(conn, invitation_id, clock())
-        if claimed is None:
-            report.skipped += 1
-            continue
+    refusals_in_a_row = 0
+    records: list[_Record] = []  # outcomes of sends, committed with the next claim
+    in_flight: list[_Record] = []  # the outcomes the running step commits
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-store") as store:
+        step = store.submit(_commit, engine, [], queue[0], clock, max_attempts) if queue else None
+        ahead = 1 if queue else 0  # invitations of `queue` handed to the store to claim
         try:
-            send(claimed)
-        except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
-            outcome = _record_failure(engine, claimed, error, max_attempts, report)
-            log(f"invitation {invitation_id} (employee {claimed.employee_id}): {error_code(error)} → {outcome}")
-            if not isinstance(error, smtplib.SMTPRecipientsRefused):
-                report.not_attempted = len(queue) - position - 1
-                break
-            continue
-        with company_transaction(engine) as conn:
-            if mark_sent(conn, claimed, clock()):
-                report.sent.append(claimed.employee_id)
-            else:
-                log(f"invitation {invitation_id} was sent, but its claim had been superseded (released meanwhile?)")
+            while step is not None:
+                claimed, results = step.result()
+                step = None
+                _apply(results, report, log)
+                if ahead < len(queue):  # claim the next invitation while this one is sent
+                    step = store.submit(_commit, engine, records, queue[ahead], clock, max_attempts)
+                    in_flight, records, ahead = records, [], ahead + 1
+                if claimed is None:  # another sender has it, or it is no longer pending
+                    report.skipped += 1
+                    continue
+                try:
+                    send(claimed)
+                except Exception as error:  # noqa: BLE001 - every failure is recorded, none is swallowed
+                    outcome = classify(error)
+                    records.append(_Record(claimed, error))
+                    refusals_in_a_row = refusals_in_a_row + 1 if outcome.refused_by_relay else 0
+                    if outcome.stops_batch or refusals_in_a_row >= REFUSALS_IN_A_ROW:
+                        report.stopped_by = (
+                            outcome.reason if outcome.stops_batch else f"{refusals_in_a_row} refusals in a row"
+                        )
+                        break
+                    continue
+                refusals_in_a_row = 0
+                records.append(_Record(claimed))
+        finally:
+            # Settle what is known: the claimed-ahead invitation was not sent (back to pending, its
+            # attempt not counted), and the outcomes not yet committed.
+            if step is not None:
+                try:
+                    claimed, results = step.result()
+                    _apply(results, report, log)
+                    if claimed is not None:
+                        records.append(_Record(claimed, release=True))
+                except Exception:  # noqa: BLE001 - the claim did not commit: try the outcomes once more
+                    ahead -= 1
+                    records = in_flight + records
+            if records:
+                _apply(_commit(engine, records, None, clock, max_attempts)[1], report, log)
+    report.not_attempted = len(queue) - ahead + report.released  # never claimed, or claimed ahead and released
+    if report.stopped_by and report.not_attempted:
+        log(f"the relay is failing ({report.stopped_by}): {report.not_attempted} invitation(s) wait for the next run")
     with engine.connect() as conn:
         report.state = invitation_state(conn, consumer_id, clock(), stale_after)
     return report
 
 
-def _record_failure(
-    engine: sa.Engine, claimed: Claim, error: Exception, max_attempts: int, report: DeliveryReport
-) -> str:
-    report.errors[claimed.employee_id] = error_code(error)
+@dataclass
+class _Record:
+    """An outcome to commit: accepted (`error` None), failed with `error`, or `release`: claimed
+    ahead and not sent."""
+
+    claimed: Claim
+    error: Exception | None = None
+    release: bool = False
+
+
+def _commit(
+    engine: sa.Engine, records: list[_Record], invitation_id: int | None, clock: Callable[[], datetime],
+    max_attempts: int,
+) -> tuple[Claim | None, list[tuple[_Record, str | None]]]:
+    """One transaction: record `records`, then claim `invitation_id` (if any)."""
+    results = []
     with company_transaction(engine) as conn:
-        if delivery_certainly_failed(error):
-            status = mark_refused(conn, claimed, error, max_attempts=max_attempts)
-        else:
-            status = NEEDS_DECISION if mark_ambiguous(conn, claimed, error) else None
-    {"pending": report.retried, "failed": report.newly_failed, NEEDS_DECISION: report.newly_ambiguous}.get(
-        status, []
-    ).append(claimed.employee_id)
-    return status or "superseded"
+        for record in records:
+            if record.release:
+                status = "released" if release_claim(conn, record.claimed) else None
+            elif record.error is None:
+                status = "sent" if mark_sent(conn, record.claimed, clock()) else None
+            elif delivery_certainly_failed(record.error):
+                status = mark_refused(conn, record.claimed, record.error, max_attempts=max_attempts)
+            else:
+                status = NEEDS_DECISION if mark_ambiguous(conn, record.claimed, record.error) else None
+            results.append((record, status))
+        claimed = claim(conn, invitation_id, clock()) if invitation_id is not None else None
+    return claimed, results
+
+
+def _apply(results: list[tuple[_Record, str | None]], report: DeliveryReport, log: Log) -> None:
+    """Report committed outcomes (in the caller's thread)."""
+    for record, status in results:
+        claimed = record.claimed
+        if record.release:
+            report.released += 1
+            continue
+        if record.error is None:
+            if status == "sent":
+                report.sent.append(claimed.employee_id)
+            else:
+                log(f"invitation {claimed.invitation_id} was sent, but its claim had been superseded "
+                    "(released meanwhile?)")
+            continue
+        report.errors[claimed.employee_id] = error_code(record.error)
+        report.reasons[claimed.employee_id] = classify(record.error).reason
+        report.names[claimed.employee_id] = claimed.display_name
+        {"pending": report.retried, "failed": report.newly_failed, NEEDS_DECISION: report.newly_ambiguous}.get(
+            status, []
+        ).append(claimed.employee_id)
+        log(f"invitation {claimed.invitation_id} (employee {claimed.employee_id}): {error_code(record.error)} → "
+            f"{status or 'superseded'}")
 
 
 # -- reading the state -------------------------------------------------------------------------------
@@ -400,6 +544,8 @@ class InvitationState:
     counts: dict[str, int]
     failed: list[str]  # employee ids
     ambiguous: list[str]
+    # employee id -> failure_reason of their failed, ambiguous or pending-after-a-failure invitation
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -416,20 +562,28 @@ def invitation_state(
     organisation = organisations.get(conn, consumer_id)
     status = _effective_status(_utc(now), stale_after).label("status")
     rows = conn.execute(
-        sa.select(status, users.c.employee_id)
+        sa.select(status, users.c.employee_id, invitations.c.failure_reason)
         .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
         .where(invitations.c.organisation_id == organisation.id)
+        .order_by(invitations.c.id)
     ).all()
     counts: dict[str, int] = defaultdict(int)
     people: dict[str, list[str]] = defaultdict(list)
+    reasons: dict[str, str] = {}
     for row in rows:
         counts[row.status] += 1
         people[row.status].append(row.employee_id)
-    return InvitationState(dict(counts), _sorted_ids(people["failed"]), _sorted_ids(people[NEEDS_DECISION]))
+        if row.status in ("failed", NEEDS_DECISION, "pending") and row.failure_reason:
+            reasons[row.employee_id] = row.failure_reason
+        else:
+            reasons.pop(row.employee_id, None)
+    failed, ambiguous = _sorted_ids(people["failed"]), _sorted_ids(people[NEEDS_DECISION])
+    return InvitationState(dict(counts), failed, ambiguous, {e: reasons[e] for e in _sorted_ids(list(reasons))})
 
 
 LIST_COLUMNS = (
-    "id", "employee_id", "name", "email", "status", "attempts", "last_error", "created_at", "claimed_at", "sent_at"
+    "id", "employee_id", "name", "email", "status", "attempts", "failure_reason", "last_error", "created_at",
+    "claimed_at", "sent_at",
 )
 
 
@@ -443,7 +597,8 @@ def list_invitations(
         sa.select(
             invitations.c.id, users.c.employee_id, users.c.display_name.label("name"), invitations.c.email,
             _effective_status(_utc(now), stale_after).label("status"), invitations.c.attempts,
-            invitations.c.last_error, invitations.c.created_at, invitations.c.claimed_at, invitations.c.sent_at,
+            invitations.c.failure_reason, invitations.c.last_error, invitations.c.created_at,
+            invitations.c.claimed_at, invitations.c.sent_at,
         )
         .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
         .where(invitations.c.organisation_id == organisation.id)
@@ -485,7 +640,7 @@ def release_stale(
     return _decide(
         conn, consumer_id, invitation_ids, sa.or_(invitations.c.status == NEEDS_DECISION, stale),
         "ambiguous (or a claim older than " + str(stale_after) + ")",
-        status="pending", token_hash=None, claimed_at=None,
+        status="pending", token_hash=None, claimed_at=None, failure_reason=None,
     )
 
 
@@ -493,7 +648,7 @@ def confirm_delivered(conn: sa.Connection, consumer_id: str, invitation_ids: Ite
     """Operator's decision that ambiguous invitations did arrive: sent (at the time they were claimed)."""
     return _decide(
         conn, consumer_id, invitation_ids, invitations.c.status == NEEDS_DECISION, "ambiguous",
-        status="sent", sent_at=invitations.c.claimed_at,
+        status="sent", sent_at=invitations.c.claimed_at, failure_reason=None,
     )
 
 
@@ -513,7 +668,7 @@ def retry_failed(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable
     return _decide(
         conn, consumer_id, invitation_ids, sa.and_(invitations.c.status == "failed", ~superseded),
         "failed (and the person has no newer invitation)",
-        status="pending", attempts=0, token_hash=None, claimed_at=None,
+        status="pending", attempts=0, token_hash=None, claimed_at=None, failure_reason=None,
     )
 
 

@@ -11,18 +11,16 @@ status rules then run vectorised in pandas. 100,000 records take about a second.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from email_validator import EmailNotValidError, validate_email
 
+from personio_pipeline import addresses
 from personio_pipeline.memory import cyclic_gc_paused
 from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
 
@@ -33,11 +31,6 @@ from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMN
 # someone privately than not at all, but never while a business address exists.
 _EMAIL_TYPE_RANK: dict[str, int] = {"work": 0, "primary": 1, "personal": 3}
 _OTHER_EMAIL_RANK = 2  # secondary, other, billing, unknown types and no type
-
-# A plain ASCII dot-atom local part: every such string is one email_validator accepts as is.
-_PLAIN_ADDRESS = re.compile(r"([a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*)@(.+)")
-_MAX_LOCAL_LENGTH = 64
-_MAX_ADDRESS_LENGTH = 254
 
 
 @dataclass(frozen=True)
@@ -70,8 +63,10 @@ def normalise_employees(records: Iterable[Any], today: date) -> NormalisedEmploy
 
 def check_email(address: str) -> tuple[str | None, str | None]:
     """(normalised address, None) when valid, else (None, reason); the address is trimmed and
-    lowercased first. Decided by email_validator; see `_plain_address`."""
-    return _checked_email(address.strip().lower())
+    lowercased first. Decided by the address policy (`personio_pipeline.addresses`), which the
+    invitation sender applies too, so "has access" and "can be invited" agree."""
+    verdict = addresses.check(address.strip().lower())
+    return verdict.normalized, verdict.reason
 
 
 def name_key(name: str) -> str:
@@ -252,37 +247,6 @@ def _choose_email(emails: Any) -> tuple[str | None, str | None, str | None]:
 
 def _email_rank(email_type: str | None) -> int:
     return _EMAIL_TYPE_RANK.get(email_type.casefold(), _OTHER_EMAIL_RANK) if email_type else _OTHER_EMAIL_RANK
-
-
-@lru_cache(maxsize=262_144)
-def _checked_email(address: str) -> tuple[str | None, str | None]:
-    return _plain_address(address) or _validated(address)
-
-
-def _plain_address(address: str) -> tuple[str, None] | None:
-    """Fast path, same verdict as email_validator: it costs ~25 µs per address, mostly for the
-    domain, and a company has a handful of domains. So the domain goes through email_validator
-    once, and a plain ASCII dot-atom local part within the length limits is valid as it is.
-    Anything else returns None and is validated in full (test_properties checks equivalence)."""
-    match = _PLAIN_ADDRESS.fullmatch(address)
-    if not match or len(match[1]) > _MAX_LOCAL_LENGTH or len(address) > _MAX_ADDRESS_LENGTH:
-        return None
-    domain = _validated_domain(match[2])
-    return (f"{match[1]}@{domain}", None) if domain else None
-
-
-@lru_cache(maxsize=4_096)
-def _validated_domain(domain: str) -> str | None:
-    """The domain as email_validator normalises it, or None if it rejects it."""
-    normalised, _ = _validated(f"postmaster@{domain}")
-    return normalised.split("@", 1)[1] if normalised else None
-
-
-def _validated(address: str) -> tuple[str | None, str | None]:
-    try:
-        return validate_email(address, check_deliverability=False).normalized, None
-    except EmailNotValidError as error:
-        return None, str(error)
 
 
 def _latest_per_id(flat: pd.DataFrame) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from personio_pipeline.defs.assets.invitations import (
 from personio_pipeline.defs.invitation_sensor import invitation_sensor
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.invitations import outbox
+from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.sync import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
@@ -34,14 +35,16 @@ COUNTS = ("enqueued", "sent", "retried", "failed_for_good", "ambiguous", "pendin
 ONE_ATTEMPT = {"ops": {"teammeter__invitations": {"config": {"max_attempts": 1}}}}
 
 
-def materialize(engine, inbox, port: int | None = None, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+def materialize(
+    engine, inbox, port: int | None = None, run_config: dict | None = None, alerts_to: str | None = None
+) -> dg.ExecuteInProcessResult:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(companies.name, [COMPANY])
     return dg.materialize(
         [teammeter_invitations, invitations_delivered],
         partition_key=COMPANY,
         instance=instance,
-        resources=resources(engine, inbox, port),
+        resources=resources(engine, inbox, port, alerts_to),
         run_config=run_config,
         raise_on_error=False,
     )
@@ -95,7 +98,8 @@ def test_an_smtp_outage_fails_the_run_after_recording_and_recovery_delivers_once
     assert not result.success
     recorded = metadata(result)  # materialised before the step failed
     assert (recorded["sent"], recorded["retried"], recorded["pending_after"], recorded["not_attempted"]) == (0, 1, 7, 6)
-    assert recorded["errors"] == {"1": "SMTPDataError 451" if outage == "451" else "ConnectionRefusedError"}
+    assert recorded["errors"] == {"1": "relay_unavailable " + ("451" if outage == "451" else "ConnectionRefusedError")}
+    assert recorded["stopped_by"] == "relay_unavailable" and recorded["failure_reasons"] == {"1": "relay_unavailable"}
     assert "1 invitation(s) could not be delivered" in failure(result) and "1 will be retried" in failure(result)
     assert smtp_server.messages == [] and rows(verified, "status", "attempts")["1"] == ("pending", 1)
 
@@ -126,14 +130,25 @@ def test_an_ambiguous_claim_is_reported_by_the_check_and_sent_after_release(veri
     assert received(smtp_server) == EVERYONE_ONCE
 
 
-def test_failed_invitations_are_listed_by_the_check(verified, smtp_server):
-    smtp_server.fail_with = "550 5.1.1 mailbox unavailable"
-    assert not materialize(verified, smtp_server, run_config=ONE_ATTEMPT).success
-    smtp_server.fail_with = None
-    result = materialize(verified, smtp_server, run_config=ONE_ATTEMPT)
-    assert result.success and metadata(result)["failed_for_good"] == 1 and metadata(result)["sent"] == 6
-    assert not check(result).passed and check(result).metadata["failed"].value == ["1"]
-    assert "failed for good: employees 1" in check(result).description
+def test_failed_invitations_are_listed_by_the_check_and_reported_to_the_data_team(verified, start_relay):
+    relay = start_relay()
+    relay.refuse = {email_of("1"): "550 5.1.1 mailbox unavailable"}
+    result = materialize(verified, relay, run_config=ONE_ATTEMPT, alerts_to="data-team@teammeter.example")
+    assert not result.success  # the run fails after recording, so run alerts see it
+    recorded = metadata(result)
+    assert (recorded["sent"], recorded["failed_for_good"], recorded["not_attempted"]) == (6, 1, 0)  # no blocking
+    assert recorded["failure_reasons"] == {"1": "recipient_refused"} and recorded["data_team_alerted"] is True
+    (alert,) = [message for to, message in relay.messages if to == ["data-team@teammeter.example"]]
+    assert "1 invitation failed" in alert["Subject"] and "1 | Ada" in alert.get_content()
+    assert "recipient_refused" in alert.get_content() and email_of("1") not in alert.get_content()
+
+    relay.refuse = {}
+    again = materialize(verified, relay, run_config=ONE_ATTEMPT, alerts_to="data-team@teammeter.example")
+    assert again.success and metadata(again)["sent"] == 0 and metadata(again)["data_team_alerted"] is False
+    assert not check(again).passed and check(again).metadata["failed"].value == ["1"]
+    assert "failed for good: employees 1 (recipient_refused)" in check(again).description
+    assert check(again).metadata["failure_reasons"].value == {"1": "recipient_refused"}
+    assert received(relay) == {**{email_of(e): 1 for e in INVITED_ON_DAY_ONE[1:]}, "data-team@teammeter.example": 1}
 
 
 def test_the_job_selects_the_invitation_asset_and_its_check_only(verified, smtp_server):
@@ -149,3 +164,26 @@ def test_the_job_selects_the_invitation_asset_and_its_check_only(verified, smtp_
     assert job.partitions_def == companies
     assert job.asset_layer.selected_asset_keys == {INVITATIONS}
     assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} == {"invitations_delivered"}
+
+
+def test_a_relay_without_smtputf8_fails_only_the_non_ascii_address_and_says_why_everywhere(verified, start_relay):
+    with company_transaction(verified) as conn:
+        manual.set_email(conn, COMPANY, "2", "Zoë.Rossi@acme.example")
+    relay = start_relay(smtputf8=False)
+    result = materialize(verified, relay, alerts_to="data-team@teammeter.example")
+
+    assert not result.success  # recorded first, then the run fails for run alerts
+    recorded = metadata(result)
+    assert (recorded["sent"], recorded["failed_for_good"], recorded["not_attempted"]) == (6, 1, 0)
+    assert recorded["failure_reasons"] == {"2": "smtputf8_unsupported"} and recorded["data_team_alerted"] is True
+    assert "smtputf8_unsupported" in failure(result)
+    (alert,) = [message for to, message in relay.messages if to == ["data-team@teammeter.example"]]
+    assert "smtputf8_unsupported" in alert.get_content() and "SMTPUTF8" in alert.get_content()
+    assert "zoë" not in alert.get_content().lower()  # names and ids, never addresses
+    assert received(relay) == {**{email_of(e): 1 for e in INVITED_ON_DAY_ONE if e != "2"},
+                               "data-team@teammeter.example": 1}
+
+    again = materialize(verified, relay)
+    evaluation = check(again)
+    assert not evaluation.passed and "failed for good: employees 2 (smtputf8_unsupported)" in evaluation.description
+    assert rows(verified, "status", "failure_reason")["2"] == ("failed", "smtputf8_unsupported")

@@ -67,6 +67,7 @@ def test_each_eligible_person_gets_exactly_one_message_and_a_second_run_sends_no
 
     again = deliver(verified, smtp_server, at=later(60))
     assert (again.enqueued, again.sent, len(smtp_server.messages)) == (0, [], 7)
+    assert (again.not_attempted, again.released, again.stopped_by) == (0, 0, None)
     with verified.connect() as conn:
         invited = {row["employee_id"]: row["invited"] for row in review_users(conn, COMPANY)}
     assert invited == {e: e in INVITED_ON_DAY_ONE for e in invited} and invited["5"] is False
@@ -120,7 +121,8 @@ def test_smtp_451_sends_nothing_records_the_attempt_and_recovery_delivers_everyo
     smtp_server.fail_with = "451 4.3.0 try again later"
     report = deliver(verified, smtp_server)
     assert report.sent == [] and smtp_server.messages == []
-    assert (report.retried, report.not_attempted, report.errors) == (["1"], 6, {"1": "SMTPDataError 451"})
+    assert (report.retried, report.not_attempted, report.errors) == (["1"], 6, {"1": "relay_unavailable 451"})
+    assert report.stopped_by == "relay_unavailable"  # a temporary failure of DATA is the relay's
     assert report.had_delivery_errors and report.state.counts == {"pending": 7}
     attempts = rows(verified, "status", "attempts", "last_error", "token_hash")
     assert attempts["1"][:2] == ("pending", 1) and "451" in attempts["1"][2] and attempts["1"][3] is None
@@ -140,7 +142,7 @@ def test_a_stopped_server_sends_nothing_and_recovery_delivers_everyone_once(veri
     down = smtp_send(smtp_server, port=free_port())  # nothing listens there: connection refused
     for minute in (0, 6, 17):
         report = deliver(verified, smtp_server, at=later(minute), send=down)
-        assert report.sent == [] and report.errors == {report.retried[0]: "ConnectionRefusedError"}
+        assert report.sent == [] and report.errors == {report.retried[0]: "relay_unavailable ConnectionRefusedError"}
     # An outage costs one attempt per run, spread over the queue (fewest attempts first).
     assert sorted(a for (a,) in rows(verified, "attempts").values()) == [0, 0, 0, 0, 1, 1, 1]
     assert smtp_server.messages == [] and set(statuses(verified).values()) == {"pending"}
@@ -151,7 +153,7 @@ def test_a_stopped_server_sends_nothing_and_recovery_delivers_everyone_once(veri
 
 
 def test_after_max_attempts_an_invitation_fails_for_good_and_is_not_queued_again(verified, smtp_server):
-    smtp_server.fail_with = "550 5.1.1 mailbox unavailable"
+    smtp_server.fail_with = "451 4.3.0 try again later"
     runs = [deliver(verified, smtp_server, at=later(minute), max_attempts=2) for minute in range(0, 80, 5)]
     # One attempt per run, fewest attempts first: seven retries, then the first failure for good.
     assert [r.retried for r in runs[:7]] == [[e] for e in INVITED_ON_DAY_ONE]
@@ -171,7 +173,7 @@ def test_after_max_attempts_an_invitation_fails_for_good_and_is_not_queued_again
 
 
 def test_a_failed_invitation_is_replaced_once_the_address_is_corrected(verified, smtp_server):
-    smtp_server.fail_with = "550 5.1.1 mailbox unavailable"
+    smtp_server.fail_with = "451 4.3.0 try again later"
     deliver(verified, smtp_server, max_attempts=1)
     smtp_server.fail_with = None
     with company_transaction(verified) as conn:
@@ -375,6 +377,7 @@ def test_the_invitation_listing_formats_as_a_table(verified, smtp_server):
     with verified.connect() as conn:
         table = outbox.format_invitations(outbox.list_invitations(conn, COMPANY))
     assert table.splitlines()[0].split() == [
-        "id", "employee_id", "name", "email", "status", "attempts", "last_error", "claimed_at", "sent_at"
+        "id", "employee_id", "name", "email", "status", "attempts", "failure_reason", "last_error", "claimed_at",
+        "sent_at",
     ]
     assert len(table.splitlines()) == 2 + 7
