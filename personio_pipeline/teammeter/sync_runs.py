@@ -31,6 +31,10 @@ class CompanyStatus:
     name: str
     connection_state: str
     auto_sync: bool
+    first_synced_at: datetime | None
+    connection_checked_at: datetime | None
+    connection_changed_at: datetime | None
+    offboarded_at: datetime | None
     last_success_at: datetime | None
     last_success_run_id: str | None
     last_success_employees_read: int | None
@@ -50,8 +54,14 @@ class CompanyStatus:
         """The newest attempt failed (there may be an older success)."""
         return self.consecutive_failures > 0
 
+    @property
+    def daily_sync_skipped(self) -> str | None:
+        """Why the daily schedule leaves this company out (and the remedy), None when it is due."""
+        return organisations.daily_sync_blocker(self)
+
     def as_json(self) -> dict[str, Any]:
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+        values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+        return {**values, "daily_sync_skipped": self.daily_sync_skipped}
 
 
 def record_success(
@@ -141,7 +151,8 @@ def _upsert(conn: sa.Connection, values: dict[str, Any], update: dict[str, Any] 
 
 def _from_row(row: sa.Row) -> CompanyStatus:
     values = dict(row._mapping)
-    for name in ("last_success_at", "last_attempt_at", "last_failure_at"):
+    for name in ("last_success_at", "last_attempt_at", "last_failure_at", "first_synced_at",
+                 "connection_checked_at", "connection_changed_at", "offboarded_at"):
         if values[name] is not None:
             values[name] = as_utc(values[name])
     values["auto_sync"] = bool(values["auto_sync"])
@@ -168,11 +179,17 @@ def format_status_table(rows: list[CompanyStatus], error_width: int = 70) -> str
             failure = failure if len(failure) <= error_width else failure[: error_width - 1] + "…"
         employees = "-" if row.last_success_employees_read is None else str(row.last_success_employees_read)
         lines.append(
-            f"{'!' if row.failing else ' '} {row.consumer_id:<28} {row.name[:24]:<24} {row.connection_state[:10]:<10} "
+            f"{'!' if row.failing else ' '} {row.consumer_id:<28} {row.name[:24]:<24} {_state(row)[:10]:<10} "
             f"{row.last_attempt_status or 'never':<11} {_minute(row.last_success_at):<17} {employees:>9} "
             f"{row.consecutive_failures:>5}  {failure}"
         )
+        if row.daily_sync_skipped:
+            lines.append(f"    daily sync skips it: {row.daily_sync_skipped}")
     return "\n".join(lines)
+
+
+def _state(row: CompanyStatus) -> str:
+    return "removed" if row.offboarded_at is not None else row.connection_state
 
 
 def _minute(value: datetime | None) -> str:
