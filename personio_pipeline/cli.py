@@ -164,6 +164,7 @@ def tenants_list() -> None:
               f"{'first sync':<16} {'last success':<16} last status")
     click.echo(header)
     for org in rows:
+        state = "removed" if org.offboarded else org.connection_state
         first = org.first_synced_at.isoformat(timespec="minutes") if org.first_synced_at else "-"
         summary = health[org.consumer_id]
         last = summary.last_success_at.isoformat(timespec="minutes")[:16] if summary.last_success_at else "-"
@@ -171,10 +172,12 @@ def tenants_list() -> None:
         if summary.failing:
             last_status += f" ({summary.consecutive_failures} in a row)"
         click.echo(
-            f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {org.connection_state:<12} "
+            f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {state:<12} "
             f"{'on' if org.auto_sync else 'off':<5} {'yes' if org.consumer_id in partitions else 'no':<9} "
             f"{first[:16]:<16} {last:<16} {last_status}"
         )
+        if skipped := organisations.daily_sync_blocker(org):
+            click.echo(f"    daily sync skips it: {skipped}")
 
 
 @main.command()
