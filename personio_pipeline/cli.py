@@ -180,6 +180,38 @@ def tenants_list() -> None:
             click.echo(f"    daily sync skips it: {skipped}")
 
 
+@tenants.command("remove")
+@click.argument("consumer_id")
+@click.option("--yes", is_flag=True, help="Do it without asking (required when not at a terminal).")
+@click.option("--purge-people", is_flag=True,
+              help="Also delete the company's people data in Teammeter (default: deactivate, keep rows).")
+@click.option("--by", "requested_by", default=None, help="Who asks for the removal (default: the OS user).")
+def tenants_remove(consumer_id: str, yes: bool, purge_people: bool, requested_by: str | None) -> None:
+    """Take company CONSUMER_ID out of the pipeline: stop its syncs, delete its partition and runs,
+    its raw extracts, model files, spools and mail files; deactivate its people in Teammeter (or
+    delete them with --purge-people). Recorded in Teammeter's company_offboardings."""
+    import getpass
+
+    from personio_pipeline import settings
+    from personio_pipeline.offboarding import RunsInProgressError, describe, remove_company
+    from personio_pipeline.teammeter import organisations
+
+    people = "DELETE its people data in Teammeter" if purge_people else "deactivate its people in Teammeter"
+    if not yes and not click.confirm(
+        f"Remove '{consumer_id}': stop syncing, delete its partition, runs and local files, and {people}?"
+    ):
+        raise click.ClickException(f"'{consumer_id}' not removed (confirm, or pass --yes).")
+    try:
+        removal = remove_company(
+            _engine(), _instance(), settings.data_dir(), consumer_id,
+            requested_by=requested_by or getpass.getuser(), purge_people=purge_people,
+        )
+    except (organisations.UnknownCompanyError, RunsInProgressError) as error:
+        raise click.ClickException(str(error)) from None
+    for line in describe(removal):
+        click.echo(line)
+
+
 @main.command()
 @click.option("--company", "consumer_id", default=None, help="Only this company (consumer id).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)

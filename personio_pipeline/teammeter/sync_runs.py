@@ -99,8 +99,8 @@ def record_failure(
     secrets: tuple[str, ...] = (),
 ) -> bool:
     """Record a failed sync of the company; True if recorded, False if the run already has a
-    row. `error` is stored without e-mail addresses or `secrets`, at most ERROR_MESSAGE_LIMIT
-    characters. Raises `organisations.UnknownCompanyError` for a company not registered."""
+    row. `error` is stored without e-mail addresses, `secrets` or NUL characters, at most
+    ERROR_MESSAGE_LIMIT characters. Raises `organisations.UnknownCompanyError` for a company not registered."""
     organisation = organisations.get(conn, consumer_id)
     values = {
         "organisation_id": organisation.id,
@@ -108,10 +108,15 @@ def record_failure(
         "status": FAILED,
         "started_at": as_utc(started_at) if started_at else None,
         "finished_at": as_utc(finished_at),
-        "failed_step": failed_step[:255] if failed_step else None,
-        "error": redact(error, secrets, ERROR_MESSAGE_LIMIT) if error else None,
+        "failed_step": _storable(failed_step)[:255] if failed_step else None,
+        "error": redact(_storable(error), secrets, ERROR_MESSAGE_LIMIT) if error else None,
     }
     return _upsert(conn, values, update=None)
+
+
+def _storable(text: str) -> str:
+    """Without NUL characters, which PostgreSQL refuses in text (an error may quote HR data)."""
+    return text.replace("\x00", "\ufffd")
 
 
 def company_status(conn: sa.Connection, consumer_id: str | None = None) -> list[CompanyStatus]:
