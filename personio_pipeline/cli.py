@@ -239,6 +239,34 @@ def status(consumer_id: str | None, fmt: str) -> None:
 
 
 @main.command()
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Keep this many days (default: CHANGE_LOG_RETENTION_DAYS, else 90).")
+@click.option("--dry-run", is_flag=True, help="Only count the change-log entries due.")
+def retention(days: int | None, dry_run: bool) -> None:
+    """Strip names and e-mail addresses from change-log entries older than the retention period
+    (the daily `change_log_retention` schedule does the same)."""
+    from datetime import datetime, timezone
+
+    from personio_pipeline.teammeter import retention as change_log_retention
+
+    try:
+        days = days or change_log_retention.retention_days()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    now = datetime.now(timezone.utc)
+    older_than = change_log_retention.cutoff(now, days)
+    engine = _engine()
+    if dry_run:
+        with engine.connect() as conn:
+            due = change_log_retention.count_due(conn, older_than)
+        click.echo(f"{due} change-log entries before {older_than:%Y-%m-%d %H:%M}Z hold personal values ({days} days kept)")
+        return
+    stripped = change_log_retention.strip_personal_values(engine, older_than, now=now)
+    click.echo(f"stripped personal values from {stripped} change-log entries before {older_than:%Y-%m-%d %H:%M}Z "
+               f"({days} days kept)")
+
+
+@main.command()
 @click.argument("consumer_id")
 @click.option("--name", required=True, help="The company's display name (shown to its admin in Vault).")
 @click.option("--service-id", default="personio", show_default=True, help="Apideck connector id.")
