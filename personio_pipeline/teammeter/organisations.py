@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.schema import organisations, sync_runs
 
+STATE_LIMIT = 32  # organisations.connection_state; Vault's states are shorter
 CONSUMER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}$")
 
 
@@ -141,6 +142,7 @@ def set_connection_state(conn: sa.Connection, consumer_id: str, state: str, *, n
     """Record the Vault connection state; True when it changed. A change is stamped
     (`connection_changed_at`); becoming callable again clears the alert record, so a later
     problem is alerted afresh."""
+    state = state[:STATE_LIMIT]
     values: dict = {"connection_state": state, "connection_changed_at": as_utc(now or _now())}
     if state == CONNECTED:
         values["connection_alerted_state"] = None

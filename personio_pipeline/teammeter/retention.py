@@ -66,8 +66,9 @@ def strip_personal_values(engine: sa.Engine, older_than: datetime, *, now: datet
         sa.update(change_log)
         .where(change_log.c.id == sa.bindparam("entry_id"))
         .values(
-            before=sa.bindparam("stripped_before"),
-            after=sa.bindparam("stripped_after"),
+            # none_as_null: an entry without before/after keeps SQL NULL, not JSON null
+            before=sa.bindparam("stripped_before", type_=sa.JSON(none_as_null=True)),
+            after=sa.bindparam("stripped_after", type_=sa.JSON(none_as_null=True)),
             personal_data_removed_at=as_utc(now),
         )
     )

@@ -61,6 +61,11 @@ def test_old_user_entries_lose_names_and_addresses_only(engine):
     assert HOSTILE_NAME not in text and "@acme.test" not in text and "Ada" not in text
     assert entries(engine, "recent") == recent_before, "inside the retention period: untouched"
 
+    with engine.connect() as conn:
+        sql_nulls = conn.execute(sa.text(
+            "SELECT COUNT(*) FROM change_log WHERE run_id = 'old' AND entity = 'user' AND before IS NULL")).scalar_one()
+    assert sql_nulls == sum(row[0] == "user" and row[3] is None for row in old_before) > 0, "SQL NULL stays NULL"
+
     assert retention.strip_personal_values(engine, retention.cutoff(now, 90), now=now + timedelta(days=1)) == 0
     assert entries(engine, "old") == old_after, "a second run changes nothing"
 
