@@ -217,7 +217,8 @@ def tenants_remove(consumer_id: str, yes: bool, purge_people: bool, requested_by
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def status(consumer_id: str | None, fmt: str) -> None:
     """Sync health per company: last success and its counts, last attempt, last failure and how
-    many attempts failed since the last success (failing companies first, marked `!`).
+    many attempts failed since the last success (failing companies first, marked `!`), and why
+    the daily sync skips a company (connection revoked, auto-sync off, removed …).
 
     Informational: the exit code is 0 whatever the companies' state (non-zero only for an
     unknown --company); alert on the `failing` field of the JSON, or on the SQL view
