@@ -167,6 +167,7 @@ def tenants_list() -> None:
               f"{'first sync':<16} {'last success':<16} last status")
     click.echo(header)
     for org in rows:
+        state = "removed" if org.offboarded else org.connection_state
         first = org.first_synced_at.isoformat(timespec="minutes") if org.first_synced_at else "-"
         summary = health[org.consumer_id]
         last = summary.last_success_at.isoformat(timespec="minutes")[:16] if summary.last_success_at else "-"
@@ -174,10 +175,44 @@ def tenants_list() -> None:
         if summary.failing:
             last_status += f" ({summary.consecutive_failures} in a row)"
         click.echo(
-            f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {org.connection_state:<12} "
+            f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {state:<12} "
             f"{'on' if org.auto_sync else 'off':<5} {'yes' if org.consumer_id in partitions else 'no':<9} "
             f"{first[:16]:<16} {last:<16} {last_status}"
         )
+        if skipped := organisations.daily_sync_blocker(org):
+            click.echo(f"    daily sync skips it: {skipped}")
+
+
+@tenants.command("remove")
+@click.argument("consumer_id")
+@click.option("--yes", is_flag=True, help="Do it without asking (required when not at a terminal).")
+@click.option("--purge-people", is_flag=True,
+              help="Also delete the company's people data in Teammeter (default: deactivate, keep rows).")
+@click.option("--by", "requested_by", default=None, help="Who asks for the removal (default: the OS user).")
+def tenants_remove(consumer_id: str, yes: bool, purge_people: bool, requested_by: str | None) -> None:
+    """Take company CONSUMER_ID out of the pipeline: stop its syncs, delete its partition and runs,
+    its raw extracts, model files, spools and mail files; deactivate its people in Teammeter (or
+    delete them with --purge-people). Recorded in Teammeter's company_offboardings."""
+    import getpass
+
+    from personio_pipeline import settings
+    from personio_pipeline.offboarding import RunsInProgressError, describe, remove_company
+    from personio_pipeline.teammeter import organisations
+
+    people = "DELETE its people data in Teammeter" if purge_people else "deactivate its people in Teammeter"
+    if not yes and not click.confirm(
+        f"Remove '{consumer_id}': stop syncing, delete its partition, runs and local files, and {people}?"
+    ):
+        raise click.ClickException(f"'{consumer_id}' not removed (confirm, or pass --yes).")
+    try:
+        removal = remove_company(
+            _engine(), _instance(), settings.data_dir(), consumer_id,
+            requested_by=requested_by or getpass.getuser(), purge_people=purge_people,
+        )
+    except (organisations.UnknownCompanyError, RunsInProgressError) as error:
+        raise click.ClickException(str(error)) from None
+    for line in describe(removal):
+        click.echo(line)
 
 
 @main.command()
@@ -185,7 +220,8 @@ def tenants_list() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def status(consumer_id: str | None, fmt: str) -> None:
     """Sync health per company: last success and its counts, last attempt, last failure and how
-    many attempts failed since the last success (failing companies first, marked `!`).
+    many attempts failed since the last success (failing companies first, marked `!`), and why
+    the daily sync skips a company (connection revoked, auto-sync off, removed …).
 
     Informational: the exit code is 0 whatever the companies' state (non-zero only for an
     unknown --company); alert on the `failing` field of the JSON, or on the SQL view
@@ -204,6 +240,34 @@ def status(consumer_id: str | None, fmt: str) -> None:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(sync_runs.format_status_table(rows))
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Keep this many days (default: CHANGE_LOG_RETENTION_DAYS, else 90).")
+@click.option("--dry-run", is_flag=True, help="Only count the change-log entries due.")
+def retention(days: int | None, dry_run: bool) -> None:
+    """Strip names and e-mail addresses from change-log entries older than the retention period
+    (the daily `change_log_retention` schedule does the same)."""
+    from datetime import datetime, timezone
+
+    from personio_pipeline.teammeter import retention as change_log_retention
+
+    try:
+        days = days or change_log_retention.retention_days()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    now = datetime.now(timezone.utc)
+    older_than = change_log_retention.cutoff(now, days)
+    engine = _engine()
+    if dry_run:
+        with engine.connect() as conn:
+            due = change_log_retention.count_due(conn, older_than)
+        click.echo(f"{due} change-log entries before {older_than:%Y-%m-%d %H:%M}Z hold personal values ({days} days kept)")
+        return
+    stripped = change_log_retention.strip_personal_values(engine, older_than, now=now)
+    click.echo(f"stripped personal values from {stripped} change-log entries before {older_than:%Y-%m-%d %H:%M}Z "
+               f"({days} days kept)")
 
 
 @main.command()

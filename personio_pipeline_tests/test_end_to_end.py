@@ -21,7 +21,7 @@ from personio_pipeline.cli import main
 from personio_pipeline.defs.connection_sensor import connection_sensor
 from personio_pipeline.defs.invitation_sensor import invitation_sensor
 from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.defs.schedules import daily_sync
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
@@ -42,6 +42,7 @@ def flow(pipeline_env, sandbox, smtp_server, monkeypatch):
         resources = {
             "apideck": ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url),
             "teammeter_db": TeammeterDatabase(url=f"sqlite:///{pipeline_env / 'teammeter.sqlite'}"),
+            "data_team_alerts": DataTeamAlerts(mailer=Mailer()),
         }
 
         def cli(self, *args, ok=True):

@@ -86,11 +86,12 @@ class RawExtractSpool:
     `with` block without finishing (an exception) deletes the file. Spool files older than a day
     in the directory (a killed process) are removed on the way."""
 
-    def __init__(self, directory: str | Path | None = None):
+    def __init__(self, directory: str | Path | None = None, *, company: str | None = None):
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
             sweep_stale_spools(Path(directory))
-        handle, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=directory)
+        prefix = SPOOL_PREFIX if company is None else spool_prefix(company)
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=SPOOL_SUFFIX, dir=directory)
         self._file = os.fdopen(handle, "wb")
         self._path = Path(name)
         self._digest = hashlib.sha256()
@@ -116,6 +117,12 @@ class RawExtractSpool:
         if exc_type is not None or self._extract is None:
             self._file.close()
             self._path.unlink(missing_ok=True)
+
+
+def spool_prefix(company: str) -> str:
+    """Spool names of one company's listings (found and deleted when it is removed): a digest of
+    its id, as ids may be up to 255 characters and file names may not be longer."""
+    return f"{SPOOL_PREFIX}{hashlib.sha256(company.encode()).hexdigest()[:16]}~"
 
 
 def sweep_stale_spools(directory: Path, max_age_seconds: float = STALE_SPOOL_SECONDS) -> int:

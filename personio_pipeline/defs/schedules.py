@@ -4,6 +4,8 @@
 the companies itself. Run keys are the date plus the company, so a tick evaluated twice never
 launches a company twice. The `apideck` and `teammeter_write` pools (see the instance's
 dagster.yaml) and the run queue keep hundreds of runs from swamping Apideck or the database.
+Companies left out (connection not working, auto-sync off, removed …) are named in the tick's
+log with the reason, the same reason `personio-pipeline status` shows.
 """
 
 import os
@@ -25,20 +27,31 @@ DAILY_SYNC_TIMEZONE = os.environ.get("DAILY_SYNC_TIMEZONE", "Europe/Berlin")
     cron_schedule=DAILY_SYNC_CRON,
     execution_timezone=DAILY_SYNC_TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily sync of every connected company with auto-sync on (after its first, manual sync).",
+    description="Daily sync of every connected company with auto-sync on (after its first, manual sync); "
+    "companies whose connection is invalid, revoked or disabled are skipped until they reconnect.",
 )
 def daily_sync(context: dg.ScheduleEvaluationContext, teammeter_db: TeammeterDatabase):
     with teammeter_db.engine().connect() as conn:
-        due = organisations.due_for_daily_sync(conn)
+        registered = organisations.list_all(conn)
     partitions = set(context.instance.get_dynamic_partitions(companies.name))
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    requests = [
-        dg.RunRequest(
-            run_key=f"daily-{day}-{organisation.consumer_id}",
-            partition_key=organisation.consumer_id,
-            tags={"personio_pipeline/trigger": "daily_sync"},
+    requests, skipped = [], []
+    for organisation in registered:
+        reason = organisations.daily_sync_blocker(organisation)
+        if reason is None and organisation.consumer_id not in partitions:
+            reason = "no partition on this instance (`personio-pipeline tenants add` adds it)"
+        if reason is not None:
+            skipped.append(f"{organisation.consumer_id}: {reason}")
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=f"daily-{day}-{organisation.consumer_id}",
+                partition_key=organisation.consumer_id,
+                tags={"personio_pipeline/trigger": "daily_sync"},
+            )
         )
-        for organisation in due
-        if organisation.consumer_id in partitions
-    ]
-    return requests or dg.SkipReason("no company is due for the daily sync")
+    if skipped:
+        context.log.info(f"daily sync skips {len(skipped)} companies:\n" + "\n".join(skipped))
+    if requests:
+        return requests
+    return dg.SkipReason("no company is due for the daily sync" + (": " + "; ".join(skipped) if skipped else ""))

@@ -55,3 +55,39 @@ def missing_email_alert(
     if not new_people:
         return None
     return MissingEmailAlert(consumer_id=consumer_id, new_people=new_people, still_missing=len(people))
+
+
+@dataclass(frozen=True)
+class ConnectionAlert:
+    """A company's Personio connection stopped working (invalid, revoked, disabled, or gone back
+    to a state that needs the admin): the data team is told once per state."""
+
+    consumer_id: str
+    name: str
+    state: str
+    since: str | None  # ISO timestamp of the state change, when known
+
+    @property
+    def subject(self) -> str:
+        return f"[personio_pipeline] {self.consumer_id}: Personio connection {self.state}"
+
+    @property
+    def text(self) -> str:
+        since = f" since {self.since}" if self.since else ""
+        return (
+            f"Company '{self.consumer_id}' ({self.name}): Apideck Vault reports its Personio connection as "
+            f"{self.state}{since}. The daily sync skips the company until the connection is callable again.\n"
+            f"Remedy: ask the customer's admin to re-authorise Personio in Vault; "
+            f"`personio-pipeline connect {self.consumer_id} --name '{self.name}'` prints a new link. "
+            "The connection sensor notices the reconnection by itself and the daily sync resumes.\n"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": "connection_problem",
+            "consumer_id": self.consumer_id,
+            "name": self.name,
+            "state": self.state,
+            "since": self.since,
+            "text": self.text,
+        }

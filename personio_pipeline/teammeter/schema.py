@@ -40,6 +40,13 @@ organisations = sa.Table(
     sa.Column("synced_model_fingerprint", sa.String(64)),
     sa.Column("synced_store_signature", sa.String(64)),
     sa.Column("synced_diffed_at", sa.DateTime(timezone=True)),
+    # Connection health (migration 0008): the last Vault check, the last change of
+    # connection_state, the problem state the data team was alerted about (each once).
+    sa.Column("connection_checked_at", sa.DateTime(timezone=True)),
+    sa.Column("connection_changed_at", sa.DateTime(timezone=True)),
+    sa.Column("connection_alerted_state", sa.String(32)),
+    # Set by `personio-pipeline tenants remove`: never synced again (see offboarding.py).
+    sa.Column("offboarded_at", sa.DateTime(timezone=True)),
 )
 
 
@@ -194,7 +201,30 @@ change_log = sa.Table(
     sa.Column("before", sa.JSON),
     sa.Column("after", sa.JSON),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # When retention removed names and addresses from before/after (teammeter/retention.py).
+    sa.Column("personal_data_removed_at", sa.DateTime(timezone=True)),
     sa.Index("ix_change_log_organisation_id_run_id", "organisation_id", "run_id"),
+    sa.Index(
+        "ix_change_log_personal_data_due",
+        "at",
+        sqlite_where=sa.text("entity = 'user' AND personal_data_removed_at IS NULL"),
+        postgresql_where=sa.text("entity = 'user' AND personal_data_removed_at IS NULL"),
+    ),
+)
+
+# Who removed a company from the pipeline, when, and what was deleted (migration 0008).
+company_offboardings = sa.Table(
+    "company_offboardings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _organisation_id(),
+    sa.Column("consumer_id", sa.String(255), nullable=False),
+    sa.Column("requested_by", sa.String(255), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),  # NULL: interrupted, `tenants remove` again
+    sa.Column("purge_people", sa.Boolean, nullable=False),
+    sa.Column("report", sa.JSON),  # what was removed: partition, runs, files per kind, rows per table
+    sa.Index("ix_company_offboardings_organisation_id", "organisation_id"),
 )
 
 # -- observability: one row per sync attempt of a company, and the per-company summary view ----
@@ -228,7 +258,7 @@ sync_runs = sa.Table(
     sa.Index("ix_sync_runs_organisation_id_status_finished_at", "organisation_id", "status", "finished_at"),
 )
 
-# A view (created by migration 0004, not by this metadata): one row per organisation.
+# A view (created by migration 0004, recreated by 0008; not by this metadata): one row per organisation.
 company_sync_status = sa.table(
     "company_sync_status",
     sa.column("organisation_id", sa.Integer),
@@ -236,6 +266,10 @@ company_sync_status = sa.table(
     sa.column("name", sa.String),
     sa.column("connection_state", sa.String),
     sa.column("auto_sync", sa.Boolean),
+    sa.column("first_synced_at", sa.DateTime(timezone=True)),
+    sa.column("connection_checked_at", sa.DateTime(timezone=True)),
+    sa.column("connection_changed_at", sa.DateTime(timezone=True)),
+    sa.column("offboarded_at", sa.DateTime(timezone=True)),
     sa.column("last_success_at", sa.DateTime(timezone=True)),
     sa.column("last_success_run_id", sa.String),
     sa.column("last_success_employees_read", sa.Integer),

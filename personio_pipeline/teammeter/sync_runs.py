@@ -31,6 +31,10 @@ class CompanyStatus:
     name: str
     connection_state: str
     auto_sync: bool
+    first_synced_at: datetime | None
+    connection_checked_at: datetime | None
+    connection_changed_at: datetime | None
+    offboarded_at: datetime | None
     last_success_at: datetime | None
     last_success_run_id: str | None
     last_success_employees_read: int | None
@@ -50,8 +54,14 @@ class CompanyStatus:
         """The newest attempt failed (there may be an older success)."""
         return self.consecutive_failures > 0
 
+    @property
+    def daily_sync_skipped(self) -> str | None:
+        """Why the daily schedule leaves this company out (and the remedy), None when it is due."""
+        return organisations.daily_sync_blocker(self)
+
     def as_json(self) -> dict[str, Any]:
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+        values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+        return {**values, "daily_sync_skipped": self.daily_sync_skipped}
 
 
 def record_success(
@@ -89,8 +99,8 @@ def record_failure(
     secrets: tuple[str, ...] = (),
 ) -> bool:
     """Record a failed sync of the company; True if recorded, False if the run already has a
-    row. `error` is stored without e-mail addresses or `secrets`, at most ERROR_MESSAGE_LIMIT
-    characters. Raises `organisations.UnknownCompanyError` for a company not registered."""
+    row. `error` is stored without e-mail addresses, `secrets` or NUL characters, at most
+    ERROR_MESSAGE_LIMIT characters. Raises `organisations.UnknownCompanyError` for a company not registered."""
     organisation = organisations.get(conn, consumer_id)
     values = {
         "organisation_id": organisation.id,
@@ -98,10 +108,15 @@ def record_failure(
         "status": FAILED,
         "started_at": as_utc(started_at) if started_at else None,
         "finished_at": as_utc(finished_at),
-        "failed_step": failed_step[:255] if failed_step else None,
-        "error": redact(error, secrets, ERROR_MESSAGE_LIMIT) if error else None,
+        "failed_step": _storable(failed_step)[:255] if failed_step else None,
+        "error": redact(_storable(error), secrets, ERROR_MESSAGE_LIMIT) if error else None,
     }
     return _upsert(conn, values, update=None)
+
+
+def _storable(text: str) -> str:
+    """Without NUL characters, which PostgreSQL refuses in text (an error may quote HR data)."""
+    return text.replace("\x00", "\ufffd")
 
 
 def company_status(conn: sa.Connection, consumer_id: str | None = None) -> list[CompanyStatus]:
@@ -141,7 +156,8 @@ def _upsert(conn: sa.Connection, values: dict[str, Any], update: dict[str, Any] 
 
 def _from_row(row: sa.Row) -> CompanyStatus:
     values = dict(row._mapping)
-    for name in ("last_success_at", "last_attempt_at", "last_failure_at"):
+    for name in ("last_success_at", "last_attempt_at", "last_failure_at", "first_synced_at",
+                 "connection_checked_at", "connection_changed_at", "offboarded_at"):
         if values[name] is not None:
             values[name] = as_utc(values[name])
     values["auto_sync"] = bool(values["auto_sync"])
@@ -168,11 +184,17 @@ def format_status_table(rows: list[CompanyStatus], error_width: int = 70) -> str
             failure = failure if len(failure) <= error_width else failure[: error_width - 1] + "…"
         employees = "-" if row.last_success_employees_read is None else str(row.last_success_employees_read)
         lines.append(
-            f"{'!' if row.failing else ' '} {row.consumer_id:<28} {row.name[:24]:<24} {row.connection_state[:10]:<10} "
+            f"{'!' if row.failing else ' '} {row.consumer_id:<28} {row.name[:24]:<24} {_state(row)[:10]:<10} "
             f"{row.last_attempt_status or 'never':<11} {_minute(row.last_success_at):<17} {employees:>9} "
             f"{row.consecutive_failures:>5}  {failure}"
         )
+        if row.daily_sync_skipped:
+            lines.append(f"    daily sync skips it: {row.daily_sync_skipped}")
     return "\n".join(lines)
+
+
+def _state(row: CompanyStatus) -> str:
+    return "removed" if row.offboarded_at is not None else row.connection_state
 
 
 def _minute(value: datetime | None) -> str:

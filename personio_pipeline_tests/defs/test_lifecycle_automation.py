@@ -10,7 +10,7 @@ import pytest
 
 from personio_pipeline.defs.connection_sensor import connection_sensor
 from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.defs.schedules import daily_sync
 from personio_pipeline.teammeter import organisations
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
@@ -37,8 +37,10 @@ def state_of(db, consumer_id):
         return organisations.get(conn, consumer_id).connection_state
 
 
-def tick(instance, apideck, db):
-    with dg.build_sensor_context(instance=instance, resources={"apideck": apideck, "teammeter_db": db}) as context:
+def tick(instance, apideck, db, alerts=None):
+    alerts = alerts or DataTeamAlerts(mailer=Mailer())
+    resources = {"apideck": apideck, "teammeter_db": db, "data_team_alerts": alerts}
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
         return connection_sensor(context)
 
 
@@ -62,7 +64,7 @@ def test_connection_sensor_adds_the_partition_only_when_callable(sandbox, apidec
 
     instance.add_dynamic_partitions(companies.name, ["new-co"])
     result = tick(instance, apideck, db)
-    assert isinstance(result, dg.SkipReason), "connected companies are no longer polled"
+    assert isinstance(result, dg.SkipReason), "a connected company checked just now is not asked again"
     vault_calls = [e for e in sandbox.request_log if e["path"].startswith("/vault/connections")]
     assert {e["consumer_id"] for e in vault_calls[-1:]} == {"broken-co"}
 

@@ -214,9 +214,10 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
 
     # The daemon evaluated the schedule and the sensors against the Postgres schedule storage.
     ticks = ticks_by_instigator(instance)
-    assert {"daily_sync", "connection_sensor", "missing_email_alerts", "sync_failure_sensor"} <= set(ticks)
-    for name, instigator_ticks in ticks.items():
-        assert instigator_ticks, name
+    ticking = {"daily_sync", "connection_sensor", "missing_email_alerts", "sync_failure_sensor"}
+    assert ticking <= set(ticks)
+    for name, instigator_ticks in ticks.items():  # change_log_retention is due at 04:15 only
+        assert instigator_ticks or name not in ticking, name
         assert all(tick.status != TickStatus.FAILURE for tick in instigator_ticks), (name, instigator_ticks)
     assert any(tick.status == TickStatus.SUCCESS for tick in ticks["daily_sync"])
     instance.dispose()

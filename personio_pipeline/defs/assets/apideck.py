@@ -37,7 +37,7 @@ def raw_employees(
     try:
         with teammeter_db.engine().connect() as conn:
             organisation = organisations.get(conn, consumer_id)
-        with RawExtractSpool(settings.data_dir() / SPOOL_DIR) as spool:
+        with RawExtractSpool(settings.data_dir() / SPOOL_DIR, company=consumer_id) as spool:
             with apideck.hris_client(logger=context.log) as client:
                 for page in client.iter_employee_pages(consumer_id, organisation.service_id, stats=stats):
                     spool.write(page.records)

@@ -1,0 +1,102 @@
+"""One company's files in the data folder, found and deleted when the company is removed.
+
+Where they are (see `defs/io.py`, `defs/assets/apideck.py`, `notify/mail.py`):
+- raw extracts: `<data>/<asset key path>/<company>.jsonl`, and `.<company>.jsonl.<uuid>.tmp`
+  while one is moved into place;
+- model files: `<data>/<asset key path>/<company>.parquet` (`.parquet.tmp` while written);
+- spools: `<data>/spool/personio-raw-<digest of the company id>~….jsonl.part`, a listing in
+  progress or left by a killed process (spools from before they carried the digest cannot be
+  attributed; every listing deletes spools older than a day);
+- mail files: `.eml` files of the file outbox `<data>/outbox` (the embedded default instead of
+  SMTP) sent to one of the company's people, or data-team alerts about the company.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from email import policy
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from pathlib import Path
+
+from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
+
+SPOOL_DIR = "spool"  # as defs/assets/apideck.py
+OUTBOX_DIR = "outbox"  # as the Mailer resource's default file outbox
+ALERT_SUBJECT = "[personio_pipeline] {company}:"  # notify/alerts.py subjects
+
+
+@dataclass
+class CompanyFiles:
+    raw_extracts: list[Path] = field(default_factory=list)
+    model_files: list[Path] = field(default_factory=list)
+    spools: list[Path] = field(default_factory=list)
+    mail_files: list[Path] = field(default_factory=list)
+
+    def kinds(self) -> dict[str, list[Path]]:
+        return {
+            "raw_extracts": self.raw_extracts,
+            "model_files": self.model_files,
+            "spools": self.spools,
+            "mail_files": self.mail_files,
+        }
+
+    def __len__(self) -> int:
+        return sum(len(paths) for paths in self.kinds().values())
+
+
+def find_company_files(data_dir: Path, company: str, addresses: set[str]) -> CompanyFiles:
+    """The company's files under `data_dir`; `addresses` are its people's e-mail addresses
+    (any case) that identify mail files."""
+    found = CompanyFiles()
+    if not data_dir.is_dir():
+        return found
+    stored = {f"{company}.jsonl": found.raw_extracts, f"{company}.parquet": found.model_files,
+              f"{company}.parquet.tmp": found.model_files}
+    staging = f".{company}.jsonl."
+    for folder, subfolders, names in os.walk(data_dir):
+        if Path(folder) == data_dir:
+            subfolders[:] = [name for name in subfolders if name not in (SPOOL_DIR, OUTBOX_DIR)]
+        for name in names:
+            if name in stored:
+                stored[name].append(Path(folder) / name)
+            elif name.startswith(staging) and name.endswith(".tmp"):
+                found.raw_extracts.append(Path(folder) / name)
+    spools = data_dir / SPOOL_DIR
+    if spools.is_dir():
+        found.spools = sorted(p for p in spools.iterdir() if p.name.startswith(spool_prefix(company))
+                              and p.name.endswith(SPOOL_SUFFIX))
+    outbox = data_dir / OUTBOX_DIR
+    if outbox.is_dir():
+        wanted = {address.casefold() for address in addresses}
+        found.mail_files = sorted(p for p in outbox.glob("*.eml") if _mail_of(p, company, wanted))
+    return found
+
+
+def delete_files(files: CompanyFiles) -> dict[str, dict[str, int]]:
+    """Delete them; per kind, how many files and bytes were removed (gone already counts 0)."""
+    report: dict[str, dict[str, int]] = {}
+    for kind, paths in files.kinds().items():
+        count = size = 0
+        for path in paths:
+            try:
+                length = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            count, size = count + 1, size + length
+        report[kind] = {"files": count, "bytes": size}
+    return report
+
+
+def _mail_of(path: Path, company: str, addresses: set[str]) -> bool:
+    try:
+        with path.open("rb") as message_file:
+            headers = BytesHeaderParser(policy=policy.compat32).parse(message_file)
+    except OSError:
+        return False
+    recipients = {address.casefold() for _name, address in getaddresses(headers.get_all("To") or [])}
+    subject = " ".join(str(make_header(decode_header(headers.get("Subject") or ""))).split())
+    return bool(recipients & addresses) or subject.startswith(ALERT_SUBJECT.format(company=company))
