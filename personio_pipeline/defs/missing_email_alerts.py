@@ -87,9 +87,16 @@ def latest_result(instance: dg.DagsterInstance, company: str) -> dg.AssetCheckEv
     return None
 
 
+class Unusable(Exception):
+    """A result or company the sensor cannot alert on; logged, and the tick goes on."""
+
+
 def _reported(evaluation: dg.AssetCheckEvaluation) -> tuple[list[dict[str, Any]], int]:
     """The people the result lists, and how many it counted (the list may be cut short)."""
     people_entry = evaluation.metadata.get("people")
+    if people_entry is None and not evaluation.passed:
+        # Reading it as "nobody" would close every open row and stay silent.
+        raise Unusable("the failed result lists no 'people'; was the check's metadata changed?")
     people = list(people_entry.value) if people_entry is not None else []
     count_entry = evaluation.metadata.get("count")
     count = int(count_entry.value) if count_entry is not None else len(people)
@@ -109,8 +116,11 @@ def alert_company(
         return False
     people, count = _reported(evaluation)
     engine = teammeter_db.engine()
-    with engine.connect() as conn:
-        stored = alert_log.alerted(conn, company, MISSING_EMAILS)
+    try:
+        with engine.connect() as conn:
+            stored = alert_log.alerted(conn, company, MISSING_EMAILS)
+    except UnknownCompanyError as error:
+        raise Unusable(str(error)) from error
     already = {str(person["employee_id"]) for person in people if alert_log.person_key(person["employee_id"]) in stored}
     alert = missing_email_alert(company, people, already, still_missing=count)
     if alert is not None and alerts.configured:
@@ -161,13 +171,14 @@ def missing_email_alerts(
     if not changed:
         return dg.SkipReason("no new missing-email check results")
     deadline = time.monotonic() + TICK_BUDGET_SECONDS
-    checked, sent, problem = 0, 0, None
+    checked, sent, unusable, problem = 0, 0, 0, None
     for group_position, companies in batches(changed, COMPANIES_PER_TICK):
         for company in companies:
             try:
                 sent += alert_company(context, company, data_team_alerts, teammeter_db)
-            except UnknownCompanyError as error:
+            except Unusable as error:
                 context.log.error(f"missing-email alert for company '{company}' not sent: {error}")
+                unusable += 1
             except Undelivered as error:
                 problem = f"alert for company '{company}' not delivered ({error}); retried next tick"
                 break
@@ -182,6 +193,7 @@ def missing_email_alerts(
     waiting = len(changed) - checked
     return dg.SkipReason(
         f"checked {checked} companies, sent {sent} alerts"
+        + (f", {unusable} not alertable (see the tick's log)" if unusable else "")
         + (f", {waiting} companies left for the next ticks" if waiting else "")
         + (f"; {problem}" if problem else "")
     )

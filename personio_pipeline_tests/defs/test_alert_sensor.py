@@ -152,6 +152,22 @@ def test_a_cursor_from_before_the_database_bookkeeping_alerts_nobody_twice(world
     assert len(cursor) < 40 and "alerted" not in cursor
 
 
+def test_results_the_sensor_cannot_use_are_reported_and_the_others_alerted(world, webhook_receiver):
+    """An unregistered company, and a failed result without the people list: each is named in
+    the tick's log and summary; the other companies are alerted and the cursor moves on."""
+    world.instance.add_dynamic_partitions(companies.name, ["not-registered", "no-list"])
+    world.register("no-list")
+    world.instance.report_runless_asset_event(missing_email_result("not-registered", 1))
+    world.instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+        asset_key=EMPLOYEES, check_name=MISSING_EMAILS, passed=False, metadata={"count": 1}, partition="no-list"))
+    world.sync(BASE)
+    cursor = world.tick(None)
+    assert "2 not alertable" in world.last_outcome
+    assert [payload["consumer_id"] for payload in webhook_receiver.payloads] == [COMPANY]
+    world.tick(cursor)
+    assert "no new" in world.last_outcome
+
+
 # -- a backlog: 1,200 companies' results between two ticks ----------------------------------------
 
 BACKLOG = 1200
