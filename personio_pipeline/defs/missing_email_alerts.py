@@ -127,7 +127,9 @@ def alert_company(
         try:
             alerts.notify(subject=alert.subject, text=alert.text, payload=alert.as_json())
         except Exception as error:
-            raise Undelivered(f"{type(error).__name__}") from error
+            # The error's own text may carry the webhook URL and its token: name the kind and code only.
+            code = getattr(getattr(error, "response", None), "status_code", None) or getattr(error, "smtp_code", None)
+            raise Undelivered(type(error).__name__ + (f" {code}" if code else "")) from error
     elif alert is not None:
         context.log.warning(f"{alert.subject}; no alert channel set (DATA_TEAM_EMAIL / DATA_TEAM_WEBHOOK_URL)")
     with engine.begin() as conn:
@@ -142,7 +144,9 @@ def alert_company(
     return alert is not None and alerts.configured
 
 
-def import_cursor_sets(context: dg.SensorEvaluationContext, teammeter_db: TeammeterDatabase, alerted: dict[str, list[str]]) -> None:
+def import_cursor_sets(
+    context: dg.SensorEvaluationContext, teammeter_db: TeammeterDatabase, alerted: dict[str, list[str]]
+) -> None:
     """Move the alerted sets of an earlier cursor into the database, so nobody is alerted twice."""
     now = datetime.now(timezone.utc)
     with teammeter_db.engine().begin() as conn:

@@ -64,7 +64,8 @@ def remember(
     if still_reported is not None:
         gone = open_keys - {person_key(person) for person in still_reported}
         for chunk in _chunks(sorted(gone)):
-            conn.execute(sa.update(alerted_people).where(*scope, alerted_people.c.employee_id.in_(chunk)).values(cleared_at=at))
+            closing = alerted_people.c.employee_id.in_(chunk)
+            conn.execute(sa.update(alerted_people).where(*scope, closing).values(cleared_at=at))
     new_keys = sorted({person_key(person) for person in alerted_now} - open_keys)
     if new_keys:
         conn.execute(

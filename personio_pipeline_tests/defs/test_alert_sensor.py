@@ -133,7 +133,8 @@ def test_an_undelivered_alert_is_retried_and_not_duplicated(world, smtp_server, 
     webhook_receiver.status = 503
     cursor = world.tick(None)
     assert webhook_receiver.payloads == []
-    assert "not delivered" in world.last_outcome and "alert-co" in world.last_outcome
+    assert "not delivered (HTTPStatusError 503)" in world.last_outcome and "alert-co" in world.last_outcome
+    assert webhook_receiver.url not in world.last_outcome
 
     webhook_receiver.status = 200
     cursor = world.tick(cursor)
