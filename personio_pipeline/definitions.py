@@ -12,7 +12,7 @@ from personio_pipeline.defs.jobs import sync_company_job
 from personio_pipeline.defs.resources import default_resources
 from personio_pipeline.defs.retention import change_log_retention_job, change_log_retention_schedule
 from personio_pipeline.defs.schedules import daily_sync
-from personio_pipeline.defs.sensors import missing_email_alerts
+from personio_pipeline.defs.missing_email_alerts import missing_email_alerts
 from personio_pipeline.defs.sync_failure_sensor import sync_failure_sensor
 from personio_pipeline.logs import configure_python_logging, run_loggers
 

@@ -6,36 +6,44 @@ ERROR checks are blocking: data that would break Teammeter (shared logins, manag
 nameless teams) never reaches the store. WARN checks are advisory and feed the data-team alerts.
 """
 
+import warnings
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from personio_pipeline.defs.partitions import companies
 from personio_pipeline.model import checks as verdicts
 
 EMPLOYEES = dg.AssetKey(["org", "employees"])
 REPORTING_LINES = dg.AssetKey(["org", "reporting_lines"])
 MISSING_EMAILS = "missing_emails"
 
+# Checks partitioned by company are a Dagster preview that the project relies on knowingly
+# (personio_pipeline_tests/defs/test_check_partitions.py): no warning on every CLI call.
+warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
+
 EMPLOYEE_CHECKS = [
-    dg.AssetCheckSpec(MISSING_EMAILS, asset=EMPLOYEES,
+    dg.AssetCheckSpec(MISSING_EMAILS, asset=EMPLOYEES, partitions_def=companies,
                       description="Active people without a usable email cannot log in or be invited "
                       "(WARN; alerts the data team)."),
-    dg.AssetCheckSpec("duplicate_active_emails", asset=EMPLOYEES, blocking=True,
+    dg.AssetCheckSpec("duplicate_active_emails", asset=EMPLOYEES, blocking=True, partitions_def=companies,
                       description="Two active people cannot share a login (ERROR, blocks the Teammeter write)."),
-    dg.AssetCheckSpec("unique_employee_ids", asset=EMPLOYEES,
+    dg.AssetCheckSpec("unique_employee_ids", asset=EMPLOYEES, partitions_def=companies,
                       description="Ids served more than once or not at all (resolved in the model; WARN)."),
 ]
 REPORTING_LINE_CHECKS = [
-    dg.AssetCheckSpec("unknown_or_inactive_managers", asset=REPORTING_LINES,
+    dg.AssetCheckSpec("unknown_or_inactive_managers", asset=REPORTING_LINES, partitions_def=companies,
                       description="Lines to managers Apideck did not return or who left are dropped (WARN)."),
-    dg.AssetCheckSpec("management_cycles", asset=REPORTING_LINES, blocking=True,
+    dg.AssetCheckSpec("management_cycles", asset=REPORTING_LINES, blocking=True, partitions_def=companies,
                       description="Self-management and cycles mean the HR data is broken (ERROR, blocking)."),
 ]
 
 
 def to_result(check_name: str, outcome: verdicts.CheckOutcome, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
-    metadata: dict[str, Any] = {}
+    """The Dagster result of a verdict, naming the company (the running step's partition) so a
+    result read on its own, in an alert or a plot, still says whose it is."""
+    metadata: dict[str, Any] = {"company": dg.AssetExecutionContext.get().partition_key}
     for key, value in outcome.metadata.items():
         if key == "preview_md":
             metadata["preview"] = dg.MetadataValue.md(value)
@@ -55,7 +63,7 @@ def to_result(check_name: str, outcome: verdicts.CheckOutcome, asset_key: dg.Ass
 
 NAMED_TABLES = {"teams": "team_key", "roles": "role_key", "units": "unit_key"}
 NAME_CHECKS = [
-    dg.AssetCheckSpec("names_present", asset=dg.AssetKey(["org", name]), blocking=True,
+    dg.AssetCheckSpec("names_present", asset=dg.AssetKey(["org", name]), blocking=True, partitions_def=companies,
                       description=f"Every {name[:-1]} has a non-empty name (ERROR, blocking).")
     for name in NAMED_TABLES
 ]

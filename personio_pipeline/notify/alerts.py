@@ -1,5 +1,5 @@
 """Data-team alerts about people without a usable email: who is new since the last alert, and
-the message text. Pure functions; the sensor in `defs/sensors.py` does the I/O.
+the message text. Pure functions; the sensor in `defs/missing_email_alerts.py` does the I/O.
 
 Alerts name people by HR id, name and team, never by email address.
 """
@@ -48,13 +48,15 @@ class MissingEmailAlert:
 
 
 def missing_email_alert(
-    consumer_id: str, people: list[dict[str, Any]], already_alerted: set[str]
+    consumer_id: str, people: list[dict[str, Any]], already_alerted: set[str], still_missing: int | None = None
 ) -> MissingEmailAlert | None:
-    """An alert for the people not reported before, or None when everyone was already reported."""
+    """An alert for the people not reported before, or None when everyone was already reported.
+    `still_missing` is the check's full count when `people` is a shortened list."""
     new_people = [person for person in people if str(person["employee_id"]) not in already_alerted]
     if not new_people:
         return None
-    return MissingEmailAlert(consumer_id=consumer_id, new_people=new_people, still_missing=len(people))
+    total = len(people) if still_missing is None else still_missing
+    return MissingEmailAlert(consumer_id=consumer_id, new_people=new_people, still_missing=total)
 
 
 @dataclass(frozen=True)

@@ -284,3 +284,28 @@ company_sync_status = sa.table(
     sa.column("last_failure_error", sa.Text),
     sa.column("consecutive_failures", sa.Integer),
 )
+
+# -- alert bookkeeping: who the data team has been told about (see alert_log.py) -------------------
+
+_open_alert = sa.text("cleared_at IS NULL")
+alerted_people = sa.Table(
+    "alerted_people",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _organisation_id(),
+    sa.Column("check_name", sa.String(64), nullable=False),  # the asset check that reported them
+    # The HR id as the check reported it, or a digest when it cannot be stored (alert_log.person_key).
+    sa.Column("employee_id", sa.String(255), nullable=False),
+    sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=False),
+    # When a later result no longer reported them; a new problem after that is alerted again.
+    sa.Column("cleared_at", sa.DateTime(timezone=True)),
+    sa.Index(
+        "uq_alerted_people_open",
+        "organisation_id",
+        "check_name",
+        "employee_id",
+        unique=True,
+        sqlite_where=_open_alert,
+        postgresql_where=_open_alert,
+    ),
+)
