@@ -91,7 +91,7 @@ def smtp_server():
     from aiosmtpd.controller import Controller
 
     inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
     controller.start()
     inbox.host, inbox.port = controller.hostname, controller.port
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -24,11 +25,17 @@ class MailTransport(Protocol):
 def build_message(
     *, sender: str, to: str, subject: str, text: str, to_name: str | None = None
 ) -> EmailMessage:
-    """A plain-text message; display names are encoded, never spliced into raw headers."""
-    message = EmailMessage()
+    """A plain-text message; display names are encoded, never spliced into raw headers. An address
+    with a non-ASCII local part (`zoë.rossi@…`) cannot be written in ASCII headers: such a message
+    is an SMTPUTF8 (RFC 6531) one, which `smtplib` sends only to servers that offer SMTPUTF8."""
+    message = EmailMessage(policy=policy.default if to.isascii() else policy.SMTPUTF8)
     message["From"] = sender
     clean_name = " ".join((to_name or "").split())
-    message["To"] = Address(display_name=clean_name, addr_spec=to) if clean_name else to
+    if to.isascii():
+        message["To"] = Address(display_name=clean_name, addr_spec=to) if clean_name else to
+    else:  # `addr_spec=` refuses non-ASCII local parts whatever the policy; the parts are taken as they are
+        username, _, domain = to.rpartition("@")
+        message["To"] = Address(display_name=clean_name, username=username, domain=domain)
     message["Subject"] = " ".join(subject.split())
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")

@@ -57,3 +57,15 @@ def test_a_name_with_crlf_reaches_only_its_recipient(smtp_server):
     assert recipients == ["eve@acme.test"]
     assert set(delivered.keys()) == EXPECTED_HEADERS
     assert delivered["To"].addresses[0].addr_spec == "eve@acme.test"
+
+
+def test_an_address_with_a_non_ascii_local_part_is_delivered_as_smtputf8(smtp_server):
+    message = build_invitation(
+        sender="invite@teammeter.example", to="zoë.rossi@acme.test", display_name="Zoë Rossi",
+        company_name="ACME GmbH", token="tok",
+    )
+    assert "To: Zoë Rossi <zoë.rossi@acme.test>" in message.as_bytes().decode("utf-8").splitlines()
+    SmtpTransport(smtp_server.host, smtp_server.port).send(message)
+    [(recipients, delivered)] = smtp_server.messages
+    assert recipients == ["zoë.rossi@acme.test"]
+    assert set(delivered.keys()) == EXPECTED_HEADERS
