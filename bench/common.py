@@ -80,9 +80,9 @@ def machine() -> dict[str, Any]:
 class SandboxProcess:
     """`personio-pipeline sandbox` in a separate process, on a free port, driven over /_sandbox/."""
 
-    def __init__(self, sizes: dict[str, int], *, day: int = 0, default_size: int = 120):
+    def __init__(self, sizes: dict[str, int], *, day: int = 0, default_size: int = 120, profile: str = "diverse"):
         command = [sys.executable, "-m", "personio_pipeline.cli", "sandbox", "--port", "0",
-                   "--size", str(default_size), "--day", str(day), "--api-key", API_KEY]
+                   "--size", str(default_size), "--day", str(day), "--api-key", API_KEY, "--profile", profile]
         for company, size in sizes.items():
             command += ["--company", f"{company}={size}"]
         self.process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -1,15 +1,19 @@
 """Benchmark of the company sync: requests, wall time, peak memory and the cost of re-syncs,
 against a plain fetch-and-insert baseline, on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/run.py                      # 1,000 / 10,000 / 100,000 on both databases
-    .venv/bin/python bench/run.py --quick              # 1,000 and 10,000 only (~2 minutes)
+    .venv/bin/python bench/run.py                      # 1,000 / 10,000 / 100,000, both databases, both profiles
+    .venv/bin/python bench/run.py --quick              # 1,000 and 10,000 only
+    .venv/bin/python bench/run.py --sizes 100000 --profiles diverse   # the targets' configuration
     .venv/bin/python bench/run.py --sizes 100000 --databases postgres --repeat 3
     .venv/bin/python bench/run.py --profile            # + pyinstrument profile of the largest first sync
     .venv/bin/python bench/run.py --schedule 200x200   # the daily schedule: 200 companies of 200 people
 
-The sandbox runs as separate processes (day 0, and day 1 for the "~1 % changed" re-sync). Every
-measurement runs in a fresh interpreter, so peak RSS is that of one sync. Results: stdout and
-bench/results.md (see bench/README.md for what each column means).
+The sandbox runs as separate processes (day 0, and day 1 for the "~1 % changed" re-sync), one pair
+per sandbox profile (diverse: as varied as real HR data; standard: the tidier one). Every
+measurement runs in a fresh interpreter, so peak RSS is that of one sync. The same pages are also
+read by the minimal script (bench/baseline.py) and by dlt's `rest_api` source (bench/dlt_rest_api.py,
+needs the `bench` extra) in the same run. Results: stdout and bench/results.md (see bench/README.md
+for what each column means).
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ from common import (  # noqa: E402
 )
 from personio_pipeline.apideck.fields import fields_param  # noqa: E402
 
+TARGETS = {  # at 100,000 people, diverse profile: (what, limit)
+    "first sync ÷ minimal script": 2.0,
+    "no-op re-sync ÷ minimal script": 1.5,
+    "peak RSS MB": 1024,
+    "org/employees s": 1.5,
+}
 CHURN_DAY = 1  # day 1 changes ~1.1 % of a 10,000 or 100,000-person company (hires, leavers, a move, a rename)
 STEP_GROUPS = (  # per-asset split, in graph order
     ("raw (apideck/employees)", lambda key: key == "apideck__employees"),
@@ -62,8 +72,8 @@ def log(message: str) -> None:
 
 
 def measure(size: int, kind: str, sandboxes: dict[str, SandboxProcess], workdir: Path,
-            admin_url: str | None) -> dict[str, Any]:
-    """One repetition for one size and database: baseline, first sync, no-op re-sync, 1 % re-sync."""
+            admin_url: str | None, with_dlt: bool) -> dict[str, Any]:
+    """One repetition for one size and database: baseline, dlt, first sync, no-op re-sync, 1 % re-sync."""
     company = consumer_id(size)
     day0, day1 = sandboxes["day0"], sandboxes["day1"]
     out: dict[str, Any] = {}
@@ -72,6 +82,15 @@ def measure(size: int, kind: str, sandboxes: dict[str, SandboxProcess], workdir:
         out["baseline"] = run_child("baseline.py", dict(workdir=workdir, base_url=day0.url, company=company,
                                                         database_url=url))
         out["baseline"]["requests"] = day0.requests(company)
+    if with_dlt:
+        dlt_dir = workdir / f"dlt-{size}-{kind}"
+        with fresh_database(kind, workdir, f"dlt-{size}", admin_url) as url:
+            day0.reset()
+            out["dlt"] = run_child("dlt_rest_api.py", dict(workdir=workdir, base_url=day0.url, company=company,
+                                                           database_url=url, work_dir=dlt_dir))
+            out["dlt"]["requests"] = day0.requests(company)
+        shutil.rmtree(dlt_dir, ignore_errors=True)
+        log(f"  {size:>7} {kind:<8} dlt   {out['dlt']['wall_seconds']:7.2f} s  {out['dlt']['peak_rss_mb']:6.0f} MB")
     data_dir = workdir / f"data-{size}-{kind}"
     with fresh_database(kind, workdir, f"sync-{size}", admin_url) as url:
         register_company(url, company)
@@ -105,9 +124,9 @@ def profile_first_sync(size: int, kind: str, sandbox: SandboxProcess, workdir: P
     return stem
 
 
-def summarise(size: int, kind: str, reps: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(profile: str, size: int, kind: str, reps: list[dict[str, Any]]) -> dict[str, Any]:
     def med(phase: str, key: str) -> float:
-        return median([rep[phase][key] for rep in reps])
+        return median([rep[phase][key] for rep in reps if phase in rep])
 
     first, baseline = med("first", "wall_seconds"), med("baseline", "wall_seconds")
     steps = {
@@ -119,8 +138,12 @@ def summarise(size: int, kind: str, reps: list[dict[str, Any]]) -> dict[str, Any
         steps[phase]["dagster overhead (wall - steps)"] = max(
             0.0, med(phase, "wall_seconds") - sum(v for k, v in steps[phase].items()))
     return {
+        "profile": profile,
         "size": size,
         "db": kind,
+        "dlt": med("dlt", "wall_seconds"),
+        "dlt_rss": med("dlt", "peak_rss_mb"),
+        "dlt_rows": reps[0].get("dlt", {}).get("rows", {}),
         "repeats": len(reps),
         "requests": sorted({rep["first"]["requests"] for rep in reps}),
         "expected_requests": expected_requests(size),
@@ -132,6 +155,7 @@ def summarise(size: int, kind: str, reps: list[dict[str, Any]]) -> dict[str, Any
         "baseline_insert": med("baseline", "insert_seconds"),
         "baseline_rss": med("baseline", "peak_rss_mb"),
         "ratio": first / baseline,
+        "noop_ratio": med("noop", "wall_seconds") / baseline,
         "rss": max(rep["first"]["peak_rss_mb"] for rep in reps),
         "rss_noop": max(rep["noop"]["peak_rss_mb"] for rep in reps),
         "first_rows_written": reps[0]["first"]["rows_written"],
@@ -148,49 +172,83 @@ def summarise(size: int, kind: str, reps: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
+def _seconds(value: float) -> str:
+    return "–" if value != value else f"{value:.2f}"  # NaN: not measured
+
+
 def results_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| size | db | requests | first sync s | baseline s | ratio | peak RSS MB | no-op resync s | "
-        "rows written on no-op | 1% change s | rows written on 1% |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| profile | size | db | requests | minimal script s | dlt rest_api s | first sync s | ratio | "
+        "no-op resync s | no-op ratio | peak RSS MB | rows written on no-op | 1% change s | rows written on 1% |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         requests = "/".join(map(str, r["requests"]))
         mark = "" if r["requests"] == [r["expected_requests"]] else f" (expected {r['expected_requests']})"
         lines.append(
-            f"| {r['size']:,} | {r['db']} | {requests}{mark} | {r['first']:.2f} | {r['baseline']:.2f} | "
-            f"{r['ratio']:.1f}× | {r['rss']:.0f} | {r['noop']:.2f} | {r['noop_rows_written']} | "
+            f"| {r['profile']} | {r['size']:,} | {r['db']} | {requests}{mark} | {r['baseline']:.2f} | "
+            f"{_seconds(r['dlt'])} | {r['first']:.2f} | {r['ratio']:.1f}× | {r['noop']:.2f} | "
+            f"{r['noop_ratio']:.1f}× | {r['rss']:.0f} | {r['noop_rows_written']} | "
             f"{r['churn']:.2f} | {r['churn_rows_written']:,} |"
         )
     return "\n".join(lines)
 
 
+def target_values(r: dict[str, Any]) -> dict[str, float]:
+    return {
+        "first sync ÷ minimal script": r["ratio"],
+        "no-op re-sync ÷ minimal script": r["noop_ratio"],
+        "peak RSS MB": r["rss"],
+        "org/employees s": r["steps"]["first"]["org/employees"],
+    }
+
+
+def targets_table(rows: list[dict[str, Any]]) -> str:
+    """The targets at 100,000 people on the diverse profile, met or not."""
+    measured = [r for r in rows if r["size"] == 100_000 and r["profile"] == "diverse"]
+    if not measured:
+        return ""
+    lines = ["| target (100,000, diverse) | limit | " + " | ".join(r["db"] for r in measured) + " |",
+             "| --- | ---: |" + " ---: |" * len(measured)]
+    for name, limit in TARGETS.items():
+        cells = []
+        for r in measured:
+            value = target_values(r)[name]
+            cells.append(f"{value:.2f} {'met' if value <= limit else '**not met**'}")
+        lines.append(f"| {name} | {limit:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def split_table(rows: list[dict[str, Any]]) -> str:
     labels = list(dict.fromkeys(label for r in rows for phase in r["steps"].values() for label in phase))
-    lines = ["| size | db | sync | " + " | ".join(labels) + " |", "| ---: | --- | --- |" + " ---: |" * len(labels)]
+    lines = ["| profile | size | db | sync | " + " | ".join(labels) + " |",
+             "| --- | ---: | --- | --- |" + " ---: |" * len(labels)]
     for r in rows:
         for phase, name in (("first", "first"), ("noop", "no-op"), ("churn", "1%")):
             cells = [f"{r['steps'][phase].get(label, 0.0):.2f}" for label in labels]
-            lines.append(f"| {r['size']:,} | {r['db']} | {name} | " + " | ".join(cells) + " |")
+            lines.append(f"| {r['profile']} | {r['size']:,} | {r['db']} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def rss_table(rows: list[dict[str, Any]]) -> str:
     labels = [label for label, _ in STEP_GROUPS]
-    lines = ["| size | db | before the run | " + " | ".join(labels) + " |",
-             "| ---: | --- | ---: |" + " ---: |" * len(labels)]
+    lines = ["| profile | size | db | before the run | " + " | ".join(labels) + " |",
+             "| --- | ---: | --- | ---: |" + " ---: |" * len(labels)]
     for r in rows:
-        lines.append(f"| {r['size']:,} | {r['db']} | {r['rss_before']:.0f} | "
+        lines.append(f"| {r['profile']} | {r['size']:,} | {r['db']} | {r['rss_before']:.0f} | "
                      + " | ".join(f"{r['step_rss'][label]:.0f}" for label in labels) + " |")
     return "\n".join(lines)
 
 
 def baseline_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| size | db | baseline fetch s | baseline insert s | baseline peak RSS MB | interpreter + imports s |",
-             "| ---: | --- | ---: | ---: | ---: | ---: |"]
+    lines = ["| profile | size | db | baseline fetch s | baseline insert s | baseline peak RSS MB | "
+             "dlt peak RSS MB | dlt rows (tables) | sync interpreter + imports s |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |"]
     for r in rows:
-        lines.append(f"| {r['size']:,} | {r['db']} | {r['baseline_fetch']:.2f} | {r['baseline_insert']:.2f} | "
-                     f"{r['baseline_rss']:.0f} | {r['import_seconds']:.2f} |")
+        dlt_rows = ", ".join(f"{table} {count:,}" for table, count in r["dlt_rows"].items()) or "–"
+        lines.append(f"| {r['profile']} | {r['size']:,} | {r['db']} | {r['baseline_fetch']:.2f} | "
+                     f"{r['baseline_insert']:.2f} | {r['baseline_rss']:.0f} | {_seconds(r['dlt_rss']).split('.')[0]} | "
+                     f"{dlt_rows} | {r['import_seconds']:.2f} |")
     return "\n".join(lines)
 
 
@@ -247,6 +305,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated company sizes")
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
     parser.add_argument("--quick", action="store_true", help="sizes 1,000 and 10,000 only")
+    parser.add_argument("--profiles", default="diverse,standard", help="sandbox profiles: diverse, standard or both")
+    parser.add_argument("--no-dlt", action="store_true", help="skip dlt's rest_api source (needs the bench extra)")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions per size and database; medians reported")
     parser.add_argument("--profile", action="store_true",
                         help="profile the largest first sync with pyinstrument (bench/profile-<size>-<db>.txt/.html)")
@@ -264,6 +324,15 @@ def main() -> None:
     admin_url = postgres_admin_url(args.postgres_url) if "postgres" in kinds else None
     if "postgres" in kinds and admin_url is None:
         parser.error("PostgreSQL is not reachable; pass --postgres-url or --databases sqlite")
+    profiles_wanted = [p.strip() for p in args.profiles.split(",") if p.strip()]
+    if set(profiles_wanted) - {"diverse", "standard"}:
+        parser.error(f"unknown profiles {sorted(set(profiles_wanted) - {'diverse', 'standard'})}")
+    with_dlt = not args.no_dlt
+    if with_dlt:
+        try:
+            import dlt  # noqa: F401
+        except ImportError:
+            parser.error("dlt is not installed: .venv/bin/pip install -e '.[bench]' (or pass --no-dlt)")
     if args.profile:
         try:
             import pyinstrument  # noqa: F401
@@ -277,18 +346,21 @@ def main() -> None:
     profiles: list[Path] = []
     workdir = Path(tempfile.mkdtemp(prefix="personio-bench-"))
     try:
-        if not args.schedule_only:
+        for sandbox_profile in ([] if args.schedule_only else profiles_wanted):
             companies = {consumer_id(size): size for size in sizes}
-            sandboxes = {"day0": SandboxProcess(companies), "day1": SandboxProcess(companies, day=CHURN_DAY)}
+            sandboxes = {"day0": SandboxProcess(companies, profile=sandbox_profile),
+                         "day1": SandboxProcess(companies, day=CHURN_DAY, profile=sandbox_profile)}
             try:
                 for size in sizes:
-                    log(f"size {size:,}: warming the sandboxes (generation and encoding are not timed)")
+                    log(f"{sandbox_profile} profile, size {size:,}: warming the sandboxes "
+                        "(generation and encoding are not timed)")
                     for sandbox in sandboxes.values():
                         sandbox.warm(consumer_id(size), fields_param())
                     for kind in kinds:
-                        reps = [measure(size, kind, sandboxes, workdir, admin_url) for _ in range(args.repeat)]
-                        rows.append(summarise(size, kind, reps))
-                        if args.profile and size == max(sizes):
+                        reps = [measure(size, kind, sandboxes, workdir, admin_url, with_dlt)
+                                for _ in range(args.repeat)]
+                        rows.append(summarise(sandbox_profile, size, kind, reps))
+                        if args.profile and size == max(sizes) and sandbox_profile == profiles_wanted[0]:
                             profiles.append(profile_first_sync(size, kind, sandboxes["day0"], workdir, admin_url))
             finally:
                 for sandbox in sandboxes.values():
@@ -312,15 +384,20 @@ def main() -> None:
         "",
     ]
     if rows:
+        targets = targets_table(rows)
         parts += ["## Syncs", "", results_table(rows), "",
                   "Times are `dg.materialize` wall seconds (interpreter start and imports excluded: "
-                  f"{rows[0]['import_seconds']:.1f} s); baseline = httpx pages + one executemany into one table. "
-                  "Peak RSS is the sync process's VmHWM.", "",
+                  f"{rows[0]['import_seconds']:.1f} s); minimal script = httpx pages + one executemany into one "
+                  "table; dlt = dlt's `rest_api` source on the same pages into the same kind of database "
+                  "(`sqlalchemy` destination; its nested lists become child tables), imports excluded. "
+                  "Ratios are against the minimal script. Peak RSS is the sync process's VmHWM.", "",
+                  *(["## Targets", "", targets, ""] if targets else []),
                   "## Per-asset split (step durations, seconds)", "", split_table(rows), "",
                   "## Peak RSS while each step ran (first sync, MB)", "", rss_table(rows), "",
                   "## Baseline detail", "", baseline_table(rows), ""]
         churn = rows[-1]["churn_changes"]
-        parts += [f"1% change = sandbox churn day {CHURN_DAY}; changes per table at {rows[-1]['size']:,}: "
+        parts += [f"1% change = sandbox churn day {CHURN_DAY}; changes per table at {rows[-1]['size']:,} "
+                  f"({rows[-1]['profile']} profile): "
                   + ", ".join(f"{k} {v}" for k, v in churn.items()), ""]
     if profiles:
         parts += ["## Profiles", "", *(f"- `{p.relative_to(BENCH.parent)}.txt` (tree), `.flat.txt` (self time), "

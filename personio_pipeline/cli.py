@@ -71,10 +71,16 @@ def main() -> None:
 @click.option("--retry-after", default=1.0, show_default=True, help="Retry-After seconds on 429.")
 @click.option("--error-rate", default=0.0, show_default=True, help="Share of requests answering 503.")
 @click.option("--reject-fields", is_flag=True, help="Behave like a connector that rejects `fields=`.")
+@click.option("--ignore-fields", is_flag=True, help="Behave like a connector that ignores `fields=` (all attributes).")
+@click.option("--profile", type=click.Choice(["diverse", "standard"]), default="diverse", show_default=True,
+              help="Company data: as varied as real HR data, or the tidier standard profile.")
+@click.option("--shared-active-addresses", is_flag=True,
+              help="Diverse profile: ~1% of active people share their team's mailbox.")
 @click.option("--api-key", default=None, help="Require this Bearer key (default: accept any).")
 @click.option("--strict", is_flag=True, help="Validate every response against hris.yml before sending.")
 def sandbox(host, port, default_size, companies, day, latency, rate_limit_every, retry_after, error_rate,
-            reject_fields, api_key, strict) -> None:
+            reject_fields, api_key, strict, ignore_fields=False, profile="diverse",
+            shared_active_addresses=False) -> None:
     """Serve deterministic sandbox companies over Apideck's HRIS contract on HOST:PORT."""
     from personio_pipeline.apideck.sandbox.config import SandboxConfig
     from personio_pipeline.apideck.sandbox.server import serve
@@ -94,6 +100,9 @@ def sandbox(host, port, default_size, companies, day, latency, rate_limit_every,
         retry_after_seconds=retry_after,
         error_rate=error_rate,
         reject_fields=reject_fields,
+        ignore_fields=ignore_fields,
+        profile=profile,
+        shared_active_addresses=shared_active_addresses,
         api_key=api_key,
         strict=strict,
     )

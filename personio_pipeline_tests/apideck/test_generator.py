@@ -1,4 +1,8 @@
-"""The sandbox's company generator: deterministic, realistic where the pipeline is fragile, and fast."""
+"""The sandbox's company generator: deterministic, realistic where the pipeline is fragile, and fast.
+
+Most tests run on the default (diverse) profile; the standard profile keeps its own tests of what
+sets it apart (ASCII addresses on one domain, small spans, nobody sharing an address).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,14 @@ import statistics
 import subprocess
 import sys
 import time
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personio_pipeline.apideck.contract import shared_contract
-from personio_pipeline.apideck.sandbox.generator import BASE_DATE, RENAMES, generate_company
+from personio_pipeline.apideck.sandbox.generator import BASE_DATE, RENAMES, company_domain, generate_company
 
 CONSUMER = "acme-gmbh"
 SIZE = 2_000
@@ -27,6 +32,16 @@ WORK_DOMAIN = "@acme-gmbh.example"
 @pytest.fixture(scope="module")
 def company():
     return generate_company(CONSUMER, SIZE)
+
+
+@pytest.fixture(scope="module")
+def standard():
+    return generate_company(CONSUMER, SIZE, profile="standard")
+
+
+def address_key(address: str) -> str:
+    """How an address compares once trimmed, lowercased and in composed Unicode."""
+    return unicodedata.normalize("NFC", address.strip().lower())
 
 
 def normalised(title: str) -> str:
@@ -63,8 +78,15 @@ def assert_org_invariants(records):
 # -- determinism ----------------------------------------------------------------------------------
 
 
-def test_same_consumer_same_records(company):
+def test_same_consumer_same_records(company, standard):
     assert generate_company(CONSUMER, SIZE) == company
+    assert generate_company(CONSUMER, SIZE, profile="standard") == standard
+    assert generate_company(CONSUMER, SIZE, profile="diverse") == company != standard
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(ValueError, match="unknown sandbox profile 'messy'"):
+        generate_company(CONSUMER, 10, profile="messy")
 
 
 def test_same_records_in_another_process_with_another_hash_seed(company):
@@ -86,15 +108,17 @@ def test_different_consumers_get_different_companies(company):
     assert all(WORK_DOMAIN not in e["email"].lower() for r in other for e in r["emails"])
 
 
+@pytest.mark.parametrize("profile", ["diverse", "standard"])
 @pytest.mark.parametrize("size", [0, 1, 2, 7, 120])
-def test_exactly_the_requested_size(size):
-    records = generate_company("tiny", size)
+def test_exactly_the_requested_size(size, profile):
+    records = generate_company("tiny", size, profile=profile)
     assert len(records) == size
     assert_org_invariants(records)
 
 
-def test_one_person_is_a_ceo_without_manager():
-    (ceo,) = generate_company("solo", 1)
+@pytest.mark.parametrize("profile", ["diverse", "standard"])
+def test_one_person_is_a_ceo_without_manager(profile):
+    (ceo,) = generate_company("solo", 1, profile=profile)
     assert ceo["title"] == "CEO" and "manager" not in ceo and ceo["employment_status"] == "active"
 
 
@@ -112,24 +136,136 @@ def test_org_invariants(company):
     assert_org_invariants(company)
 
 
-def test_spans_of_control_are_reasonable(company):
+def test_spans_of_control_are_reasonable_with_one_wide_team(company):
+    """Trees branch 5–9 wide, except one team lead with ~0.7·√N direct reports."""
     spans = collections.Counter(r["manager"]["id"] for r in company if "manager" in r)
+    widest, second = sorted(spans.values(), reverse=True)[:2]
+    assert widest >= int(0.7 * SIZE**0.5) == 31 and second <= 10
+    assert 4 <= statistics.median(spans.values()) <= 10
+
+
+def test_standard_spans_stay_small(standard):
+    spans = collections.Counter(r["manager"]["id"] for r in standard if "manager" in r)
     assert max(spans.values()) <= 10
     assert 4 <= statistics.median(spans.values()) <= 10
 
 
-def test_non_ascii_names_with_ascii_emails(company):
-    names = "".join(r["first_name"] + r["last_name"] for r in company)
+def depths(records) -> dict[str, int]:
+    """Each person's distance from the top of the hierarchy."""
+    people, known = by_id(records), {}
+
+    def depth(employee_id: str) -> int:
+        chain = []
+        while employee_id not in known and "manager" in people[employee_id]:
+            chain.append(employee_id)
+            employee_id = people[employee_id]["manager"]["id"]
+        base = known.setdefault(employee_id, known.get(employee_id, 0))
+        for offset, member in enumerate(reversed(chain), start=1):
+            known[member] = base + offset
+        return known[chain[0]] if chain else base
+
+    return {employee_id: depth(employee_id) for employee_id in people}
+
+
+def test_a_deep_management_chain(company, standard):
+    assert max(depths(company).values()) >= int(SIZE**0.5 / 5) == 8
+    assert max(depths(standard).values()) <= 6
+
+
+def test_names_from_many_scripts(company):
+    names = [r["first_name"] + r["last_name"] for r in company]
+    letters = "".join(names)
+    assert sum(letter in letters for letter in "üöäéèłśşçğřžåøæőţđ") >= 12, "Latin with diacritics"
+    assert any("\u0400" <= letter <= "\u04ff" for letter in letters), "Cyrillic"
+    assert any("\u0370" <= letter <= "\u03ff" for letter in letters), "Greek"
+    assert any("\u4e00" <= letter <= "\u9fff" for letter in letters), "Japanese kanji"
+    assert any(name != unicodedata.normalize("NFC", name) for name in names), "some stored decomposed (NFD)"
+    assert 0.1 <= sum(not name.isascii() for name in names) / SIZE <= 0.6
+
+
+def test_standard_names_are_non_ascii_with_ascii_emails(standard):
+    names = "".join(r["first_name"] + r["last_name"] for r in standard)
     assert sum(letter in names for letter in "üöäéèłśşçğ") >= 5
-    assert all(e["email"].isascii() for r in company for e in r["emails"])
+    assert all(e["email"].isascii() for r in standard for e in r["emails"])
+
+
+def work_addresses(records):
+    return [e["email"] for r in records for e in r.get("emails", []) if e.get("type") != "personal"]
+
+
+def test_addresses_derive_from_names_some_with_non_ascii_local_parts(company):
+    work = [address_key(a) for a in work_addresses(company)]
+    non_ascii_local = [a for a in work if not a.rsplit("@", 1)[0].isascii()]
+    assert 0.005 <= len(non_ascii_local) / len(work) <= 0.08, "a realistic small share"
+    assert any(any(letter in a for letter in "äöüëéèçłšž") for a in non_ascii_local)
+    own = [r for r in company if r.get("emails") and r["emails"][0].get("type") in ("work", "primary")]
+    derived = sum(
+        any(part in r["emails"][0]["email"].lower() for part in (r["last_name"].lower()[:3], r["first_name"].lower()[:3]))
+        for r in own if r["last_name"].isascii() and r["first_name"].isascii()
+    )
+    assert derived / len(own) > 0.6, "most local parts are built from the person's name"
+
+
+def test_several_domains_one_of_them_idn(company):
+    domain = company_domain(CONSUMER)
+    hosts = collections.Counter(address_key(a).rsplit("@", 1)[1] for a in work_addresses(company))
+    own = {host for host in hosts if host.startswith(domain.removesuffix(".example"))}
+    assert domain in own and len(own) >= 3, "company domain, regional and group domains"
+    idn = {host: count for host, count in hosts.items() if not host.isascii()}
+    assert len(idn) == 1 and 0 < sum(idn.values()) / sum(hosts.values()) < 0.1, "one IDN domain, a small share"
+    assert all(host in own or host in idn for host in hosts)
 
 
 def test_email_gaps_and_mess(company):
-    emails = [e for r in company for e in r["emails"]]
-    without = sum(not r["emails"] for r in company) / SIZE
-    personal_only = [r for r in company if r["emails"] and {e["type"] for e in r["emails"]} == {"personal"}]
+    emails = [e for r in company for e in r.get("emails", [])]
+    without = sum(not r.get("emails") for r in company) / SIZE
+    personal_only = [r for r in company if r.get("emails") and {e.get("type") for e in r["emails"]} == {"personal"}]
     assert 0.01 <= without <= 0.06
     assert personal_only
+    assert {e.get("type") for e in emails} == {"work", "primary", "personal", "secondary", "other", None}
+    assert sum(len(r["emails"]) > 1 for r in company) / SIZE >= 0.2, "many people have several addresses"
+    assert sum(len({e.get("type") for e in r["emails"]}) >= 3 for r in company) >= 5, "some of three types"
+    work = work_addresses(company)
+    assert any(address != address.strip() for address in work), "some with surrounding spaces"
+    assert any(address.endswith("\u00a0") or address.startswith("\t") for address in work), "other whitespace"
+    assert any(address.strip() != address.strip().lower() for address in work), "some in upper case"
+    typos = [a for a in work if ".." in a or ".@" in a]
+    assert 0 < len(typos) / len(work) < 0.02, "a few typos"
+
+
+def test_shared_addresses_never_between_two_active_people(company):
+    """Leavers' addresses are recycled and role mailboxes appear beside people's own; two active
+    people never share an address that would be chosen over their own (work or primary first)."""
+    holders = collections.defaultdict(list)
+    for record in company:
+        for entry in record.get("emails", []):
+            holders[address_key(entry["email"])].append((record, entry.get("type")))
+    shared = {address: people for address, people in holders.items() if len(people) > 1}
+    recycled = [people for people in shared.values() if {r["employment_status"] for r, _ in people} >= {"terminated"}]
+    mailboxes = [people for people in shared.values() if {kind for _, kind in people} == {"other"}]
+    assert recycled and mailboxes
+    for people in shared.values():
+        active = [(record, kind) for record, kind in people if record["employment_status"] == "active"]
+        if len(active) > 1:
+            assert all(kind == "other" for _, kind in active)
+            assert all(any(e.get("type") in ("work", "primary") for e in record["emails"]) for record, _ in active)
+
+
+def test_shared_active_addresses_only_when_asked():
+    def active_sharing(records):
+        holders = collections.defaultdict(set)
+        for record in records:
+            if record["employment_status"] == "active" and len(record.get("emails", [])) == 1:
+                holders[address_key(record["emails"][0]["email"])].add(record["id"])
+        return {address for address, ids in holders.items() if len(ids) > 1}
+
+    assert not active_sharing(generate_company(CONSUMER, SIZE))
+    shared = active_sharing(generate_company(CONSUMER, SIZE, shared_active_addresses=True))
+    assert shared and all(address.startswith("team-") for address in shared)
+
+
+def test_standard_email_gaps_and_mess(standard):
+    emails = [e for r in standard for e in r["emails"]]
     assert {e["type"] for e in emails} == {"work", "primary", "personal"}
     work = [e["email"] for e in emails if e["type"] != "personal"]
     assert all(address.strip().lower().endswith(WORK_DOMAIN) for address in work)
@@ -152,17 +288,30 @@ def test_employment_statuses(company):
     assert any(r["employment_end_date"] for r in company if r["employment_status"] == "active"), "serving notice"
 
 
-def test_departments_and_teams(company):
+@pytest.mark.parametrize("profile", ["diverse", "standard"])
+def test_departments_and_teams(profile, company, standard):
+    records = company if profile == "diverse" else standard
     team_departments = collections.defaultdict(set)
     team_names = collections.defaultdict(set)
-    for record in company:
-        assert record["department"] == record["department_name"]
-        team_departments[record["team"]["id"]].add(record["department_id"])
-        team_names[record["team"]["id"]].add(record["team"]["name"])
+    for record in records:
+        assert record.get("department") == record.get("department_name")
+        if record.get("team"):
+            team_departments[record["team"]["id"]].add(record.get("department_id"))
+            team_names[record["team"]["id"]].add(record["team"]["name"])
     assert all(len(departments) == 1 for departments in team_departments.values()), "teams sit in one department"
     assert all(len(names) == 1 for names in team_names.values())
-    departments = lambda records: {r["department_id"] for r in records}  # noqa: E731
-    assert len(departments(generate_company("small", 120))) < len(departments(company)) < len(team_departments)
+    departments = lambda records: {r.get("department_id") for r in records} - {None}  # noqa: E731
+    small = generate_company("small", 120, profile=profile)
+    assert len(departments(small)) < len(departments(records)) < len(team_departments)
+
+
+def test_some_people_have_no_team_or_department(company, standard):
+    no_team = [r for r in company if not r.get("team")]
+    no_department = [r for r in company if not r.get("department_id")]
+    assert 0.01 <= len(no_team) / SIZE <= 0.05 and 0.002 <= len(no_department) / SIZE <= 0.02
+    assert any("team" not in r for r in no_team) and any("team" in r for r in no_team), "absent and null"
+    assert all(r.get("manager") for r in no_team), "they still have a manager"
+    assert all(r.get("team") and r.get("department_id") for r in standard)
 
 
 def test_titles_come_in_spelling_variants_and_jobs_agree(company):
@@ -173,6 +322,8 @@ def test_titles_come_in_spelling_variants_and_jobs_agree(company):
         assert [job["title"] for job in primary] == [record["title"]]
     assert any(len(variants) > 1 for variants in spellings.values())
     assert any("  " in record["title"] for record in company)
+    assert any("\u00a0" in record["title"] or "\t" in record["title"] for record in company)
+    assert len(spellings) >= 300, "a long tail of titles (thousands at 100,000)"
 
 
 def test_identifiers_and_timestamps(company):
@@ -197,12 +348,12 @@ def day_changes(before, after, day):
         "hired": [i for i in new if i not in old],
         "left": [i for i in changed if status[i] == ("active", "terminated")],
         "rehired": [i for i in changed if status[i] == ("terminated", "active")],
-        "moved": [i for i in changed if not same(i, "team")],
-        "new_manager": [i for i in changed if same(i, "team") and not same(i, "manager")],
+        "moved": [i for i in changed if old[i].get("team") != new[i].get("team")],
+        "new_manager": [i for i in changed if old[i].get("team") == new[i].get("team") and not same(i, "manager")],
         "renamed": {
             (normalised(old[i]["title"]), new[i]["title"])
             for i in changed
-            if same(i, "department_id") and not same(i, "title")
+            if old[i].get("department_id") == new[i].get("department_id") and not same(i, "title")
         },
         "touched_today": all(new[i]["updated_at"].startswith(today) for i in changed),
         "gone": [i for i in old if i not in new],
@@ -261,19 +412,43 @@ def test_churn_is_deterministic_and_keeps_the_invariants(days):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(consumer_id=st.text(min_size=1, max_size=30), size=st.integers(0, 80), day=st.integers(0, 3))
-def test_any_company_keeps_the_invariants(consumer_id, size, day):
-    records = generate_company(consumer_id, size, day=day)
+@given(
+    consumer_id=st.text(min_size=1, max_size=30),
+    size=st.integers(0, 80),
+    day=st.integers(0, 3),
+    profile=st.sampled_from(["diverse", "standard"]),
+)
+def test_any_company_keeps_the_invariants(consumer_id, size, day, profile):
+    records = generate_company(consumer_id, size, day=day, profile=profile)
     assert len(records) >= size
     assert_org_invariants(records)
-    assert all(e["email"].isascii() for r in records for e in r["emails"])
+    if profile == "standard":
+        assert all(e["email"].isascii() for r in records for e in r["emails"])
 
 
-def test_generates_100k_employees_in_seconds():
+@pytest.fixture(scope="module")
+def big():
     generate_company("warm-up", 10)
     started = time.perf_counter()
     records = generate_company("big-co", 100_000)
-    elapsed = time.perf_counter() - started
+    return records, time.perf_counter() - started
+
+
+def test_generates_100k_employees_in_seconds(big):
+    records, elapsed = big
     print(f"\ngenerated {len(records):,} employees in {elapsed:.2f}s")
     assert len(records) == 100_000
     assert elapsed < 30
+
+
+def test_at_100k_deep_chains_wide_spans_and_thousands_of_titles(big):
+    records, _ = big
+    spans = collections.Counter(r["manager"]["id"] for r in records if "manager" in r)
+    assert max(spans.values()) >= 200
+    assert max(depths(records).values()) >= 50
+    titles = {" ".join(r["title"].split()).casefold() for r in records}
+    assert len(titles) >= 2_000
+    spelt = collections.defaultdict(set)
+    for record in records:
+        spelt[" ".join(record["title"].split()).casefold()].add(record["title"])
+    assert sum(len(spellings) > 1 for spellings in spelt.values()) >= 200, "many titles in several spellings"

@@ -113,6 +113,32 @@ def test_fields_project_records_with_dot_notation(http):
     assert all(set(email) == {"email"} for record in narrow for email in record.get("emails", []))
 
 
+def test_a_connector_that_ignores_fields_serves_every_attribute(server, http):
+    server.config.ignore_fields = True
+    body = checked(employees(http, limit=200, fields=fields_param()))
+    assert body["data"] == generate_company(CONSUMER, SIZE)[:200]
+    assert any("birthday" in record and "phone_numbers" in record for record in body["data"])
+    assert body["links"]["next"].count("fields=") == 1, "links keep the request's fields, as Apideck's do"
+
+
+@pytest.mark.parametrize("profile", ["diverse", "standard"])
+def test_serves_the_configured_profile(server, http, profile):
+    server.config.profile = profile
+    assert checked(employees(http, limit=50))["data"] == generate_company(CONSUMER, SIZE, profile=profile)[:50]
+
+
+def test_shared_active_addresses_are_an_option(server, http):
+    server.config.shared_active_addresses = True
+    records = checked(employees(http, limit=200))["data"]
+    assert records == generate_company(CONSUMER, SIZE, shared_active_addresses=True)[:200]
+    assert any(e["email"].startswith("team-") for r in records for e in r.get("emails", []))
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(ValueError, match="unknown sandbox profile"):
+        SandboxConfig(profile="tidy")
+
+
 def test_serves_the_configured_churn_day(server, http):
     server.config.day = 2
     assert checked(employees(http, limit=200))["meta"]["total_count"] == len(generate_company(CONSUMER, SIZE, day=2))
@@ -288,6 +314,20 @@ def test_strict_mode_refuses_to_send_an_invalid_page(caplog):
             body = expect_error(employees(c), 500, "SandboxContractViolation")
     assert "verified" in body["detail"]
     assert any("breaks hris.yml" in message for message in caplog.messages)
+
+
+def test_strict_mode_serves_every_page_of_a_diverse_company_with_every_attribute():
+    """Every record of the default profile, in full (a connector ignoring `fields`), is spec-valid."""
+    config = SandboxConfig(strict=True, ignore_fields=True, company_sizes={CONSUMER: SIZE})
+    with SandboxServer(config) as sandbox, httpx.Client(base_url=sandbox.url, headers=HEADERS, timeout=60) as c:
+        cursor, records = None, []
+        while True:
+            body = checked(employees(c, limit=200, fields=fields_param(), **({"cursor": cursor} if cursor else {})))
+            records += body["data"]
+            if not (cursor := body["meta"]["cursors"]["next"]):
+                break
+    assert records == generate_company(CONSUMER, SIZE)
+    assert any(not e["email"].isascii() for r in records for e in r.get("emails", []))
 
 
 # -- controls -------------------------------------------------------------------------------------

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from personio_pipeline.apideck.sandbox.generator import DEFAULT_PROFILE, PROFILES
 from personio_pipeline.apideck.sandbox.vault_state import check_state
 
 
 @dataclass
 class SandboxConfig:
-    """Everything is off by default: a well-behaved Apideck serving 120-person companies."""
+    """Everything is off by default: a well-behaved Apideck serving 120-person companies of the
+    diverse profile (see `generate_company`)."""
 
     default_company_size: int = 120
     company_sizes: dict[str, int] = field(default_factory=dict)  # consumer id → employees
@@ -20,6 +22,9 @@ class SandboxConfig:
     retry_after_seconds: float = 1.0  # the 429's Retry-After
     error_rate: float = 0.0  # share of /hris requests answering 503, drawn from `seed`
     reject_fields: bool = False  # behave like a connector that rejects `fields=`
+    ignore_fields: bool = False  # behave like a connector that ignores `fields=` (serves every attribute)
+    profile: str = DEFAULT_PROFILE  # "diverse" (as varied as real HR data) or "standard"
+    shared_active_addresses: bool = False  # diverse: ~1 % of active people share their team's mailbox
     api_key: str | None = None  # when set, `Authorization: Bearer <key>` must match
     app_id: str | None = None  # when set, `x-apideck-app-id` must match
     seed: int = 0
@@ -30,6 +35,8 @@ class SandboxConfig:
 
     def __post_init__(self) -> None:
         check_state(self.default_connection_state)
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown sandbox profile {self.profile!r}; use one of {', '.join(PROFILES)}")
 
     def company_size(self, consumer_id: str) -> int:
         return self.company_sizes.get(consumer_id, self.default_company_size)

@@ -21,8 +21,11 @@ from typing import Any, Callable, Iterator
 
 from faker import Faker
 
+from personio_pipeline.apideck.sandbox import diversity
 from personio_pipeline.memory import cyclic_gc_paused
 
+PROFILES = ("diverse", "standard")
+DEFAULT_PROFILE = "diverse"
 # Day 0 of every company: a fixed date, so records never depend on when they are generated.
 BASE_DATE = dt.date(2026, 1, 5)
 MAX_SPAN = 10
@@ -257,14 +260,23 @@ class _Team:
 class _Company:
     """A company's records plus what churn needs: its teams, and per record a kind and canonical title."""
 
-    def __init__(self, consumer_id: str, size: int):
+    def __init__(self, consumer_id: str, size: int, profile: str = DEFAULT_PROFILE,
+                 shared_active_addresses: bool = False):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown sandbox profile {profile!r}; use one of {', '.join(PROFILES)}")
+        self.diverse = profile == "diverse"
+        self.shared_active_addresses = shared_active_addresses and self.diverse
         self.seed = stable_seed("company", consumer_id)
         self.rng = random.Random(self.seed)
         self.domain = company_domain(consumer_id)
         self.founded = BASE_DATE.toordinal() - _between(self.rng, 6 * 365, 18 * 365)
-        mix = [locale for locale, weight in LOCALE_WEIGHTS.items() for _ in range(weight)]
-        home = _any(self.rng, mix)  # mostly German, like Personio's customers
-        self.locales = [home] * round(len(mix) * HOME_LOCALE_SHARE / (1 - HOME_LOCALE_SHARE)) + mix
+        if self.diverse:
+            self._init_diverse(consumer_id)
+        else:
+            mix = [locale for locale, weight in LOCALE_WEIGHTS.items() for _ in range(weight)]
+            home = _any(self.rng, mix)  # mostly German, like Personio's customers
+            self.locales = [home] * round(len(mix) * HOME_LOCALE_SHARE / (1 - HOME_LOCALE_SHARE)) + mix
+        self.no_rehire: set[int] = set()  # leavers whose address went to someone else
         self.unit_ids: set[str] = set()
         self.local_parts: dict[str, int] = {}  # work address local part → people using it
         self.personal_addresses: set[str] = set()
@@ -279,6 +291,28 @@ class _Company:
         if size > 0:
             self._plan(size)
             self._staff()
+
+
+    def _init_diverse(self, consumer_id: str) -> None:
+        """Locales, address conventions and the company's several domains (diverse profile)."""
+        rng = self.rng
+        home = _any(rng, diversity.weighted(diversity.HOME_LOCALES.items()))
+        mix = diversity.weighted(diversity.LOCALE_WEIGHTS.items())
+        share = diversity.HOME_LOCALE_SHARE
+        self.locales = [home] * round(len(mix) * share / (1 - share)) + mix
+        self.country = diversity.COUNTRY[home]
+        self.address_style = _any(rng, diversity.weighted(diversity.ADDRESS_STYLES))
+        self.umlauts = "ascii-ae" if rng.random() < 0.5 else "ascii"
+        slug = self.domain.removesuffix(".example")
+        self.idn_domain = f"{_any(rng, diversity.IDN_BRANDS)}.example"
+        self.holding_domain = f"{slug}-group.example"
+        self.region_domains = {region: f"{slug}-{code}.example" for region, code in diversity.REGION_DOMAIN.items()}
+        self.mailboxes = [f"{box}@{self.domain}" for box in diversity.ROLE_MAILBOXES]
+        self.department_domains: dict[str, str] = {}  # department id → its people's work domain
+        self.department_sizes: list[tuple[int, str]] = []  # (headcount, department id)
+        self.seniorities = diversity.weighted(diversity.SENIORITY)
+        self.work_addresses: dict[str, tuple[int, str]] = {}  # address → (first holder's record index, status)
+        self.recycled: set[str] = set()
 
     # -- day 0: the org chart -------------------------------------------------------------------
 
@@ -297,10 +331,25 @@ class _Company:
         big = ("Engineering", "Produktion", "Sales")
         weights = [self.rng.uniform(0.4, 1.6) * (3 if catalogue in big else 1) for _, catalogue, _ in departments]
         headcounts = _apportion(max(0, size - len(self.slots)), weights)
+        special = self._special_structures(size, headcounts) if self.diverse else {}
         for number, (department, headcount) in enumerate(zip(departments, headcounts)):
             if headcount:
                 parent = executives[number % len(executives)] if executives else 0
-                self._plan_department(parent, *department, headcount)
+                self._plan_department(parent, *department, headcount, special.get(number))
+        if self.diverse and len(self.department_sizes) >= 3:  # a small subsidiary on an IDN domain
+            _, smallest = min(self.department_sizes)
+            self.department_domains[smallest] = self.idn_domain
+
+    def _special_structures(self, size: int, headcounts: list[int]) -> dict[int, tuple[int, int]]:
+        """The biggest department gets a management chain of depth ~√size/5 (60 at 100,000) and a
+        team lead with ~0.7·√size direct reports (221 at 100,000), as real HR data has them."""
+        depth, span = min(60, int(math.sqrt(size) / 5)), int(0.7 * math.sqrt(size))
+        if not headcounts or depth < 2:
+            return {}
+        biggest = max(range(len(headcounts)), key=headcounts.__getitem__)
+        if headcounts[biggest] < 2 * depth + span + 3:
+            return {}
+        return {biggest: (depth, span)}
 
     def _departments(self, size: int) -> list[tuple[str, str, str | None]]:
         """(name, catalogue key, region); the count grows with the square root of the headcount."""
@@ -311,12 +360,19 @@ class _Company:
         regional = [(f"{name} {region}", name, region) for region in REGIONS for name in names]
         return (plain + regional)[:wanted]
 
-    def _plan_department(self, parent: int, name: str, catalogue: str, region: str | None, headcount: int) -> None:
-        """A complete tree below the department head with a branching of 5–9, so spans stay small."""
+    def _plan_department(self, parent: int, name: str, catalogue: str, region: str | None, headcount: int,
+                         special: tuple[int, int] | None = None) -> None:
+        """A complete tree below the department head with a branching of 5–9, so spans stay small;
+        `special` = (chain depth, wide span) adds the deep chain and the wide team below the head."""
         titles, lead_title, suffixes = DEPARTMENTS[catalogue]
         department = (self._unit_id(), name)
         leadership = (self._unit_id(), f"{name} Leadership")
         team_names = _team_names(suffixes, region)
+        if self.diverse:
+            self.department_sizes.append((headcount, department[0]))
+            self.department_domains[department[0]] = self.region_domains.get(region, self.domain)
+        if special:
+            headcount -= 2 * special[0] + special[1] + 1
         branching = _between(self.rng, *TEAM_SIZE)
         internal = (headcount - 2) // branching + 1  # nodes with at least one report
         first = len(self.slots)
@@ -330,7 +386,47 @@ class _Company:
                 self.slots.append(_Slot(kind, title, manager, department, own, own, catalogue))
             else:
                 team = self.slots[manager].own_team
-                self.slots.append(_Slot("ic", _any(self.rng, titles), manager, department, team, None, catalogue))
+                title = self._ic_title(catalogue, region) if self.diverse else _any(self.rng, titles)
+                self.slots.append(_Slot("ic", title, manager, department, team, None, catalogue))
+        if special:
+            self._plan_chain_and_wide_team(first, department, catalogue, region, team_names, *special)
+
+    def _plan_chain_and_wide_team(self, head: int, department: tuple[str, str], catalogue: str, region: str | None,
+                                  team_names: Iterator[str], depth: int, span: int) -> None:
+        """`depth` team leads each reporting to the one before (one report of their own each), and
+        one team lead with `span` reports: people at depth ≥ `depth` and spans ≥ `span`."""
+        lead_title = DEPARTMENTS[catalogue][1]
+        manager = head
+        for _ in range(depth):
+            own = (self._unit_id(), next(team_names))
+            self.slots.append(_Slot("lead", lead_title, manager, department, own, own, catalogue))
+            manager = len(self.slots) - 1
+            self.slots.append(_Slot("ic", self._ic_title(catalogue, region), manager, department, own, None, catalogue))
+        own = (self._unit_id(), next(team_names))
+        self.slots.append(_Slot("lead", lead_title, head, department, own, own, catalogue))
+        hub = len(self.slots) - 1
+        for _ in range(span):
+            self.slots.append(_Slot("ic", self._ic_title(catalogue, region), hub, department, own, None, catalogue))
+
+    def _ic_title(self, catalogue: str, region: str | None) -> str:
+        """A catalogue title, or one of its long tail: seniority, specialisation, region, local
+        language, gender suffix. A 100,000-person company holds thousands of distinct titles."""
+        rng = self.rng
+        base = _any(rng, DEPARTMENTS[catalogue][0])
+        if rng.random() < 0.4:
+            return base
+        local = diversity.LOCAL_TITLES.get(region or "", {})
+        if base in local and rng.random() < 0.5:
+            return local[base]
+        title = _any(rng, self.seniorities) + base
+        if rng.random() < 0.45:
+            speciality = _any(rng, diversity.SPECIALISATIONS[catalogue])
+            title += _any(rng, (f" – {speciality}", f" ({speciality})", f", {speciality}", f" {speciality}"))
+        if region and rng.random() < 0.25:
+            title += f" {region}"
+        if rng.random() < 0.08:
+            title += _any(rng, diversity.GENDER_SUFFIXES)
+        return title
 
     def _unit_id(self) -> str:
         """Numeric ids for departments and teams, as Personio has them."""
@@ -365,13 +461,14 @@ class _Company:
         for start, index, status, end in hires:
             slot = self.slots[index]
             title = slot.title
-            if slot.kind == "ic" and rng.random() < 0.06:
-                title = _any(rng, TITLE_VARIANTS)(title)
+            if slot.kind == "ic" and rng.random() < (0.1 if self.diverse else 0.06):
+                title = _any(rng, diversity.TITLE_VARIANTS if self.diverse else TITLE_VARIANTS)(title)
             created = min(start, base) - _between(rng, 3, 40)
             last_change = end if end is not None and end < base else created
             updated = _between(rng, last_change, base - 1)
             record_of_slot[index] = len(self.records)
-            record = self._person(rng, title, slot.department, slot.team, status, start, end, created, updated)
+            record = self._person(rng, title, slot.department, slot.team, status, start, end, created, updated,
+                                  gaps=slot.kind == "ic")
             self._add(record, slot.kind, slot.title)
         for index, slot in enumerate(self.slots):
             if slot.manager is not None:
@@ -396,9 +493,16 @@ class _Company:
         end: int | None,
         created: int,
         updated: int,
+        gaps: bool = False,
     ) -> dict[str, Any]:
-        """One employee record (dates as ordinals); the manager is linked by the caller."""
-        pool = _name_pools()[_any(rng, self.locales)][rng.random() < 0.5]
+        """One employee record (dates as ordinals); the manager is linked by the caller. `gaps`:
+        this person may lack a team or department (diverse profile, individual contributors)."""
+        if self.diverse:
+            locale = _any(rng, self.locales)
+            first_names, last_names, gender = diversity.name_pools()[locale][rng.random() < 0.5]
+            pool = _NamePool(first_names, last_names, gender)
+        else:
+            pool = _name_pools()[_any(rng, self.locales)][rng.random() < 0.5]
         first, last = _any(rng, pool.first), _any(rng, pool.last)
         preferred = re.split(r"[- ]", first)[0] if ("-" in first or " " in first) else None
         jobs = [{"title": title, "is_primary": True}]
@@ -420,7 +524,8 @@ class _Company:
             "department_id": department[0],
             "department_name": department[1],
             "team": {"id": team[0], "name": team[1]},
-            "emails": self._emails(rng, first, last),
+            "emails": (self._diverse_emails(rng, first, last, department[0], team[0], status) if self.diverse
+                       else self._emails(rng, first, last)),
             "gender": pool.gender,
             "birthday": _iso_date(BASE_DATE.toordinal() - _between(rng, 19 * 365, 64 * 365)),
             "employment_role": {"type": "employee", "sub_type": "full_time" if rng.random() < 0.85 else "part_time"},
@@ -430,6 +535,8 @@ class _Company:
         }
         if status == "terminated":  # a nullable enum without null in it: absent rather than null
             record["leaving_reason"] = _any(rng, LEAVING_REASONS)
+        if self.diverse:
+            self._diversify(rng, record, locale, gaps)
         self.next_id += _between(rng, 1, 3)  # Personio ids have gaps
         self.next_number += 1
         return record
@@ -455,8 +562,123 @@ class _Company:
             emails.insert(_between(rng, 0, 1), self._personal_email(rng, base))
         return emails
 
+    def _diverse_emails(self, rng: random.Random, first: str, last: str, department_id: str, team_id: str,
+                        status: str) -> list[dict[str, Any]]:
+        """Work addresses as companies issue them: one convention per company, the department's
+        domain (regional, IDN), some non-ASCII local parts, case and whitespace noise, typos, a
+        few recycled from leavers; often a personal, group-domain or shared role mailbox beside."""
+        roll, shared_team_mailbox = rng.random(), rng.random() < 0.01
+        if roll < 0.025:
+            return []
+        given_source = diversity.romanised().get(first, first)
+        family_source = diversity.romanised().get(last, last)
+        non_ascii = not (given_source + family_source).isascii()
+        keep = non_ascii and rng.random() < (0.03 if diversity.non_latin(given_source + family_source) else 0.15)
+        spelling = "unicode" if keep else self.umlauts
+        given = diversity.address_name(given_source, spelling)
+        family = diversity.address_name(family_source, spelling)
+        base = (
+            self.address_style.format(first=given, last=family, f=given[:1])
+            if given and family else given or family or "mitarbeiter"
+        )
+        ascii_base = diversity.ascii_local_part(base) or "mitarbeiter"
+        if roll < 0.06:
+            return [self._personal_email(rng, ascii_base)]
+        if self.shared_active_addresses and shared_team_mailbox and team_id:
+            return [{"email": f"team-{team_id}@{self.domain}", "type": "work"}]
+        domain = self.department_domains.get(department_id, self.domain)
+        address = self._work_address(rng, base, domain, status)
+        own_type = _any(rng, _OWN_ADDRESS_TYPES)
+        mess = rng.random()
+        local, _, host = address.rpartition("@")
+        typo = mess >= 0.994
+        if mess < 0.02:
+            address = address.title()
+        elif mess < 0.03:
+            address = address.upper()
+        elif mess < 0.045:
+            address = f" {address} "
+        elif mess < 0.05:
+            address = address + "\u00a0"
+        elif mess < 0.055:
+            address = "\t" + address
+        elif typo:
+            address = f"{local}.@{host}" if "." not in local else f"{local.replace('.', '..', 1)}@{host}"
+        if rng.random() < 0.004:
+            address = unicodedata.normalize("NFD", address)
+        emails = [{"email": address, "type": own_type} if own_type else {"email": address}]
+        if rng.random() < 0.2:
+            emails.insert(_between(rng, 0, 1), self._personal_email(rng, ascii_base))
+        if rng.random() < 0.08:
+            alias = self._unique_address(ascii_base, self.holding_domain)
+            emails.append({"email": alias, "type": "secondary"})
+        if rng.random() < 0.03 and not typo and own_type in ("work", "primary"):  # never the chosen one
+            emails.append({"email": _any(rng, self.mailboxes), "type": "other"})
+        return emails
+
+    def _work_address(self, rng: random.Random, base: str, domain: str, status: str) -> str:
+        """`base@domain`, numbered when taken; half the time a leaver's address goes to the new
+        namesake instead (that leaver is then never rehired, so no two active people share it)."""
+        wanted = f"{base}@{domain}"
+        holder = self.work_addresses.get(wanted)
+        if holder is not None and holder[1] == "terminated" and wanted not in self.recycled and rng.random() < 0.5:
+            self.recycled.add(wanted)
+            self.no_rehire.add(holder[0])
+            return wanted
+        address = self._unique_address(base, domain)
+        self.work_addresses[address] = (len(self.records), status)
+        return address
+
+    def _unique_address(self, base: str, domain: str) -> str:
+        key = f"{base}@{domain}"
+        seen = self.local_parts[key] = self.local_parts.get(key, 0) + 1
+        return f"{base}{seen if seen > 1 else ''}@{domain}"
+
+    def _diversify(self, rng: random.Random, record: dict[str, Any], locale: str, gaps: bool) -> None:
+        """Attributes a connector that ignores `fields` serves, gaps in team and department, and
+        names as some systems store them (decomposed Unicode)."""
+        country = diversity.COUNTRY[locale]
+        office = self.country
+        record["employment_role"]["type"] = _any(rng, _EMPLOYMENT_TYPES)
+        record["middle_name"] = _any(rng, ("Maria", "Johannes", "Anna", "José", "Ali")) if rng.random() < 0.04 else None
+        record["nationalities"] = [country] + (["DE"] if country != "DE" and rng.random() < 0.1 else [])
+        record["languages"] = sorted({diversity.LANGUAGE[locale], "EN"})
+        record["timezone"] = diversity.TIMEZONES.get(office, "Europe/Berlin")
+        record["works_remote"] = rng.random() < 0.2
+        record["company_name"] = self.domain.removesuffix(".example")
+        record["phone_numbers"] = (
+            [{"number": f"+{_between(rng, 30, 49)} {_between(rng, 100, 999)} {_between(rng, 100000, 9999999)}",
+              "type": _any(rng, ("work", "mobile", "direct-dial-in"))}]
+            if rng.random() < 0.7 else []
+        )
+        record["addresses"] = [{
+            "type": "work",
+            "city": _any(rng, diversity.CITIES.get(office, ("Berlin",))),
+            "country": office,
+        }]
+        record["custom_fields"] = [
+            {"id": "cost_center", "name": "Kostenstelle", "value": _any(rng, diversity.COST_CENTRES)},
+            {"id": "probation_passed", "name": "Probezeit bestanden", "value": rng.random() < 0.9},
+        ]
+        gap = rng.random()
+        if gaps and gap < 0.02:  # no team (yet)
+            if gap < 0.01:
+                del record["team"]
+            else:
+                record["team"] = None
+        elif gaps and gap < 0.028:  # working students, freelancers: neither team nor department
+            for key in ("team", "department", "department_id", "department_name"):
+                if gap < 0.024:
+                    record.pop(key)
+                else:
+                    record[key] = None
+        if rng.random() < 0.004:
+            for key in ("first_name", "last_name", "display_name"):
+                record[key] = unicodedata.normalize("NFD", record[key])
+
     def _personal_email(self, rng: random.Random, base: str) -> dict[str, str]:
-        number, domain = _between(rng, 1, 99), _any(rng, PERSONAL_DOMAINS)
+        domains = diversity.PERSONAL_DOMAINS if self.diverse else PERSONAL_DOMAINS
+        number, domain = _between(rng, 1, 99), _any(rng, domains)
         while f"{base}{number}@{domain}" in self.personal_addresses:
             number += 1
         self.personal_addresses.add(f"{base}{number}@{domain}")
@@ -499,7 +721,8 @@ class _Company:
         """A random individual contributor with `status`; only they leave, so managers stay active."""
         for _ in range(1_000):
             index = int(rng.random() * len(self.records))
-            if self.kinds[index] == "ic" and self.records[index]["employment_status"] == status:
+            if (self.kinds[index] == "ic" and self.records[index]["employment_status"] == status
+                    and index not in self.no_rehire):
                 return index
         return None
 
@@ -513,7 +736,7 @@ class _Company:
 
     def _join(self, rng: random.Random, record: dict[str, Any], index: int, team: _Team) -> None:
         """Move someone into `team`: team, department and manager change; a new department brings a new title."""
-        if record["department_id"] != team.department[0]:
+        if record.get("department_id") != team.department[0]:
             title = self.canonical_titles[index] = self._catalogue_title(rng, team.catalogue)
             record.update(title=title, jobs=[{"title": title, "is_primary": True}])
         record.update(
@@ -527,7 +750,7 @@ class _Company:
     def _change_manager(self, rng: random.Random, record: dict[str, Any]) -> None:
         """Report to another team lead, of the same department when it has one, staying in the same team."""
         leads = [self.records[team.lead]["id"] for team in self.teams]
-        local = [self.records[team.lead]["id"] for team in self.teams if team.department[0] == record["department_id"]]
+        local = [self.records[team.lead]["id"] for team in self.teams if team.department[0] == record.get("department_id")]
         candidates = [lead for lead in local if lead != record["manager"]["id"]] or [
             lead for lead in leads if lead != record["manager"]["id"]
         ]
@@ -552,6 +775,10 @@ class _Company:
                 for job in record["jobs"]:
                     if job["is_primary"]:
                         job["title"] = new
+
+
+_OWN_ADDRESS_TYPES = diversity.weighted((("work", 72), ("primary", 25), (None, 3)))
+_EMPLOYMENT_TYPES = diversity.weighted(diversity.EMPLOYMENT_TYPES)
 
 
 def _status_for(roll: float) -> str:
@@ -582,16 +809,33 @@ def _team_names(suffixes: tuple[str, ...], region: str | None) -> Iterator[str]:
             yield f"{name} {region}" if region else name
 
 
-def generate_company(consumer_id: str, size: int, *, day: int = 0) -> list[dict[str, Any]]:
+def generate_company(
+    consumer_id: str,
+    size: int,
+    *,
+    day: int = 0,
+    profile: str = DEFAULT_PROFILE,
+    shared_active_addresses: bool = False,
+) -> list[dict[str, Any]]:
     """`size` employees of the company behind `consumer_id`, as served on day `day`.
 
     Same arguments, same records, in every process. Day k applies days 1..k of churn on top of
     day 0: hires, leavers, a team move, a manager change, a renamed position, sometimes a rehire.
+
+    `profile` "diverse" (the default) is as varied as real HR data: names from ~40 locales (Latin
+    with diacritics, Cyrillic, Greek, Japanese, Chinese), addresses built from them (some with
+    non-ASCII local parts), several domains (regional, an IDN one, a group domain), several
+    addresses per person, case/whitespace noise and typos, addresses recycled from leavers, a
+    management chain ≥ 50 deep and a span ≥ 200 at 100,000, thousands of distinct titles, people
+    without team or department, and the attributes a connector serves when it ignores `fields`.
+    "standard" is the earlier, tidier company (10 locales, ASCII addresses on one domain, spans
+    ≤ 10, ~60 titles). `shared_active_addresses` (diverse only) gives ~1 % of people their team's
+    mailbox as their only address, so active people share addresses.
     """
     if size < 0 or day < 0:
         raise ValueError(f"size and day must not be negative, got size={size}, day={day}")
     with cyclic_gc_paused():
-        company = _Company(consumer_id, size)
+        company = _Company(consumer_id, size, profile, shared_active_addresses)
         for churn_day in range(1, day + 1):
             company.churn(churn_day)
     return company.records

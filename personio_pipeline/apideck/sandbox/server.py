@@ -197,7 +197,7 @@ class SandboxServer:
         self._httpd = _HTTPServer((host, port), self)
         self._lock = threading.Lock()
         self._generating = threading.Lock()
-        self._companies: collections.OrderedDict[tuple[str, int, int], _Listing] = collections.OrderedDict()
+        self._companies: collections.OrderedDict[tuple[str, int, int, str, bool], _Listing] = collections.OrderedDict()
         self._overrides: dict[str, _Listing] = {}
         self._faults: collections.deque[dict[str, Any]] = collections.deque()
         self._log: list[dict[str, Any]] = []
@@ -433,7 +433,7 @@ class SandboxServer:
                 400, "RequestValidationError", "Invalid Params",
                 f"limit must be an integer from 1 to {MAX_LIMIT}, got '{raw_limit}'",
             )
-        fields = query.get("fields") or None
+        fields = None if self.config.ignore_fields else query.get("fields") or None
         if fields and self.config.reject_fields:
             return _error_reply(
                 400, "RequestValidationError", "Invalid Params",
@@ -475,14 +475,16 @@ class SandboxServer:
         return f"{self.url}/hris/employees?{urlencode({**query, 'cursor': cursor})}"
 
     def _listing(self, consumer_id: str) -> _Listing:
-        """The override if set, else the generated company, built once per (size, day)."""
+        """The override if set, else the generated company, built once per (size, day, profile)."""
         with self._lock:
             if consumer_id in self._overrides:
                 return self._overrides[consumer_id]
-        key = (consumer_id, self.config.company_size(consumer_id), self.config.day)
+        config = self.config
+        key = (consumer_id, config.company_size(consumer_id), config.day, config.profile, config.shared_active_addresses)
         with self._generating:
             if key not in self._companies:
-                self._companies[key] = _Listing(generate_company(consumer_id, key[1], day=key[2]))
+                self._companies[key] = _Listing(generate_company(
+                    consumer_id, key[1], day=key[2], profile=key[3], shared_active_addresses=key[4]))
                 while len(self._companies) > CACHED_COMPANIES:
                     self._companies.popitem(last=False)
             self._companies.move_to_end(key)
