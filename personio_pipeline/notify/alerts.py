@@ -55,3 +55,28 @@ def missing_email_alert(
     if not new_people:
         return None
     return MissingEmailAlert(consumer_id=consumer_id, new_people=new_people, still_missing=len(people))
+
+
+@dataclass(frozen=True)
+class ConnectionAlert:
+    """A company's Personio connection stopped working (Apideck reported it revoked): syncs fail
+    until the customer's admin re-authorises it."""
+
+    consumer_id: str
+    name: str
+    state: str
+
+    @property
+    def subject(self) -> str:
+        return f"[personio_pipeline] {self.consumer_id}: Personio connection {self.state}"
+
+    @property
+    def text(self) -> str:
+        return (
+            f"Company '{self.consumer_id}' ({self.name}): Apideck reports its Personio connection as {self.state}. "
+            "Its syncs cannot read employees until it is re-authorised. Remedy: ask the customer's admin to "
+            f"connect Personio again with a new link: `personio-pipeline connect {self.consumer_id} --name ...`.\n"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "connection", "consumer_id": self.consumer_id, "state": self.state, "text": self.text}
