@@ -8,6 +8,7 @@ the pipeline, a company without auto-sync …). Plain SQLAlchemy Core on SQLite 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
@@ -35,7 +36,8 @@ class Stored:
 
 def store(conn: sa.Connection, events: Iterable[WebhookEvent], received_at: datetime) -> list[Stored]:
     """Insert each event unless its idempotency key is known (a redelivery, or a duplicate in the
-    same batch). Events of unknown companies are kept as `ignored`: they never create one."""
+    same batch); one multi-row INSERT per batch. Events of unknown companies are kept as
+    `ignored`: they never create one."""
     events = list(events)
     consumer_ids = {event.consumer_id for event in events if event.consumer_id}
     known = (
@@ -43,46 +45,62 @@ def store(conn: sa.Connection, events: Iterable[WebhookEvent], received_at: date
                           .where(organisations.c.consumer_id.in_(consumer_ids))).all())
         if consumer_ids else {}
     )
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    results = []
+    rows: dict[str, dict] = {}  # the first of each idempotency key in the batch
     for event in events:
-        organisation_id = known.get(event.consumer_id)
-        if organisation_id is None:
-            status, reason = IGNORED, UNKNOWN_COMPANY
-        elif not (event.triggers_sync or event.changes_connection):
-            status, reason = IGNORED, NO_ACTION
+        if event.idempotency_key not in rows:
+            rows[event.idempotency_key] = _row(event, known.get(event.consumer_id), received_at)
+    # Keys stored before: one query. The rest is inserted with one executemany; ON CONFLICT keeps
+    # a key that another receiver stored meanwhile from being stored twice.
+    earlier = {
+        row.idempotency_key: Stored(False, row.status, row.ignored_reason)
+        for row in conn.execute(
+            sa.select(webhook_events.c.idempotency_key, webhook_events.c.status, webhook_events.c.ignored_reason)
+            .where(webhook_events.c.idempotency_key.in_(list(rows)))
+        )
+    }
+    new_rows = [row for key, row in rows.items() if key not in earlier]
+    if new_rows:
+        conn.execute(_insert_ignoring_duplicates(conn.dialect.name), new_rows)
+    results, seen = [], set()
+    for event in events:
+        key = event.idempotency_key
+        row = rows[key]
+        if key not in earlier and key not in seen:
+            results.append(Stored(True, row["status"], row["ignored_reason"]))
         else:
-            status, reason = PENDING, None
-        row = dict(
-            idempotency_key=event.idempotency_key,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            consumer_id=event.consumer_id,
-            organisation_id=organisation_id,
-            service_id=event.service_id,
-            entity_id=event.entity_id,
-            connection_state=event.connection_state,
-            occurred_at=event.occurred_at,
-            received_at=received_at,
-            status=status,
-            ignored_reason=reason,
-            handled_at=received_at if status == IGNORED else None,
-        )
-        statement = (
-            insert(webhook_events).values(row).on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(webhook_events.c.id)
-        )
-        new = conn.execute(statement).first() is not None
-        results.append(Stored(new, status, reason) if new else _existing(conn, event.idempotency_key))
+            results.append(earlier.get(key) or Stored(False, row["status"], row["ignored_reason"]))
+        seen.add(key)
     return results
 
 
-def _existing(conn: sa.Connection, key: str) -> Stored:
-    row = conn.execute(
-        sa.select(webhook_events.c.status, webhook_events.c.ignored_reason)
-        .where(webhook_events.c.idempotency_key == key)
-    ).one()
-    return Stored(False, row.status, row.ignored_reason)
+@functools.lru_cache(maxsize=None)
+def _insert_ignoring_duplicates(dialect: str):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(webhook_events).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+def _row(event: WebhookEvent, organisation_id: int | None, received_at: datetime) -> dict:
+    if organisation_id is None:
+        status, reason = IGNORED, UNKNOWN_COMPANY
+    elif not (event.triggers_sync or event.changes_connection):
+        status, reason = IGNORED, NO_ACTION
+    else:
+        status, reason = PENDING, None
+    return dict(
+        idempotency_key=event.idempotency_key,
+        event_id=event.event_id,
+        event_type=event.event_type,
+        consumer_id=event.consumer_id,
+        organisation_id=organisation_id,
+        service_id=event.service_id,
+        entity_id=event.entity_id,
+        connection_state=event.connection_state,
+        occurred_at=event.occurred_at,
+        received_at=received_at,
+        status=status,
+        ignored_reason=reason,
+        handled_at=received_at if status == IGNORED else None,
+    )
 
 
 # -- the sensor's side ------------------------------------------------------------------------

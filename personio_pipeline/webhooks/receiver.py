@@ -160,10 +160,9 @@ def create_app(engine: sa.Engine, api_key: str, *, max_body_bytes: int = MAX_BOD
         except Exception:
             # Apideck retries failed deliveries: answering 503 loses nothing.
             return JSONResponse({"error": "the inbox is unavailable; retry later"}, status_code=503)
-        log.debug(
-            f"webhook {event.event_type} for company '{event.consumer_id}': "
-            f"{'stored' if stored.new else 'duplicate'}, {stored.status}"
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(f"webhook {event.event_type} for company '{event.consumer_id}': "
+                      f"{'stored' if stored.new else 'duplicate'}, {stored.status}")
         if stored.new and stored.reason == inbox.UNKNOWN_COMPANY:
             log.info(f"webhook {event.event_type} for unknown company '{event.consumer_id}' recorded as ignored")
         return JSONResponse(
@@ -239,5 +238,17 @@ def serve(app: Starlette, host: str, port: int, *, access_log: bool = False) -> 
     """Run the receiver in the foreground (the CLI) until SIGINT/SIGTERM."""
     import uvicorn
 
+    from personio_pipeline.logs import json_handler, json_logs_enabled
+
+    if json_logs_enabled():  # uvicorn's own lines as JSON too
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).handlers[:] = [json_handler()]
+            logging.getLogger(name).propagate = False
+        log_config = None
+    else:
+        logging.getLogger("personio_pipeline").setLevel(logging.INFO)
+        logging.getLogger("personio_pipeline").addHandler(logging.StreamHandler())
+        log_config = uvicorn.config.LOGGING_CONFIG
     # The access log names paths and status codes only; off by default at high event rates.
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, server_header=False,
+                log_config=log_config)
