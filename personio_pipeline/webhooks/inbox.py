@@ -49,23 +49,22 @@ def store(conn: sa.Connection, events: Iterable[WebhookEvent], received_at: date
     for event in events:
         if event.idempotency_key not in rows:
             rows[event.idempotency_key] = _row(event, known.get(event.consumer_id), received_at)
-    # Keys stored before: one query. The rest is inserted with one executemany; ON CONFLICT keeps
-    # a key that another receiver stored meanwhile from being stored twice.
+    # One INSERT ... ON CONFLICT DO NOTHING RETURNING for the batch (SQLAlchemy sends the rows as
+    # multi-row VALUES): the keys it returns are new; the others were stored before.
+    inserted = set(conn.execute(_insert_ignoring_duplicates(conn.dialect.name), list(rows.values())).scalars())
+    stored_before = [key for key in rows if key not in inserted]
     earlier = {
         row.idempotency_key: Stored(False, row.status, row.ignored_reason)
         for row in conn.execute(
             sa.select(webhook_events.c.idempotency_key, webhook_events.c.status, webhook_events.c.ignored_reason)
-            .where(webhook_events.c.idempotency_key.in_(list(rows)))
+            .where(webhook_events.c.idempotency_key.in_(stored_before))
         )
-    }
-    new_rows = [row for key, row in rows.items() if key not in earlier]
-    if new_rows:
-        conn.execute(_insert_ignoring_duplicates(conn.dialect.name), new_rows)
+    } if stored_before else {}
     results, seen = [], set()
     for event in events:
         key = event.idempotency_key
         row = rows[key]
-        if key not in earlier and key not in seen:
+        if key in inserted and key not in seen:
             results.append(Stored(True, row["status"], row["ignored_reason"]))
         else:
             results.append(earlier.get(key) or Stored(False, row["status"], row["ignored_reason"]))
@@ -76,7 +75,10 @@ def store(conn: sa.Connection, events: Iterable[WebhookEvent], received_at: date
 @functools.lru_cache(maxsize=None)
 def _insert_ignoring_duplicates(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(webhook_events).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return (
+        insert(webhook_events).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(webhook_events.c.idempotency_key)
+    )
 
 
 def _row(event: WebhookEvent, organisation_id: int | None, received_at: datetime) -> dict:
