@@ -70,8 +70,9 @@ def main() -> None:
 @click.option("--reject-fields", is_flag=True, help="Behave like a connector that rejects `fields=`.")
 @click.option("--api-key", default=None, help="Require this Bearer key (default: accept any).")
 @click.option("--strict", is_flag=True, help="Validate every response against hris.yml before sending.")
+@click.option("--webhook-url", default=None, help="Also deliver every signed webhook event here (churn days: POST /_sandbox/day).")
 def sandbox(host, port, default_size, companies, day, latency, rate_limit_every, retry_after, error_rate,
-            reject_fields, api_key, strict) -> None:
+            reject_fields, api_key, strict, webhook_url) -> None:
     """Serve deterministic sandbox companies over Apideck's HRIS contract on HOST:PORT."""
     from personio_pipeline.apideck.sandbox.config import SandboxConfig
     from personio_pipeline.apideck.sandbox.server import serve
@@ -93,6 +94,7 @@ def sandbox(host, port, default_size, companies, day, latency, rate_limit_every,
         reject_fields=reject_fields,
         api_key=api_key,
         strict=strict,
+        webhook_url=webhook_url,
     )
     serve(config, host, port)
 
