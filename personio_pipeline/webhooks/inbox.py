@@ -21,6 +21,7 @@ from personio_pipeline.teammeter.schema import organisations, webhook_events
 from personio_pipeline.webhooks.events import WebhookEvent
 
 PENDING, HANDLED, IGNORED = "pending", "handled", "ignored"
+REQUESTED = "requested"  # reported only: a pending event with a run key
 UNKNOWN_COMPANY = "unknown_company"
 NO_ACTION = "no_action"
 
@@ -234,9 +235,12 @@ class Backlog:
 
 
 def backlog(conn: sa.Connection) -> Backlog:
-    """What `webhooks status` shows: events per status, pending per company, oldest pending."""
+    """What `webhooks status` shows: events per status (`requested` apart from `pending`), pending
+    per company, oldest pending."""
     events = webhook_events.c
-    by_status = dict(conn.execute(sa.select(events.status, sa.func.count()).group_by(events.status)).all())
+    # `requested`: pending events already given to a run that the sensor has not yet seen start.
+    status = sa.case((sa.and_(events.status == PENDING, events.run_key.is_not(None)), REQUESTED), else_=events.status)
+    by_status = dict(conn.execute(sa.select(status, sa.func.count()).group_by(status)).all())
     pending = dict(conn.execute(
         sa.select(events.consumer_id, sa.func.count()).where(events.status == PENDING)
         .group_by(events.consumer_id).order_by(events.consumer_id)
@@ -244,7 +248,7 @@ def backlog(conn: sa.Connection) -> Backlog:
     oldest = conn.execute(sa.select(sa.func.min(events.received_at)).where(events.status == PENDING)).scalar()
     last = conn.execute(sa.select(sa.func.max(events.received_at))).scalar()
     return Backlog(
-        {status: by_status.get(status, 0) for status in (PENDING, HANDLED, IGNORED)},
+        {status: by_status.get(status, 0) for status in (PENDING, REQUESTED, HANDLED, IGNORED)},
         pending,
         as_utc(oldest) if oldest else None,
         as_utc(last) if last else None,

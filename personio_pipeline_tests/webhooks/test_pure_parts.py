@@ -91,5 +91,5 @@ def test_the_store_keeps_one_row_per_key_within_and_across_batches(engine):
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(webhook_events)).scalar_one() == 3
         backlog = inbox.backlog(conn)
-    assert backlog.by_status == {"pending": 2, "handled": 0, "ignored": 1}
+    assert backlog.by_status == {"pending": 2, "requested": 0, "handled": 0, "ignored": 1}
     assert backlog.pending_by_company == {"acme": 2} and backlog.oldest_pending_at == T0

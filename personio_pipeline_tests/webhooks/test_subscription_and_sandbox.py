@@ -41,7 +41,7 @@ def test_register_creates_once_then_is_unchanged_then_updates(pipeline_env, sand
         (subscription,) = report["subscriptions"]
         assert subscription["delivery_url"] == url + "?v=2" and subscription["status"] == "enabled"
         assert set(subscription["events"]) == set(SUBSCRIBED_EVENTS)
-        assert report["inbox"]["by_status"] == {"pending": 0, "handled": 0, "ignored": 0}
+        assert report["inbox"]["by_status"] == {"pending": 0, "requested": 0, "handled": 0, "ignored": 0}
     # Apideck's check of the delivery URL fails when nothing listens: disabled, and the command says why.
     down = run("webhooks", "register", "http://127.0.0.1:9/webhooks/apideck")
     assert down.exit_code == 1 and "delivery_url_validation_failed" in down.output and "remedy" in down.output
