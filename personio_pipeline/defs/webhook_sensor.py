@@ -93,7 +93,12 @@ def _apply_connection_changes(context, engine, alerts: DataTeamAlerts, partition
         with engine.begin() as conn:
             changed = organisations.set_connection_state(conn, change.consumer_id, state)
             inbox.mark_handled(conn, change.id, now)
-        if changed:
+        if changed and state == organisations.CONNECTED and organisation.first_synced_at is None:
+            context.log.info(
+                f"company '{change.consumer_id}' is connected; launch its first sync by hand: "
+                f"`personio-pipeline sync {change.consumer_id}` or materialise the partition in the UI"
+            )
+        elif changed:
             context.log.info(f"company '{change.consumer_id}': connection {state} ({change.event_type})")
         if state == organisations.CONNECTED and change.consumer_id not in partitions and change.consumer_id not in to_add:
             to_add.append(change.consumer_id)
