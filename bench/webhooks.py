@@ -138,8 +138,10 @@ def measure(kind: str, url: str, rate: float, seconds: float, connections: int) 
         _wait_healthy(port)
         requests = events(int(rate * seconds))
         began = time.perf_counter()
+        cpu_before = _cpu_seconds(server.pid)
         results = asyncio.run(load(port, requests, rate, connections))
         elapsed = time.perf_counter() - began
+        server_cpu = _cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
@@ -168,8 +170,15 @@ def measure(kind: str, url: str, rate: float, seconds: float, connections: int) 
         "p99_ms": round(percentile(from_due, 0.99) * 1000, 1),
         "max_ms": round(max(from_due) * 1000, 1),
         "p99_from_send_ms": round(percentile(from_sent, 0.99) * 1000, 1),
+        "receiver_cpu_ms_per_request": round(server_cpu / len(requests) * 1000, 2),
         "server_stderr_lines": len(stderr.decode(errors="replace").splitlines()),
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
