@@ -191,7 +191,7 @@ def create_app(engine: sa.Engine, api_key: str, *, max_body_bytes: int = MAX_BOD
 
 
 class ReceiverServer:
-    """The receiver under uvicorn in a background thread (tests, the benchmark): `url`, `stop()`."""
+    """The receiver under uvicorn in a background thread, as the tests run it: `url`, `stop()`."""
 
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0):
         import socket

@@ -75,6 +75,19 @@ def test_debounce_waits_for_quiet_but_not_longer_than_the_maximum():
     assert rule.seconds_left(T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=60)) == 30
 
 
+def test_non_ascii_and_maximal_values_are_stored_as_sent(engine):
+    """What parsing lets through fits the columns on PostgreSQL as on SQLite."""
+    event = employee_event("Zoë-ÄÖÜ-株式会社", "é" * 255)
+    body, headers = signed_request(event, idempotency_key="ß" * 255)
+    parsed = parse_event(body, headers)
+    with engine.begin() as conn:
+        (stored,) = inbox.store(conn, [parsed], T0)
+    assert stored.new and stored.reason == "unknown_company"
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(webhook_events)).one()
+    assert (row.consumer_id, row.entity_id, row.idempotency_key) == ("Zoë-ÄÖÜ-株式会社", "é" * 255, "ß" * 255)
+
+
 def test_the_store_keeps_one_row_per_key_within_and_across_batches(engine):
     register(engine, "acme")
     first = parse_event(*signed_request(employee_event("acme", "1")))
