@@ -152,3 +152,23 @@ def test_logs_name_no_employee_body_or_key(receiver, caplog):
     text = caplog.text
     assert "hris.employee.created" in text and "stranger" in text
     assert "EMP-SECRET-ID" not in text and TEST_API_KEY not in text and "entity_url" not in text
+
+
+def test_a_database_failure_answers_503_so_apideck_retries_and_the_receiver_recovers(tmp_path):
+    import httpx
+
+    from personio_pipeline.teammeter.db import create_engine, migrate
+    from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
+    from personio_pipeline_tests.conftest import TEST_API_KEY
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'not-yet-migrated.sqlite'}")
+    with ReceiverServer(create_app(engine, TEST_API_KEY)) as server, httpx.Client(base_url=server.url) as client:
+        body, headers = signed_request(employee_event("acme"))
+        failed = client.post(PATH, content=body, headers=headers)
+        assert failed.status_code == 503 and "retry" in failed.json()["error"]
+        assert client.get("/healthz").status_code == 200
+        migrate(engine)
+        register(engine, "acme")
+        retried = client.post(PATH, content=body, headers=headers)  # Apideck's retry of the same event
+        assert retried.status_code == 200 and retried.json()["stored"] is True
+    assert len(rows(engine)) == 1
