@@ -35,17 +35,18 @@ class Stored:
     reason: str | None = None
 
 
-def store(conn: sa.Connection, events: Iterable[WebhookEvent], received_at: datetime) -> list[Stored]:
+def store(conn: sa.Connection, events: Iterable[WebhookEvent], received_at: datetime,
+          known: dict[str, int] | None = None) -> list[Stored]:
     """Insert each event unless its idempotency key is known (a redelivery, or a duplicate in the
     same batch); one multi-row INSERT per batch. Events of unknown companies are kept as
-    `ignored`: they never create one."""
+    `ignored`: they never create one. `known` (consumer id → organisation id) may be kept across
+    calls by a long-lived writer: organisations are never deleted, so only misses are looked up."""
     events = list(events)
-    consumer_ids = {event.consumer_id for event in events if event.consumer_id}
-    known = (
-        dict(conn.execute(sa.select(organisations.c.consumer_id, organisations.c.id)
-                          .where(organisations.c.consumer_id.in_(consumer_ids))).all())
-        if consumer_ids else {}
-    )
+    known = {} if known is None else known
+    missing = {event.consumer_id for event in events if event.consumer_id and event.consumer_id not in known}
+    if missing:
+        known.update(conn.execute(sa.select(organisations.c.consumer_id, organisations.c.id)
+                                  .where(organisations.c.consumer_id.in_(missing))).all())
     rows: dict[str, dict] = {}  # the first of each idempotency key in the batch
     for event in events:
         if event.idempotency_key not in rows:

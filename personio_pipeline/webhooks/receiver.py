@@ -50,6 +50,7 @@ class InboxWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="webhook-inbox-writer", daemon=True)
         self._stopping = threading.Event()
+        self._organisation_ids: dict[str, int] = {}  # consumer id → organisation id, filled on demand
 
     def start(self) -> None:
         self._thread.start()
@@ -89,7 +90,8 @@ class InboxWriter:
     def _write(self, batch: list) -> None:
         try:
             with self.engine.begin() as conn:
-                results = inbox.store(conn, [event for event, _, _ in batch], datetime.now(timezone.utc))
+                results = inbox.store(conn, [event for event, _, _ in batch], datetime.now(timezone.utc),
+                                      self._organisation_ids)
         except Exception as error:  # the database is down or refused the batch: every request sees it
             log.error(f"webhook inbox: storing {len(batch)} event(s) failed: {type(error).__name__}")
             for _, future, loop in batch:
