@@ -10,6 +10,8 @@
 #   TEAMMETER_DATABASE_URL               Teammeter's database    (…/personio_pipeline_teammeter)
 #   PROD_LOCAL_HOME                      DAGSTER_HOME            (.dagster_home/prod-local)
 #   WEB_PORT / SANDBOX_PORT              UI and sandbox ports    (3001 / 8712)
+#   WEBHOOK_PORT                         webhook receiver port   (8781)
+#   WEBHOOK_PUBLIC_URL                   URL Apideck delivers to (registered; with the sandbox: the local receiver)
 #   APIDECK_API_KEY + APIDECK_APP_ID     use the real Apideck instead of the sandbox
 # Databases are created when missing; dagster.yaml is copied from deploy/ on every start.
 set -euo pipefail
@@ -95,6 +97,16 @@ if [[ -n "${SANDBOX:-}" ]]; then
   "$BIN/personio-pipeline" tenants add acme-sandbox --name "ACME (sandbox)"
 fi
 
+# The webhook receiver (signed Apideck events into the Teammeter inbox; the webhook sensor syncs).
+WEBHOOK_PORT=${WEBHOOK_PORT:-8781}
+"$BIN/personio-pipeline" webhooks serve --port "$WEBHOOK_PORT" &
+pids+=($!)
+for _ in $(seq 50); do (echo >"/dev/tcp/127.0.0.1/$WEBHOOK_PORT") 2>/dev/null && break; sleep 0.2; done
+if [[ -n "${SANDBOX:-}" ]]; then WEBHOOK_PUBLIC_URL=${WEBHOOK_PUBLIC_URL:-http://127.0.0.1:$WEBHOOK_PORT/webhooks/apideck}; fi
+if [[ -n "${WEBHOOK_PUBLIC_URL:-}" ]]; then
+  "$BIN/personio-pipeline" webhooks register "$WEBHOOK_PUBLIC_URL" || echo "webhook subscription not registered (see above)"
+fi
+
 "$BIN/dagster-daemon" run -w "$ROOT/deploy/workspace.yaml" &
 pids+=($!)
 "$BIN/dagster-webserver" -w "$ROOT/deploy/workspace.yaml" -h 127.0.0.1 -p "$WEB_PORT" &
@@ -107,9 +119,12 @@ production profile running (Ctrl-C stops all):
   Dagster DB     postgresql://$DAGSTER_PG_USER@$DAGSTER_PG_HOST:$DAGSTER_PG_PORT/$DAGSTER_PG_DB
   Teammeter DB   $(sed -E 's#(//[^:/@]+):[^@]*@#\1:***@#' <<<"$TEAMMETER_DATABASE_URL")
   Apideck        ${APIDECK_BASE_URL:-https://unify.apideck.com}
+  Webhooks       http://127.0.0.1:$WEBHOOK_PORT/webhooks/apideck (subscription: ${WEBHOOK_PUBLIC_URL:-not registered})
 First sync: materialise a company's partition in the UI (it goes through the run queue), or in
 another shell: eval "\$(bash deploy/prod_local.sh env)" && .venv/bin/personio-pipeline sync acme-sandbox
-The daily_sync schedule takes every synced company from there.
+The daily_sync schedule takes every synced company from there; webhook events in between
+(sandbox: curl -X POST http://127.0.0.1:$SANDBOX_PORT/_sandbox/day -d '{"day": 1, "companies": ["acme-sandbox"]}')
+sync it within minutes (webhook_sensor; \`personio-pipeline webhooks status\` shows the inbox).
 EOF
 
 # Stop everything as soon as one of them ends.

@@ -67,7 +67,7 @@ class ConnectionAlert:
     consumer_id: str
     name: str
     state: str
-    since: str | None  # ISO timestamp of the state change, when known
+    since: str | None = None  # ISO timestamp of the state change, when known
 
     @property
     def subject(self) -> str:

@@ -308,4 +308,31 @@ alerted_people = sa.Table(
         sqlite_where=_open_alert,
         postgresql_where=_open_alert,
     ),
+# -- webhook inbox: each signed Apideck event once, and what became of it (migration 0010) -----
+
+WEBHOOK_EVENT_STATUSES = ("pending", "handled", "ignored")
+
+_webhook_status = sa.Column("status", sa.String(16), nullable=False, server_default="pending")
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # Apideck's x-apideck-idempotency-key: a redelivered event is the same row, never a second.
+    sa.Column("idempotency_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("event_id", sa.String(255)),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    # As the event named it; organisation_id only when Teammeter knew the company on receipt.
+    sa.Column("consumer_id", sa.String(255)),
+    sa.Column("organisation_id", sa.Integer, sa.ForeignKey("organisations.id")),
+    sa.Column("service_id", sa.String(64)),
+    sa.Column("entity_id", sa.String(255)),  # the HR id of the employee, or the Vault connection id
+    sa.Column("connection_state", sa.String(32)),  # vault.connection.*: the state the event reports
+    sa.Column("occurred_at", sa.DateTime(timezone=True)),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    _webhook_status,
+    sa.Column("ignored_reason", sa.String(64)),
+    sa.Column("handled_at", sa.DateTime(timezone=True)),
+    sa.Column("run_key", sa.String(255)),  # the sync run requested for the event (its batch)
+    _one_of(_webhook_status, WEBHOOK_EVENT_STATUSES, "status_known"),
+    sa.Index("ix_webhook_events_status_organisation_id", "status", "organisation_id"),
 )

@@ -10,7 +10,7 @@ import pytest
 from personio_pipeline.apideck.contract import SPEC_DIR
 
 SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "apideck"
-COPIED = ("hris.yml", "vault.yml", "LICENSE")  # README.md is our own note
+COPIED = ("hris.yml", "vault.yml", "webhook.yml", "LICENSE")  # README.md is our own note
 
 
 @pytest.mark.parametrize("name", COPIED)

@@ -32,6 +32,7 @@ class SandboxConfig:
     # Vault state reported for consumers whose connection nobody set; "available" for connect-flow
     # tests. /hris refuses only consumers whose state was set or moved by a Vault session.
     default_connection_state: str = "callable"
+    webhook_url: str | None = None  # also deliver every signed webhook event here (sandbox/webhooks.py)
 
     def __post_init__(self) -> None:
         check_state(self.default_connection_state)

@@ -35,6 +35,7 @@ from personio_pipeline.apideck.fields import make_projector
 from personio_pipeline.apideck.sandbox.config import SandboxConfig
 from personio_pipeline.apideck.sandbox.generator import generate_company
 from personio_pipeline.apideck.sandbox.vault_state import SERVICE_ID, UNIFIED_API, SandboxConnection, VaultConnections
+from personio_pipeline.apideck.sandbox.webhooks import SandboxWebhooks
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
 STOP_POLL_SECONDS = 0.05  # how long `stop()` may wait; the default 0.5 s adds up over a test suite
@@ -204,6 +205,7 @@ class SandboxServer:
         self._hris_requests = 0
         self._rng = random.Random(self.config.seed)
         self._connections = VaultConnections(lambda: self.config.default_connection_state)
+        self.webhooks = SandboxWebhooks(self)  # /webhook/webhooks and signed event deliveries
         self._thread: threading.Thread | None = None
         self._serving = False  # serve_forever is (about to be) running
 
@@ -272,7 +274,9 @@ class SandboxServer:
         `added` with health `revoked`). From now on /hris answers this consumer only while the
         connection is callable and enabled.
         """
-        return self._connections.set(consumer_id, state, enabled)
+        connection = self._connections.set(consumer_id, state, enabled)
+        self.webhooks.connection_changed(connection)
+        return connection
 
     def complete_authorisation(self, consumer_id: str) -> SandboxConnection:
         """The customer's admin finished the Vault flow: the connection is callable and enabled."""
@@ -314,6 +318,9 @@ class SandboxServer:
             reply = self._hris(method, path, query, headers)
         elif path.startswith("/vault/"):
             reply = self._vault(method, path, headers, body)
+        elif path.startswith("/webhook/"):
+            reply = _Reply(*self.webhooks.respond(method, path, headers, body))
+            reply = self._enforce_contract("webhook.yml", method, path, reply) if self.config.strict else reply
         else:
             reply = _error_reply(404, "EntityNotFoundError", "Unknown Resource", f"No route for {method} {path}")
         with self._lock:
@@ -523,6 +530,8 @@ class SandboxServer:
                 return _Reply(200, {"queued": len(payload["faults"])})
             if (method, path) == ("GET", "/_sandbox/requests"):
                 return _Reply(200, {"requests": self.request_log})
+            if (handled := self.webhooks.control(method, path, payload)) is not None:
+                return _Reply(*handled)
             if (method, path) == ("POST", "/_sandbox/reset"):
                 self.reset()
                 return _Reply(200, {"reset": True})

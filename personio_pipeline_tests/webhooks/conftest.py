@@ -1,0 +1,65 @@
+"""Webhook fixtures: the store fixtures (SQLite and PostgreSQL), signed requests, and the real
+receiver (uvicorn) on loopback."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
+from personio_pipeline.webhooks.signature import sign
+from personio_pipeline_tests.conftest import TEST_API_KEY
+from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures)
+    engine,
+    postgres_admin,
+    postgres_database,
+    postgres_template,
+    register,
+    sqlite_template,
+)
+
+MAX_BODY = 4096
+
+
+def employee_event(consumer_id: str, entity_id: str = "4711", event_type: str = "hris.employee.created",
+                   **extra) -> dict:
+    return {"payload": {
+        "event_type": event_type, "unified_api": "hris", "service_id": "personio", "consumer_id": consumer_id,
+        "event_id": str(uuid.uuid4()), "entity_id": entity_id, "entity_type": "employee",
+        "entity_url": f"https://unify.apideck.com/hris/employees/{entity_id}",
+        "occurred_at": "2026-11-29T09:00:00.000Z", **extra,
+    }}
+
+
+def vault_event(consumer_id: str, event_type: str, state: str = "added", enabled: bool = True) -> dict:
+    return {"payload": {
+        "event_id": str(uuid.uuid4()), "event_type": event_type, "service_id": "apideck-vault",
+        "entity_id": f"hris+personio+{consumer_id}", "entity_type": "Connection",
+        "entity": {"id": "hris+personio", "consumer_id": consumer_id, "unified_api": "hris",
+                   "service_id": "personio", "state": state, "enabled": enabled},
+        "occurred_at": "2026-11-29T09:00:00.000Z",
+    }}
+
+
+def signed_request(event: dict, *, key: str = TEST_API_KEY, idempotency_key: str | None = None,
+                   body: bytes | None = None, signature: str | None = None) -> tuple[bytes, dict[str, str]]:
+    body = body if body is not None else json.dumps(event).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-apideck-event-type": event["payload"]["event_type"],
+        "x-apideck-idempotency-key": idempotency_key or event["payload"]["event_id"],
+        "x-apideck-signature": signature if signature is not None else sign(body, key),
+    }
+    return body, headers
+
+
+@pytest.fixture
+def receiver(engine):
+    with ReceiverServer(create_app(engine, TEST_API_KEY, max_body_bytes=MAX_BODY)) as server:
+        server.engine = engine
+        server.client = httpx.Client(base_url=server.url, timeout=10)
+        yield server
+        server.client.close()
