@@ -308,6 +308,8 @@ alerted_people = sa.Table(
         sqlite_where=_open_alert,
         postgresql_where=_open_alert,
     ),
+)
+
 # -- webhook inbox: each signed Apideck event once, and what became of it (migration 0010) -----
 
 WEBHOOK_EVENT_STATUSES = ("pending", "handled", "ignored")
