@@ -191,4 +191,4 @@ def _cell(value) -> str:
 
 def _natural(employee_id: str) -> tuple:
     """Numeric ids in numeric order (2 before 10), others after them alphabetically."""
-    return (0, int(employee_id), "") if employee_id.isdigit() else (1, 0, employee_id)
+    return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)
