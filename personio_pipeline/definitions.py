@@ -11,7 +11,7 @@ from personio_pipeline.defs.invitation_sensor import invitation_sensor
 from personio_pipeline.defs.jobs import sync_company_job
 from personio_pipeline.defs.resources import default_resources
 from personio_pipeline.defs.schedules import daily_sync
-from personio_pipeline.defs.sensors import missing_email_alerts
+from personio_pipeline.defs.sensors import held_back_alerts, missing_email_alerts
 from personio_pipeline.defs.sync_failure_sensor import sync_failure_sensor
 from personio_pipeline.logs import configure_python_logging, run_loggers
 
@@ -25,7 +25,7 @@ def build_defs() -> dg.Definitions:
         assets=[raw_employees, *org_assets, teammeter_sync, teammeter_invitations],
         asset_checks=[invitations_delivered],
         jobs=[sync_company_job, invite_company_job],
-        sensors=[missing_email_alerts, connection_sensor, invitation_sensor, sync_failure_sensor],
+        sensors=[missing_email_alerts, connection_sensor, invitation_sensor, sync_failure_sensor, held_back_alerts],
         schedules=[daily_sync],
         resources=default_resources(),
         # A company run is a short chain of steps: one process per run (one pod per run on

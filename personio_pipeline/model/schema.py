@@ -24,7 +24,7 @@ EMPLOYEE_COLUMNS: dict[str, str] = {
     "status": "'active' | 'inactive' | 'terminated'",
     "raw_status": "Apideck employment_status as served (may be None/other/unknown)",
     "team_key": "stable key of the team (Personio team id, else 'name:<normalised name>'), or None",
-    "team_name": "team name as served, or None",
+    "team_name": "team name as served (cleaned), or None",
     "unit_key": "stable key of the department (department id, else 'name:<normalised name>'), or None",
     "unit_name": "department name, or None",
     "role_key": "normalised position title (casefolded, whitespace collapsed), or None",

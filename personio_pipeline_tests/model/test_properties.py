@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from personio_pipeline.model import checks
 from personio_pipeline.model.employees import check_email, normalise_employees
-from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.model.organisation import (
+    derive_reporting_lines,
+    derive_roles,
+    derive_teams,
+    derive_units,
+    nameless_structures,
+)
+from personio_pipeline.model.quarantine import held_back_records
 from personio_pipeline.model.schema import EMPLOYEE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
 
 TODAY = date(2025, 6, 1)
@@ -176,14 +183,15 @@ def test_derived_tables_and_checks_keep_their_contracts(records):
     assert list(teams.columns) == list(TEAM_COLUMNS) and list(units.columns) == list(UNIT_COLUMNS)
     assert list(roles.columns) == list(ROLE_COLUMNS)
     assert teams["member_count"].sum() <= active and roles["holder_count"].sum() <= active
-    assert roles["name"].notna().all()
+    assert roles["name"].notna().all() and teams["name"].notna().all() and units["name"].notna().all()
     outcomes = [
         checks.missing_emails(table),
         checks.duplicate_active_emails(table),
         checks.unknown_or_inactive_managers(reporting),
         checks.management_cycles(reporting),
         checks.unique_employee_ids(normalised),
-        checks.names_present(teams, roles, units),
+        checks.names_present(nameless_structures(table)),
+        checks.records_held_back(held_back_records(table, reporting.problems)),
     ]
     for outcome in outcomes:
         assert json.loads(json.dumps(outcome.metadata)) == outcome.metadata
