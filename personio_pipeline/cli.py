@@ -251,20 +251,24 @@ def _require_apideck_settings() -> None:
         )
 
 
-def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | None = None):
-    """Run the company sync job (or `job_name`) on the current instance, so the run shows in the UI."""
+def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | None = None, verbose: bool = True):
+    """Run the company sync job (or `job_name`) on the current instance, so the run shows in the UI.
+    Not `verbose`: Dagster's console log (which prints every failure's stack trace) stays quiet and
+    `_print_run_summary` says what happened, one line per cause; JSON logs (no traces) always flow."""
     from personio_pipeline.defs.jobs import SYNC_JOB_NAME
     from personio_pipeline.defs.partitions import companies
     from personio_pipeline.definitions import build_defs
+    from personio_pipeline.logs import json_logs_enabled
     from personio_pipeline.teammeter.organisations import UnknownCompanyError
 
     if not _instance().has_dynamic_partition(companies.name, consumer_id):
         raise click.ClickException(str(UnknownCompanyError(consumer_id)))
     job = build_defs().resolve_job_def(job_name or SYNC_JOB_NAME)
+    log_level = "INFO" if verbose or json_logs_enabled() else "CRITICAL"
     return job.execute_in_process(
         instance=_instance(),
         partition_key=consumer_id,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})},
         raise_on_error=False,
         tags={"personio_pipeline/trigger": "cli"},
     )
@@ -277,16 +281,23 @@ def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | N
               help="Allowed share of active users deactivated in this run (default 0.2 or the company's own).")
 @click.option("--full", "full_sync", is_flag=True,
               help="Compare with the store even if nothing changed since the last sync (after raw SQL edits).")
-def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None, full_sync: bool) -> None:
-    """Sync company CONSUMER_ID now (everything but invitations), as a run on this instance."""
+@click.option("--max-held-back-share", type=float, default=None,
+              help="Share of active people that may newly be held back before the run stops (default 0.05).")
+@click.option("--verbose", is_flag=True, help="Show Dagster's run log and the full trace of a failure.")
+def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None, full_sync: bool,
+         max_held_back_share: float | None, verbose: bool) -> None:
+    """Sync company CONSUMER_ID now (everything but invitations), as a run on this instance.
+    Prints one line per problem (company, step, employee ids and HR field); --verbose adds the
+    run log and stack traces, which the Dagster UI keeps for every run anyway."""
     _require_apideck_settings()
     config = {
         "approve_deactivations": approve_deactivations,
         "max_deactivation_share": max_deactivation_share,
         "full_sync": full_sync,
+        "max_held_back_share": max_held_back_share,
     }
-    result = run_sync(consumer_id, {"ops": {"teammeter_sync": {"config": config}}})
-    _print_run_summary(consumer_id, result)
+    result = run_sync(consumer_id, {"ops": {"teammeter_sync": {"config": config}}}, verbose=verbose)
+    _print_run_summary(consumer_id, result, verbose=verbose)
     if not result.success:
         sys.exit(1)
 
@@ -433,7 +444,7 @@ def dev(sandbox_port: int, port: int) -> None:
             pass
 
 
-def _print_run_summary(consumer_id: str, result) -> None:
+def _print_run_summary(consumer_id: str, result, verbose: bool = False) -> None:
     import dagster as dg
 
     status = "succeeded" if result.success else "FAILED"
@@ -445,8 +456,57 @@ def _print_run_summary(consumer_id: str, result) -> None:
             shown = {k: v.value for k, v in metadata.items() if k in _SUMMARY_KEYS}
             described = ", ".join(f"{k.removeprefix('dagster/')}={v}" for k, v in shown.items())
             click.echo(f"  {materialization.asset_key.to_user_string():<32} {described}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            line = check_problem_line(consumer_id, event.step_key, event.event_specific_data)
+            if line:
+                click.echo(f"  {line}")
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            click.echo(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
+            click.echo(f"  {failure_line(consumer_id, event.step_key, event.event_specific_data)}")
+            if verbose:
+                click.echo(event.event_specific_data.error.to_string())
+
+
+def failure_line(consumer_id: str, step: str | None, failure) -> str:
+    """One line for a failed step: company, step, what went wrong and, for data problems, the
+    employee ids and HR fields (from the failure's metadata). No stack trace, no address."""
+    from personio_pipeline.logs import error_summary
+
+    data = failure.user_failure_data
+    text = data.description if data is not None and data.description else error_summary(failure.error)
+    line = f"FAILED company '{consumer_id}', step '{step or '(run)'}': {_one_line(text)}"
+    metadata = data.metadata if data is not None else {}
+    ids, fields = metadata.get("employee_ids"), metadata.get("fields")
+    if ids is not None and ids.value:
+        line += f" [employee ids: {_listed(ids.value)}; fields: {', '.join(fields.value) if fields else '-'}]"
+    return line
+
+
+def check_problem_line(consumer_id: str, step: str | None, evaluation) -> str | None:
+    """One line for a failed ERROR check (a data problem: people held back), else None."""
+    import dagster as dg
+
+    if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+        return None
+    metadata = evaluation.metadata
+    ids = metadata.get("employee_ids")
+    fields = metadata.get("fields") or metadata.get("field")
+    field_text = ", ".join(fields.value) if fields is not None and isinstance(fields.value, list) else (
+        fields.value if fields is not None else "-")
+    return (f"HELD BACK company '{consumer_id}', step '{step}', check {evaluation.check_name}: "
+            f"employee ids {_listed(ids.value if ids is not None else [])} (field: {field_text})")
+
+
+def _one_line(text: str, limit: int = 600) -> str:
+    """Whitespace (line breaks included) collapsed, addresses and secrets removed, capped."""
+    from personio_pipeline.redaction import redact, secrets_from_env
+
+    flat = " ".join(text.split())
+    return redact(flat, secrets_from_env(), limit=limit)
+
+
+def _listed(ids: list, limit: int = 20) -> str:
+    more = f" … and {len(ids) - limit} more" if len(ids) > limit else ""
+    return ", ".join(map(str, ids[:limit])) + more
 
 
 _SUMMARY_KEYS = (

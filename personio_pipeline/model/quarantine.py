@@ -47,13 +47,13 @@ def held_back_records(employees: pd.DataFrame, reporting_problems: pd.DataFrame 
         return pd.DataFrame({column: [] for column in HELD_BACK_COLUMNS}, dtype=object)
     held["display_name"] = held["employee_id"].map(names)
     held["field"] = held["problem"].map(PROBLEM_FIELDS)
-    order = sorted(range(len(held)), key=lambda i: (_natural(held["employee_id"].iat[i]), held["problem"].iat[i]))
+    order = sorted(range(len(held)), key=lambda i: (natural_order(held["employee_id"].iat[i]), held["problem"].iat[i]))
     return held.iloc[order][list(HELD_BACK_COLUMNS)].reset_index(drop=True).astype(object)
 
 
 def held_back_ids(held_back: pd.DataFrame) -> list[str]:
     """The distinct people held back, in natural id order."""
-    return sorted(set(held_back["employee_id"]), key=_natural)
+    return sorted(set(held_back["employee_id"]), key=natural_order)
 
 
 def _shared_addresses(employees: pd.DataFrame) -> pd.DataFrame:
@@ -61,7 +61,7 @@ def _shared_addresses(employees: pd.DataFrame) -> pd.DataFrame:
     shared = active[active["email"].duplicated(keep=False)]
     rows = []
     for _, group in shared.groupby("email", sort=False):
-        ids = sorted(group["employee_id"], key=_natural)
+        ids = sorted(group["employee_id"], key=natural_order)
         for employee_id in ids:
             others = [other for other in ids if other != employee_id]
             rows.append({"employee_id": employee_id, "problem": DUPLICATE_EMAIL,
@@ -83,6 +83,6 @@ def _listed(ids: list[str]) -> str:
     return ", ".join(ids[:NAMED_IN_DETAIL]) + more
 
 
-def _natural(employee_id: str) -> tuple:
+def natural_order(employee_id: str) -> tuple:
     """Numeric ids in numeric order (2 before 10), others after them alphabetically."""
     return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)

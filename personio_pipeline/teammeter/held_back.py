@@ -13,6 +13,7 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.model.quarantine import natural_order
 from personio_pipeline.teammeter.diff import Change
 from personio_pipeline.teammeter.schema import held_back_records
 
@@ -32,7 +33,7 @@ def open_records(conn: sa.Connection, organisation_id: int) -> pd.DataFrame:
 
 def newly_held(held_back: pd.DataFrame, current: pd.DataFrame) -> list[str]:
     """Employee ids held back now that were not held back for any problem before."""
-    return sorted(set(held_back["employee_id"]) - set(current["employee_id"]))
+    return sorted(set(held_back["employee_id"]) - set(current["employee_id"]), key=natural_order)
 
 
 def record(
