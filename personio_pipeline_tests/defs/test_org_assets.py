@@ -158,3 +158,63 @@ def test_a_nameless_team_gets_a_fallback_name_and_a_warning(resources, sandbox):
     with resources["teammeter_db"].engine().connect() as conn:
         assert set(conn.execute(sa.select(teams.c.team_key, teams.c.name)).all()) == {("4711", "Team 4711"), ("t1", "Platform")}
         assert ("d9", "Unit d9") in set(conn.execute(sa.select(units.c.unit_key, units.c.name)).all())
+
+
+# -- the whole graph on SQLite and PostgreSQL: hostile records and day two ---------------------
+
+from personio_pipeline_tests.teammeter.conftest import (  # noqa: E402,F401  (fixtures: a store on both databases)
+    engine,
+    postgres_admin,
+    postgres_database,
+    postgres_template,
+    sqlite_template,
+)
+
+
+@pytest.fixture
+def store_resources(engine, tmp_path, sandbox):
+    with engine.begin() as conn:
+        organisations.register(conn, COMPANY, "Crafted GmbH")
+    return {
+        "apideck": ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url),
+        "teammeter_db": TeammeterDatabase(url=engine.url.render_as_string(hide_password=False)),
+        "io_manager": LocalFilesIOManager(base_dir=str(tmp_path / "data")),
+    }
+
+
+def test_hostile_records_and_a_bad_day_two_never_stop_the_company(store_resources, sandbox):
+    """A NUL in a name, a 5,000-character first name and a team served with `name: null` are
+    stored on PostgreSQL as on SQLite; on day two a copied address holds back its pair while the
+    leaver is deactivated."""
+    day_one = [
+        person("1", "Ada\x00", "Lovelace", email="ada@acme.example"),
+        person("2", "B" * 5000, "Long", email="bob@acme.example", manager="1"),
+        person("3", "Cy", "Null-Team", email="cy@acme.example", team=("4711", None), manager="1"),
+        person("4", "Dee", "Leaver", email="dee@acme.example", manager="1"),
+    ]
+    colleagues = [person(str(n), "Col", f"League {n}", email=f"c{n}@acme.example") for n in range(5, 11)]
+    sandbox.set_company(COMPANY, day_one + colleagues)
+    assert run_full_graph(store_resources).success
+    engine = store_resources["teammeter_db"].engine()
+    with engine.connect() as conn:
+        names = dict(conn.execute(sa.select(users.c.employee_id, users.c.display_name)).all())
+        assert names["1"] == "Ada Lovelace"
+        assert len(names["2"]) == 255 and names["2"].endswith("…")
+        assert ("4711", "Team 4711") in set(conn.execute(sa.select(teams.c.team_key, teams.c.name)).all())
+
+    day_two = [
+        day_one[0],
+        person("2", "B" * 5000, "Long", email="ada@acme.example", manager="1"),  # copy-paste in HR
+        day_one[2],
+        person("4", "Dee", "Leaver", email="dee@acme.example", status="terminated", end_date="2026-11-01"),
+    ]
+    sandbox.set_company(COMPANY, day_two + colleagues)
+    result = run_full_graph(store_resources)
+    assert result.success
+    held = verdicts(result)[("users", "records_held_back")]
+    assert held.metadata["employee_ids"].value == ["1", "2"]
+    with engine.connect() as conn:
+        rows = {row.employee_id: row for row in conn.execute(sa.select(users))}
+    assert not rows["4"].active and not rows["4"].has_access, "the leaver is deactivated"
+    assert (rows["1"].email, rows["1"].has_access) == ("ada@acme.example", True), "the pair keeps its state"
+    assert (rows["2"].email, rows["2"].has_access) == ("bob@acme.example", True)
