@@ -24,7 +24,7 @@ import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 
 from personio_pipeline.memory import cyclic_gc_paused
-from personio_pipeline.model.sanitise import DISPLAY_LIMIT, clean_text, fit_display, fit_key
+from personio_pipeline.model.sanitise import DISPLAY_LIMIT, KEY_LIMIT, clean_text, fit_display, fit_key
 from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
 
 # Lower rank wins. Work addresses are the ones the company issues and controls, so an
@@ -177,6 +177,8 @@ def _identifier(value: Any) -> str | None:
     Cleaned like names and kept within the store's key length (see `sanitise.fit_key`)."""
     if type(value) is int:
         return str(value)
+    if type(value) is str and value.isascii() and value.isprintable() and len(value) <= KEY_LIMIT and "  " not in value:
+        return value.strip() or None  # the common case, without two calls
     return fit_key(clean_text(value))
 
 

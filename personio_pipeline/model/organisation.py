@@ -62,7 +62,7 @@ def derive_reporting_lines(employees: pd.DataFrame) -> ReportingLines:
     status_by_id = pd.Series(employees["status"].to_numpy(), index=employees["employee_id"])
     problem = _line_problem(reports, status_by_id)
     candidates = reports[problem.isna()]
-    cycles = _cycles(dict(zip(candidates["employee_id"], candidates["manager_id"])))
+    cycles = cycles_of(dict(zip(candidates["employee_id"], candidates["manager_id"])))
     in_cycle = candidates["employee_id"].isin(cycles.keys())
     problems = pd.concat(
         [
@@ -175,7 +175,7 @@ def _line_problem(reports: pd.DataFrame, status_by_id: pd.Series) -> pd.Series:
     return pd.Series(problem, index=reports.index, dtype=object)
 
 
-def _cycles(manager_of: dict[str, str]) -> dict[str, str]:
+def cycles_of(manager_of: dict[str, str]) -> dict[str, str]:
     """Everyone on a management cycle -> the cycle, e.g. '12 → 15 → 12'. Each person has at
     most one manager, so walking up from every unvisited person finds every cycle, and each
     person is walked over once (linear time)."""

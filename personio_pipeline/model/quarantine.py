@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from personio_pipeline.model.organisation import derive_reporting_lines
+from personio_pipeline.model.organisation import cycles_of
 
 DUPLICATE_EMAIL = "duplicate_email"
 MANAGEMENT_CYCLE = "management_cycle"
@@ -35,13 +35,10 @@ HELD_BACK_COLUMNS: dict[str, str] = {
 }
 
 
-def held_back_records(employees: pd.DataFrame, reporting_problems: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per (person, problem), HELD_BACK_COLUMNS, sorted by employee id and problem.
-    `reporting_problems` are `derive_reporting_lines(employees).problems` when already at hand."""
-    if reporting_problems is None:
-        reporting_problems = derive_reporting_lines(employees).problems
+def held_back_records(employees: pd.DataFrame) -> pd.DataFrame:
+    """One row per (person, problem), HELD_BACK_COLUMNS, sorted by employee id and problem."""
     names = pd.Series(employees["display_name"].to_numpy(), index=employees["employee_id"].to_numpy())
-    frames = [_shared_addresses(employees), _cycles(reporting_problems)]
+    frames = [_shared_addresses(employees), _cycles(employees)]
     held = pd.concat([frame for frame in frames if len(frame)], ignore_index=True) if any(map(len, frames)) else None
     if held is None:
         return pd.DataFrame({column: [] for column in HELD_BACK_COLUMNS}, dtype=object)
@@ -69,12 +66,16 @@ def _shared_addresses(employees: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["employee_id", "problem", "detail"], dtype=object)
 
 
-def _cycles(problems: pd.DataFrame) -> pd.DataFrame:
-    on_cycle = problems[problems["problem"].isin(["cycle", "self_managed"])]
-    detail = on_cycle["cycle"].where(on_cycle["problem"] == "cycle", on_cycle["employee_id"] + " → " + on_cycle["employee_id"])
+def _cycles(employees: pd.DataFrame) -> pd.DataFrame:
+    """Active people managing themselves or on a cycle of active managers: the same people
+    `derive_reporting_lines` reports as 'self_managed' or 'cycle', without building the lines."""
+    active = employees.loc[employees["status"] == "active", ["employee_id", "manager_id"]]
+    managed = active[active["manager_id"].isin(active["employee_id"])]
+    own = managed["employee_id"] == managed["manager_id"]
+    cycles = {employee_id: f"{employee_id} → {employee_id}" for employee_id in managed.loc[own, "employee_id"]}
+    cycles.update(cycles_of(dict(zip(managed.loc[~own, "employee_id"], managed.loc[~own, "manager_id"]))))
     return pd.DataFrame(
-        {"employee_id": on_cycle["employee_id"].to_numpy(), "problem": MANAGEMENT_CYCLE, "detail": detail.to_numpy()},
-        dtype=object,
+        {"employee_id": list(cycles), "problem": MANAGEMENT_CYCLE, "detail": list(cycles.values())}, dtype=object
     )
 
 

@@ -38,6 +38,8 @@ def clean_text(value: object) -> str | None:
     text without double spaces (nearly every real value) only gets trimmed."""
     if type(value) is not str:
         return None
+    if value.isascii() and value.isprintable() and "  " not in value:  # the common case: only trim
+        return value.strip() or None
     if not value.isprintable() or "  " in value:
         value = " ".join(_REMOVED.sub("", _BREAKS.sub(" ", value)).split())
     if not value.isascii():
