@@ -7,7 +7,6 @@ from personio_pipeline.model import checks
 from personio_pipeline.model.employees import normalise_employees
 from personio_pipeline.model.organisation import (
     derive_reporting_lines,
-    derive_roles,
     derive_teams,
     derive_units,
     nameless_structures,

@@ -10,7 +10,6 @@ from datetime import date
 from itertools import count
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
