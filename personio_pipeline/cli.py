@@ -329,20 +329,24 @@ def _require_apideck_settings() -> None:
         )
 
 
-def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | None = None):
-    """Run the company sync job (or `job_name`) on the current instance, so the run shows in the UI."""
+def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | None = None, verbose: bool = True):
+    """Run the company sync job (or `job_name`) on the current instance, so the run shows in the UI.
+    Not `verbose`: Dagster's console log (which prints every failure's stack trace) stays quiet and
+    `_print_run_summary` says what happened, one line per cause; JSON logs (no traces) always flow."""
     from personio_pipeline.defs.jobs import SYNC_JOB_NAME
     from personio_pipeline.defs.partitions import companies
     from personio_pipeline.definitions import build_defs
+    from personio_pipeline.logs import json_logs_enabled
     from personio_pipeline.teammeter.organisations import UnknownCompanyError
 
     if not _instance().has_dynamic_partition(companies.name, consumer_id):
         raise click.ClickException(str(UnknownCompanyError(consumer_id)))
     job = build_defs().resolve_job_def(job_name or SYNC_JOB_NAME)
+    log_level = "INFO" if verbose or json_logs_enabled() else "CRITICAL"
     result = job.execute_in_process(
         instance=_instance(),
         partition_key=consumer_id,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}, **(run_config or {})},
         raise_on_error=False,
         tags={TRIGGER_TAG: "cli"},
     )
@@ -379,7 +383,7 @@ _WORKSPACE_HELP = ("The deployment's workspace.yaml to take the code location fr
 
 
 def run_company_job(consumer_id: str, job_name: str, ops_config: dict | None, *, in_process: bool,
-                    workspace_file: str | None, needs_apideck: bool) -> bool:
+                    workspace_file: str | None, needs_apideck: bool, verbose: bool | None = None) -> bool:
     """Submit the company's run to the instance and follow it to its end; in this process instead
     when the instance cannot start it (no daemon) or `--in-process` asks for it. True on success."""
     from personio_pipeline.defs.partitions import companies
@@ -396,8 +400,9 @@ def run_company_job(consumer_id: str, job_name: str, ops_config: dict | None, *,
                "(no run queue, no per-company limit, no run launcher)")
     if needs_apideck:
         _require_apideck_settings()
-    result = run_sync(consumer_id, ops_config, job_name)
-    _print_run_summary(consumer_id, result)
+    # verbose None (invitations send): Dagster's run log as before, summary without traces.
+    result = run_sync(consumer_id, ops_config, job_name, verbose=True if verbose is None else verbose)
+    _print_run_summary(consumer_id, result, verbose=bool(verbose))
     return result.success
 
 
@@ -458,24 +463,30 @@ def _print_followed_event(event) -> None:
               help="Allowed share of active users deactivated in this run (default 0.2 or the company's own).")
 @click.option("--full", "full_sync", is_flag=True,
               help="Compare with the store even if nothing changed since the last sync (after raw SQL edits).")
+@click.option("--max-held-back-share", type=float, default=None,
+              help="Share of active people that may newly be held back before the run stops (default 0.05).")
+@click.option("--verbose", is_flag=True, help="Show Dagster's run log and the full trace of a failure (in-process runs).")
 @click.option("--in-process", is_flag=True, help=_IN_PROCESS_HELP)
 @click.option("-w", "--workspace", "workspace_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help=_WORKSPACE_HELP)
 def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: float | None, full_sync: bool,
-         in_process: bool, workspace_file: str | None) -> None:
+         max_held_back_share: float | None, verbose: bool, in_process: bool, workspace_file: str | None) -> None:
     """Sync company CONSUMER_ID now (everything but invitations): a run submitted to this instance's
     run queue and followed until it ends (exit code 1 if it fails). Without a running
-    dagster-daemon, or with --in-process, the run executes in this process."""
+    dagster-daemon, or with --in-process, the run executes in this process. Prints one line per
+    problem (company, step, employee ids and HR field); --verbose adds the run log and stack
+    traces, which the Dagster UI keeps for every run anyway."""
     from personio_pipeline.defs.jobs import SYNC_JOB_NAME
 
     config = {
         "approve_deactivations": approve_deactivations,
         "max_deactivation_share": max_deactivation_share,
         "full_sync": full_sync,
+        "max_held_back_share": max_held_back_share,
     }
     ops_config = {"ops": {"teammeter_sync": {"config": config}}}
     if not run_company_job(consumer_id, SYNC_JOB_NAME, ops_config, in_process=in_process,
-                           workspace_file=workspace_file, needs_apideck=True):
+                           workspace_file=workspace_file, needs_apideck=True, verbose=verbose):
         sys.exit(1)
 
 
@@ -775,7 +786,7 @@ def dev(sandbox_port: int, port: int) -> None:
             pass
 
 
-def _print_run_summary(consumer_id: str, result) -> None:
+def _print_run_summary(consumer_id: str, result, verbose: bool = False) -> None:
     import dagster as dg
 
     status = "succeeded" if result.success else "FAILED"
@@ -787,8 +798,57 @@ def _print_run_summary(consumer_id: str, result) -> None:
             shown = {k: v.value for k, v in metadata.items() if k in _SUMMARY_KEYS}
             described = ", ".join(f"{k.removeprefix('dagster/')}={v}" for k, v in shown.items())
             click.echo(f"  {materialization.asset_key.to_user_string():<32} {described}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            line = check_problem_line(consumer_id, event.step_key, event.event_specific_data)
+            if line:
+                click.echo(f"  {line}")
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            click.echo(f"  step {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
+            click.echo(f"  {failure_line(consumer_id, event.step_key, event.event_specific_data)}")
+            if verbose:
+                click.echo(event.event_specific_data.error.to_string())
+
+
+def failure_line(consumer_id: str, step: str | None, failure) -> str:
+    """One line for a failed step: company, step, what went wrong and, for data problems, the
+    employee ids and HR fields (from the failure's metadata). No stack trace, no address."""
+    from personio_pipeline.logs import error_summary
+
+    data = failure.user_failure_data
+    text = data.description if data is not None and data.description else error_summary(failure.error)
+    line = f"FAILED company '{consumer_id}', step '{step or '(run)'}': {_one_line(text)}"
+    metadata = data.metadata if data is not None else {}
+    ids, fields = metadata.get("employee_ids"), metadata.get("fields")
+    if ids is not None and ids.value:
+        line += f" [employee ids: {_listed(ids.value)}; fields: {', '.join(fields.value) if fields else '-'}]"
+    return line
+
+
+def check_problem_line(consumer_id: str, step: str | None, evaluation) -> str | None:
+    """One line for a failed ERROR check (a data problem: people held back), else None."""
+    import dagster as dg
+
+    if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+        return None
+    metadata = evaluation.metadata
+    ids = metadata.get("employee_ids")
+    fields = metadata.get("fields") or metadata.get("field")
+    field_text = ", ".join(fields.value) if fields is not None and isinstance(fields.value, list) else (
+        fields.value if fields is not None else "-")
+    return (f"HELD BACK company '{consumer_id}', step '{step}', check {evaluation.check_name}: "
+            f"employee ids {_listed(ids.value if ids is not None else [])} (field: {field_text})")
+
+
+def _one_line(text: str, limit: int = 600) -> str:
+    """Whitespace (line breaks included) collapsed, addresses and secrets removed, capped."""
+    from personio_pipeline.redaction import redact, secrets_from_env
+
+    flat = " ".join(text.split())
+    return redact(flat, secrets_from_env(), limit=limit)
+
+
+def _listed(ids: list, limit: int = 20) -> str:
+    more = f" … and {len(ids) - limit} more" if len(ids) > limit else ""
+    return ", ".join(map(str, ids[:limit])) + more
 
 
 _SUMMARY_KEYS = (

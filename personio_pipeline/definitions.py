@@ -12,7 +12,7 @@ from personio_pipeline.defs.jobs import sync_company_job
 from personio_pipeline.defs.resources import default_resources
 from personio_pipeline.defs.retention import change_log_retention_job, change_log_retention_schedule
 from personio_pipeline.defs.schedules import daily_sync
-from personio_pipeline.defs.missing_email_alerts import missing_email_alerts
+from personio_pipeline.defs.check_alerts import held_back_alerts, missing_email_alerts
 from personio_pipeline.defs.sync_failure_sensor import sync_failure_sensor
 from personio_pipeline.defs.webhook_sensor import webhook_sensor
 from personio_pipeline.logs import configure_python_logging, run_loggers
@@ -27,7 +27,8 @@ def build_defs() -> dg.Definitions:
         assets=[raw_employees, *org_assets, teammeter_sync, teammeter_invitations],
         asset_checks=[invitations_delivered],
         jobs=[sync_company_job, invite_company_job, change_log_retention_job],
-        sensors=[missing_email_alerts, connection_sensor, invitation_sensor, sync_failure_sensor, webhook_sensor],
+        sensors=[missing_email_alerts, held_back_alerts, connection_sensor, invitation_sensor, sync_failure_sensor,
+                 webhook_sensor],
         schedules=[daily_sync, change_log_retention_schedule],
         resources=default_resources(),
         # A company run is a short chain of steps: one process per run (one pod per run on

@@ -2,8 +2,10 @@
 
 All checks are evaluated inside the steps that build the tables, which already hold the data
 (separate check steps would reload it: ~11 s per 100,000 employees).
-ERROR checks are blocking: data that would break Teammeter (shared logins, management cycles,
-nameless teams) never reaches the store. WARN checks are advisory and feed the data-team alerts.
+None blocks the company: ERROR checks name records the Teammeter write holds back (shared
+logins, management cycles), WARN checks are advisory; `records_held_back` on teammeter/users
+says what the write held back and feeds the data team's alert. Company-wide stops (mass
+deactivation, an empty list, too many records held back at once) are the safeguard's.
 """
 
 import warnings
@@ -14,6 +16,7 @@ import pandas as pd
 
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.model import checks as verdicts
+from personio_pipeline.model.organisation import nameless_structures
 
 EMPLOYEES = dg.AssetKey(["org", "employees"])
 REPORTING_LINES = dg.AssetKey(["org", "reporting_lines"])
@@ -27,16 +30,18 @@ EMPLOYEE_CHECKS = [
     dg.AssetCheckSpec(MISSING_EMAILS, asset=EMPLOYEES, partitions_def=companies,
                       description="Active people without a usable email cannot log in or be invited "
                       "(WARN; alerts the data team)."),
-    dg.AssetCheckSpec("duplicate_active_emails", asset=EMPLOYEES, blocking=True, partitions_def=companies,
-                      description="Two active people cannot share a login (ERROR, blocks the Teammeter write)."),
+    dg.AssetCheckSpec("duplicate_active_emails", asset=EMPLOYEES, partitions_def=companies,
+                      description="Two active people cannot share a login (ERROR; both are held back, the rest "
+                      "of the company is synced)."),
     dg.AssetCheckSpec("unique_employee_ids", asset=EMPLOYEES, partitions_def=companies,
                       description="Ids served more than once or not at all (resolved in the model; WARN)."),
 ]
 REPORTING_LINE_CHECKS = [
     dg.AssetCheckSpec("unknown_or_inactive_managers", asset=REPORTING_LINES, partitions_def=companies,
                       description="Lines to managers Apideck did not return or who left are dropped (WARN)."),
-    dg.AssetCheckSpec("management_cycles", asset=REPORTING_LINES, blocking=True, partitions_def=companies,
-                      description="Self-management and cycles mean the HR data is broken (ERROR, blocking)."),
+    dg.AssetCheckSpec("management_cycles", asset=REPORTING_LINES, partitions_def=companies,
+                      description="Self-management and cycles mean the HR data is broken (ERROR; the people on "
+                      "them are held back, the rest of the company is synced)."),
 ]
 
 
@@ -63,16 +68,22 @@ def to_result(check_name: str, outcome: verdicts.CheckOutcome, asset_key: dg.Ass
 
 NAMED_TABLES = {"teams": "team_key", "roles": "role_key", "units": "unit_key"}
 NAME_CHECKS = [
-    dg.AssetCheckSpec("names_present", asset=dg.AssetKey(["org", name]), blocking=True, partitions_def=companies,
-                      description=f"Every {name[:-1]} has a non-empty name (ERROR, blocking).")
+    dg.AssetCheckSpec("names_present", asset=dg.AssetKey(["org", name]), partitions_def=companies,
+                      description=f"Every {name[:-1]} has a name in HR (WARN; a nameless one is called "
+                      f"'{name[:-1].capitalize()} <id>' so its people keep it).")
     for name in NAMED_TABLES
 ]
 
+HELD_BACK = "records_held_back"
+USERS = dg.AssetKey(["teammeter", "users"])
+HELD_BACK_CHECK = dg.AssetCheckSpec(
+    HELD_BACK, asset=USERS, partitions_def=companies,
+    description="People the Teammeter write held back (shared address, management cycle): existing users keep "
+    "their previous state, new ones have no access (ERROR; alerts the data team; the rest is synced).",
+)
 
-def names_present_in(name: str, tables: dict[str, pd.DataFrame]) -> verdicts.CheckOutcome:
-    """The names_present verdict for one of teams/roles/units (the pure check takes all three)."""
-    only_this = {
-        other: tables[other] if other == name else pd.DataFrame({"name": [], key: []})
-        for other, key in NAMED_TABLES.items()
-    }
-    return verdicts.names_present(**only_this)
+
+def names_present_in(name: str, employees: pd.DataFrame) -> verdicts.CheckOutcome:
+    """The names_present verdict for one of teams/roles/units."""
+    nameless = nameless_structures(employees)
+    return verdicts.names_present(nameless[nameless["kind"] == name[:-1]])

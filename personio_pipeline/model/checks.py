@@ -1,6 +1,10 @@
 """Data-quality checks over the organisation model, as plain outcomes the Dagster asset checks
 report. Descriptions may end up in logs and alerts, so they never contain an email address;
 metadata names people by HR id and display name only.
+
+None of them stops a company: a shared address or a management cycle holds back the people
+concerned (ERROR: HR must fix them; see `quarantine.py`), a nameless structure gets a fallback
+name (WARN). Company-wide stops are the safeguard's (`teammeter/safeguard.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import pandas as pd
 
 from personio_pipeline.model.employees import NormalisedEmployees
 from personio_pipeline.model.organisation import ReportingLines
+from personio_pipeline.model.quarantine import held_back_ids
 
 PREVIEW_ROWS = 50  # rows in a metadata markdown table
 LISTED_ROWS = 500  # entries in a metadata list; counts always cover everything
@@ -56,7 +61,7 @@ def missing_emails(employees: pd.DataFrame) -> CheckOutcome:
 
 
 def duplicate_active_emails(employees: pd.DataFrame) -> CheckOutcome:
-    """Two active people with one address would share one Teammeter login."""
+    """Two active people with one address would share one Teammeter login: each is held back."""
     active = employees.loc[(employees["status"] == "active") & employees["email"].notna()]
     shared = active[active["email"].duplicated(keep=False)].sort_values(["email", "employee_id"])
     groups = [
@@ -68,13 +73,17 @@ def duplicate_active_emails(employees: pd.DataFrame) -> CheckOutcome:
         severity="ERROR",
         description=(
             f"Addresses shared by active people: {len(groups)} "
-            f"(employee ids: {_listed(shared['employee_id'])})."
+            f"(employee ids: {_listed(shared['employee_id'])}; field: email). They are held back: existing "
+            "users keep their previous state, new ones are created without access, until HR gives each "
+            "their own address. The rest of the company is synced."
             if groups
             else "Every active person has an address of their own."
         ),
         metadata={
             "shared_addresses": len(groups),
             "people": len(shared),
+            "field": "email",
+            "employee_ids": held_back_ids(shared)[:LISTED_ROWS],
             "groups": groups[:LISTED_ROWS],
             "preview_md": _markdown_table(groups, ["employee_ids", "display_names"]),
         },
@@ -107,23 +116,29 @@ def unknown_or_inactive_managers(reporting_lines: ReportingLines) -> CheckOutcom
 
 
 def management_cycles(reporting_lines: ReportingLines) -> CheckOutcome:
-    """People managing themselves, directly or round a cycle, make the hierarchy meaningless."""
+    """People managing themselves, directly or round a cycle, make the hierarchy meaningless:
+    everyone on a cycle is held back."""
     problems = reporting_lines.problems
     self_managed = problems.loc[problems["problem"] == "self_managed", "employee_id"]
     cycles = sorted(problems.loc[problems["problem"] == "cycle", "cycle"].unique())
     named = [f"{employee_id} → {employee_id}" for employee_id in self_managed] + cycles
+    on_cycle = problems[problems["problem"].isin(["self_managed", "cycle"])]
     return CheckOutcome(
         passed=not named,
         severity="ERROR",
         description=(
-            f"Management cycles (self-managed: {len(self_managed)}, longer: {len(cycles)}): "
-            f"{_listed(named, separator='; ')}."
+            f"Management cycles (self-managed: {len(self_managed)}, longer: {len(cycles)}; field: manager): "
+            f"{_listed(named, separator='; ')}. The people on them are held back (existing users keep their "
+            "previous state, new ones are created without access) until HR fixes a manager; the rest of the "
+            "company is synced."
             if named
             else "No one manages themselves, directly or through others."
         ),
         metadata={
             "self_managed": len(self_managed),
             "cycles": len(cycles),
+            "field": "manager",
+            "employee_ids": held_back_ids(on_cycle)[:LISTED_ROWS],
             "named": named[:LISTED_ROWS],
             "preview_md": _markdown_table([{"cycle": text} for text in named], ["cycle"]),
         },
@@ -156,31 +171,56 @@ def unique_employee_ids(normalised: NormalisedEmployees) -> CheckOutcome:
     )
 
 
-def names_present(teams: pd.DataFrame, roles: pd.DataFrame, units: pd.DataFrame) -> CheckOutcome:
-    """Teammeter shows teams, roles and units by name; a nameless one must not reach it."""
-    tables = {"team": (teams, "team_key"), "role": (roles, "role_key"), "unit": (units, "unit_key")}
-    nameless = [
-        {"kind": kind, "key": key}
-        for kind, (table, key_column) in tables.items()
-        for key in table.loc[_blank(table["name"]), key_column]
-    ]
-    counts = {kind: sum(row["kind"] == kind for row in nameless) for kind in tables}
-    named = [f"{row['kind']} {row['key']}" for row in nameless]
+def names_present(nameless: pd.DataFrame) -> CheckOutcome:
+    """Teams, units and roles HR serves without a name (`organisation.nameless_structures`): they
+    carry a fallback name ('Team 4711') so their people still have a team; worth a fix in HR."""
+    kinds = ("team", "role", "unit")
+    rows = _records(nameless, ["kind", "key", "fallback_name", "employee_ids"])
+    counts = {kind: sum(row["kind"] == kind for row in rows) for kind in kinds}
+    named = [f"{row['kind']} {row['key']} → '{row['fallback_name']}'" for row in rows]
     return CheckOutcome(
-        passed=not nameless,
-        severity="ERROR",
+        passed=not rows,
+        severity="WARN",
         description=(
-            f"Without a name (teams: {counts['team']}, roles: {counts['role']}, units: {counts['unit']}): "
-            f"{_listed(named, separator='; ')}."
-            if nameless
+            f"Without a name in HR (teams: {counts['team']}, roles: {counts['role']}, units: {counts['unit']}), "
+            f"given a fallback name: {_listed(named, separator='; ')}. Name them in Personio (or rename them "
+            "in Teammeter: a fallback name never overwrites a name)."
+            if rows
             else "Every team, role and unit has a name."
         ),
         metadata={
             "nameless_teams": counts["team"],
             "nameless_roles": counts["role"],
             "nameless_units": counts["unit"],
-            "nameless": nameless[:LISTED_ROWS],
-            "preview_md": _markdown_table(nameless, ["kind", "key"]),
+            "nameless": rows[:LISTED_ROWS],
+            "preview_md": _markdown_table(rows, ["kind", "key", "fallback_name", "employee_ids"]),
+        },
+    )
+
+
+def records_held_back(held_back: pd.DataFrame) -> CheckOutcome:
+    """What the Teammeter write held back (`quarantine.held_back_records`): one entry per
+    person and problem, with the HR field to fix. Feeds the data team's alert."""
+    columns = ["employee_id", "display_name", "problem", "field", "detail"]
+    people = _records(held_back, columns)
+    ids = held_back_ids(held_back)
+    fields = sorted(set(held_back["field"]))
+    return CheckOutcome(
+        passed=not people,
+        severity="ERROR",
+        description=(
+            f"{len(ids)} people held back (HR fields: {', '.join(fields)}; employee ids: {_listed(ids)}): "
+            "existing users keep their previous state, new ones were created without access. Everyone "
+            "else was synced. Fix the records in Personio; the next sync releases them."
+            if people
+            else "No record was held back."
+        ),
+        metadata={
+            "count": len(ids),
+            "employee_ids": ids[:LISTED_ROWS],
+            "fields": fields,
+            "people": people[:LISTED_ROWS],
+            "preview_md": _markdown_table(people, columns),
         },
     )
 
@@ -193,10 +233,6 @@ def _records(table: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 def _iso(timestamps: pd.Series) -> pd.Series:
     return timestamps.map(lambda timestamp: timestamp.isoformat(), na_action="ignore")
-
-
-def _blank(names: pd.Series) -> pd.Series:
-    return names.isna() | (names.astype(str).str.strip() == "")
 
 
 def _listed(values: Any, separator: str = ", ", limit: int = 20) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from personio_pipeline import addresses
 from personio_pipeline.memory import cyclic_gc_paused
+from personio_pipeline.model.sanitise import DISPLAY_LIMIT, KEY_LIMIT, clean_text, fit_display, fit_key
 from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
 
 # Lower rank wins. Work addresses are the ones the company issues and controls, so an
@@ -109,7 +110,9 @@ def _flat_table(records: Iterable[Any]) -> pd.DataFrame:
     columns["unit_key"] = _keys(department_ids, columns["unit_name"])
     flat = pd.DataFrame(columns, dtype=object)
     flat["display_name"] = _display_names(flat)
-    flat["role_key"] = _map_distinct(flat["role_name"], name_key)
+    flat["role_key"] = _map_distinct(flat["role_name"], _role_key)
+    for column in _DISPLAY_COLUMNS:  # keys above are made from the full names, then names are fitted
+        flat[column] = _fitted(flat[column])
     flat["updated_at"] = pd.to_datetime(flat["updated_at"], format="ISO8601", errors="coerce", utc=True)
     return flat
 
@@ -125,27 +128,22 @@ def _flat_row(record: dict[str, Any]) -> tuple:
     if type(manager) is not dict:
         manager = _EMPTY
     email, email_type, email_problem = _choose_email(get("emails"))
-    title = get("title")
-    title = title.strip() or None if type(title) is str else None
-    unit_name = get("department_name")
-    unit_name = unit_name.strip() or None if type(unit_name) is str else None
-    if unit_name is None:
-        unit_name = get("department")
-        unit_name = unit_name.strip() or None if type(unit_name) is str else None
+    title = clean_text(get("title"))
+    unit_name = clean_text(get("department_name")) or clean_text(get("department"))
     return (
         _identifier(get("id")),
         _identifier(get("employee_number")),
-        _text(get("first_name")),
-        _text(get("last_name")),
-        _text(get("display_name")),
-        _text(get("preferred_name")),
+        clean_text(get("first_name")),
+        clean_text(get("last_name")),
+        clean_text(get("display_name")),
+        clean_text(get("preferred_name")),
         email,
         email_type,
         email_problem,
-        _text(get("employment_status")),
+        clean_text(get("employment_status")),
         get("deleted") is True,
         _identifier(team.get("id")),
-        _text(team.get("name")),
+        clean_text(team.get("name")),
         _identifier(get("department_id")),
         unit_name,
         title or _job_title(get("jobs")),
@@ -170,10 +168,13 @@ def _text(value: Any) -> str | None:
 
 
 def _identifier(value: Any) -> str | None:
-    """Ids are strings in the spec; a connector sending integers still means the same id."""
+    """Ids are strings in the spec; a connector sending integers still means the same id.
+    Cleaned like names and kept within the store's key length (see `sanitise.fit_key`)."""
     if type(value) is int:
         return str(value)
-    return value.strip() or None if type(value) is str else None
+    if type(value) is str and value.isascii() and value.isprintable() and len(value) <= KEY_LIMIT and "  " not in value:
+        return value.strip() or None  # the common case, without two calls
+    return fit_key(clean_text(value))
 
 
 def _date_text(value: Any) -> str | None:
@@ -187,16 +188,34 @@ def _keys(identifiers: list[str | None], names: list[str | None]) -> list[str | 
     """The HR system's id when it has one, else the normalised name (so renames of id-less
     teams become new teams, but spelling variants do not)."""
     return [
-        identifier or (f"name:{name_key(name)}" if name else None)
+        identifier or (fit_key(f"name:{name_key(name)}") if name else None)
         for identifier, name in zip(identifiers, names)
     ]
 
 
 def _job_title(jobs: Any) -> str | None:
     """No position title: the primary job's title, else the first titled job's."""
-    titled = [(job.get("is_primary") is True, title) for job in _mappings(jobs) if (title := _text(job.get("title")))]
+    titled = [(job.get("is_primary") is True, title) for job in _mappings(jobs) if (title := clean_text(job.get("title")))]
     primary = [title for is_primary, title in titled if is_primary]
     return (primary or [title for _, title in titled] or [None])[0]
+
+
+# Texts shown in Teammeter: cut visibly to the store's length (the raw extract keeps them whole).
+_DISPLAY_COLUMNS = ("first_name", "last_name", "display_name", "preferred_name", "team_name", "unit_name", "role_name")
+
+
+def _role_key(title: str) -> str:
+    return fit_key(name_key(title))
+
+
+def _fitted(texts: pd.Series) -> pd.Series:
+    """`sanitise.fit_display` on the (rare) texts longer than the limit; the rest untouched."""
+    long = texts.str.len() > DISPLAY_LIMIT
+    if not long.any():
+        return texts
+    texts = texts.copy()
+    texts[long] = texts[long].map(fit_display)
+    return texts
 
 
 def _display_names(flat: pd.DataFrame) -> pd.Series:

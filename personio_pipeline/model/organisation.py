@@ -1,7 +1,9 @@
 """Normalised employees -> teams, units, roles and reporting lines.
 
 Only active employees count as members or holders and only they get reporting lines: the
-organisation in Teammeter shows who works here now.
+organisation in Teammeter shows who works here now. A team, unit or role no record names gets
+a fallback name from its key ("Team 4711", see `sanitise.fallback_name`) instead of stopping
+the company; `nameless_structures` says which, for the check that reports them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from personio_pipeline.model.sanitise import fallback_name
 from personio_pipeline.model.schema import (
     REPORTING_LINE_COLUMNS,
     REPORTING_PROBLEM_COLUMNS,
@@ -34,7 +37,7 @@ def derive_teams(employees: pd.DataFrame) -> pd.DataFrame:
     """One row per team anyone belongs to; a team sits in a unit when all its active members
     share that one department."""
     members = _rows_with(employees, "team_key", ["team_name", "unit_key", "status"])
-    teams = _named_groups(members, "team_key", "team_name", "member_count")
+    teams = _named_groups(members, "team_key", "team_name", "member_count", "Team")
     teams["unit_key"] = _shared_unit(members)
     return _finish(teams, TEAM_COLUMNS)
 
@@ -42,13 +45,13 @@ def derive_teams(employees: pd.DataFrame) -> pd.DataFrame:
 def derive_units(employees: pd.DataFrame) -> pd.DataFrame:
     """One row per department anyone belongs to."""
     members = _rows_with(employees, "unit_key", ["unit_name", "status"])
-    return _finish(_named_groups(members, "unit_key", "unit_name", "member_count"), UNIT_COLUMNS)
+    return _finish(_named_groups(members, "unit_key", "unit_name", "member_count", "Unit"), UNIT_COLUMNS)
 
 
 def derive_roles(employees: pd.DataFrame) -> pd.DataFrame:
     """One row per position title, matched case- and whitespace-insensitively."""
     holders = _rows_with(employees, "role_key", ["role_name", "status"])
-    return _finish(_named_groups(holders, "role_key", "role_name", "holder_count"), ROLE_COLUMNS)
+    return _finish(_named_groups(holders, "role_key", "role_name", "holder_count", "Role"), ROLE_COLUMNS)
 
 
 def derive_reporting_lines(employees: pd.DataFrame) -> ReportingLines:
@@ -59,7 +62,7 @@ def derive_reporting_lines(employees: pd.DataFrame) -> ReportingLines:
     status_by_id = pd.Series(employees["status"].to_numpy(), index=employees["employee_id"])
     problem = _line_problem(reports, status_by_id)
     candidates = reports[problem.isna()]
-    cycles = _cycles(dict(zip(candidates["employee_id"], candidates["manager_id"])))
+    cycles = cycles_of(dict(zip(candidates["employee_id"], candidates["manager_id"])))
     in_cycle = candidates["employee_id"].isin(cycles.keys())
     problems = pd.concat(
         [
@@ -83,12 +86,39 @@ def nicest_spelling_rank(spelling: str) -> tuple[int, str]:
     return casing, spelling
 
 
-def _named_groups(members: pd.DataFrame, key: str, name_column: str, count_column: str) -> pd.DataFrame:
-    """One row per key with its nicest name and its count of active people."""
+def _named_groups(members: pd.DataFrame, key: str, name_column: str, count_column: str, kind: str) -> pd.DataFrame:
+    """One row per key with its nicest name (the fallback name when no record names it) and
+    its count of active people."""
     groups = pd.DataFrame(index=pd.Index(sorted(members[key].unique()), name=key))
     groups["name"] = _nicest_spellings(members[key], members[name_column])
+    nameless = groups["name"].isna()
+    if nameless.any():
+        groups.loc[nameless, "name"] = [fallback_name(kind, k) for k in groups.index[nameless]]
     groups[count_column] = _active_counts(members, key)
     return groups
+
+
+STRUCTURE_KINDS = {"team": ("team_key", "team_name", "Team"), "unit": ("unit_key", "unit_name", "Unit"),
+                   "role": ("role_key", "role_name", "Role")}
+
+
+def nameless_structures(employees: pd.DataFrame) -> pd.DataFrame:
+    """Teams, units and roles that no record names, so they carry a fallback name: one row per
+    structure with `kind`, `key`, `fallback_name` and the ids of its active people
+    (`employee_ids`, comma-separated, sorted)."""
+    rows = []
+    for kind, (key, name_column, label) in STRUCTURE_KINDS.items():
+        members = _rows_with(employees, key, [name_column, "employee_id", "status"])
+        named = members.loc[members[name_column].notna(), key].unique()
+        for structure_key, group in members[~members[key].isin(named)].groupby(key, sort=True):
+            active = group.loc[group["status"] == "active", "employee_id"]
+            rows.append({"kind": kind, "key": structure_key, "fallback_name": fallback_name(label, structure_key),
+                         "employee_ids": ", ".join(sorted(active, key=_natural))})
+    return pd.DataFrame(rows, columns=["kind", "key", "fallback_name", "employee_ids"], dtype=object)
+
+
+def _natural(employee_id: str) -> tuple:
+    return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)
 
 
 def _rows_with(employees: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
@@ -145,7 +175,7 @@ def _line_problem(reports: pd.DataFrame, status_by_id: pd.Series) -> pd.Series:
     return pd.Series(problem, index=reports.index, dtype=object)
 
 
-def _cycles(manager_of: dict[str, str]) -> dict[str, str]:
+def cycles_of(manager_of: dict[str, str]) -> dict[str, str]:
     """Everyone on a management cycle -> the cycle, e.g. '12 → 15 → 12'. Each person has at
     most one manager, so walking up from every unvisited person finds every cycle, and each
     person is walked over once (linear time)."""

@@ -3,6 +3,10 @@
 The model layer produces them from raw Apideck records; the Teammeter store consumes them.
 Keys identify things within one company: employees by the HR employee id, teams/units/roles by
 the keys below. Never by email or name.
+
+Every text column holds cleaned text (no control characters, NFC, trimmed; see `sanitise.py`):
+names are at most 255 characters (longer ones end in "…"), ids and keys at most 255 (longer
+ones end in "~" and a hash of the whole), so whatever HR serves fits the Teammeter store.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ EMPLOYEE_COLUMNS: dict[str, str] = {
     "status": "'active' | 'inactive' | 'terminated'",
     "raw_status": "Apideck employment_status as served (may be None/other/unknown)",
     "team_key": "stable key of the team (Personio team id, else 'name:<normalised name>'), or None",
-    "team_name": "team name as served, or None",
+    "team_name": "team name as served (cleaned), or None",
     "unit_key": "stable key of the department (department id, else 'name:<normalised name>'), or None",
     "unit_name": "department name, or None",
     "role_key": "normalised position title (casefolded, whitespace collapsed), or None",
@@ -34,7 +38,7 @@ EMPLOYEE_COLUMNS: dict[str, str] = {
 # org/teams — one row per team_key that has at least one employee.
 TEAM_COLUMNS: dict[str, str] = {
     "team_key": "as in employees",
-    "name": "nicest spelling of the team name; None only when no record names it (names_present fails)",
+    "name": "nicest spelling of the team name; 'Team <key>' when no record names it (names_present warns)",
     "unit_key": "unit of the team when all its active members share one department, else None",
     "member_count": "active members",
 }
@@ -42,7 +46,7 @@ TEAM_COLUMNS: dict[str, str] = {
 # org/units — one row per department.
 UNIT_COLUMNS: dict[str, str] = {
     "unit_key": "as in employees",
-    "name": "nicest spelling of the department name; None only when no record names it (names_present fails)",
+    "name": "nicest spelling of the department name; 'Unit <key>' when no record names it (names_present warns)",
     "member_count": "active members",
 }
 

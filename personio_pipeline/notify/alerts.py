@@ -1,5 +1,5 @@
 """Data-team alerts about people without a usable email: who is new since the last alert, and
-the message text. Pure functions; the sensor in `defs/missing_email_alerts.py` does the I/O.
+the message text. Pure functions; the sensors in `defs/check_alerts.py` do the I/O.
 
 Alerts name people by HR id, name and team, never by email address.
 """
@@ -93,3 +93,58 @@ class ConnectionAlert:
             "since": self.since,
             "text": self.text,
         }
+
+
+@dataclass(frozen=True)
+class HeldBackAlert:
+    """People whose HR record the sync held back (shared address, management cycle) and who
+    were not reported before: their record needs a fix in Personio."""
+
+    consumer_id: str
+    new_people: list[dict[str, Any]]
+    still_held_back: int
+
+    @property
+    def subject(self) -> str:
+        count = len(self.new_people)
+        return f"[personio_pipeline] {self.consumer_id}: {count} {'person' if count == 1 else 'people'} held back from the sync"
+
+    @property
+    def text(self) -> str:
+        lines = [
+            f"Company '{self.consumer_id}': the sync held back {len(self.new_people)} people not reported before "
+            f"({self.still_held_back} in all). Existing users keep their previous state, new people were created "
+            "without access; everyone else was synced. Fix the HR field named below in Personio; the next sync "
+            "releases them.",
+            "",
+            "employee id | name | problem | field | detail",
+        ]
+        for person in self.new_people:
+            lines.append(
+                f"{person.get('employee_id')} | {person.get('display_name') or '-'} | {person.get('problem')} | "
+                f"{person.get('field')} | {person.get('detail') or '-'}"
+            )
+        return "\n".join(lines) + "\n"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": "held_back",
+            "consumer_id": self.consumer_id,
+            "new_people": self.new_people,
+            "still_held_back": self.still_held_back,
+            "text": self.text,
+        }
+
+
+def held_back_alert(consumer_id: str, people: list[dict[str, Any]], already_alerted: set[str]) -> HeldBackAlert | None:
+    """An alert for the (person, problem) pairs not reported before, or None. Entries are keyed
+    '<employee id>|<problem>', so a person held back for a second reason is reported again."""
+    new_people = [person for person in people if held_back_key(person) not in already_alerted]
+    if not new_people:
+        return None
+    held = len({str(person["employee_id"]) for person in people})
+    return HeldBackAlert(consumer_id=consumer_id, new_people=new_people, still_held_back=held)
+
+
+def held_back_key(person: dict[str, Any]) -> str:
+    return f"{person['employee_id']}|{person.get('problem')}"

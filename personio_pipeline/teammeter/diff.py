@@ -4,11 +4,17 @@ No database access here, so the rules can be tested in milliseconds: `sync.py` l
 `Snapshot`, asks `plan_sync` for a `SyncPlan`, checks the safeguard and applies the plan.
 Plans speak in HR keys (employee id, unit/team/role key); `sync.py` turns keys into row ids.
 Only rows with source 'hr' are ever planned (see `ownership.py`).
+
+People held back (`model/quarantine.py`) are left out of the plan: an existing user keeps their
+row and open links exactly as they are (and so do the teams, units and roles those point to),
+a new person is created without email or access. Everyone else is planned as usual, leavers
+included.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import repeat
 from typing import NamedTuple
@@ -16,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from personio_pipeline.model.sanitise import fallback_name
 from personio_pipeline.teammeter.ownership import CONFLICT_KEPT_TEAMMETER, HR, resolve_email
 
 ACTIVE_STATUS = "active"
@@ -145,55 +152,85 @@ def validate_model(model: OrgModel) -> None:
     _require(not (lines["employee_id"] == lines["manager_id"]).any(), "org/reporting_lines has self-managers")
 
 
-def plan_sync(snapshot: Snapshot, model: OrgModel) -> SyncPlan:
-    """What the sync must do so that the store's HR rows match the model."""
+def plan_sync(snapshot: Snapshot, model: OrgModel, held_back: Collection[str] = ()) -> SyncPlan:
+    """What the sync must do so that the store's HR rows match the model, leaving out the
+    people in `held_back` (employee ids; see the module docstring)."""
     validate_model(model)
     employees = _clean(model.employees, REQUIRED_COLUMNS["employees"])
     employees["display_name"] = employees["display_name"].where(
         employees["display_name"].notna(), employees["employee_id"]
     )
     active = employees[employees["status"] == ACTIVE_STATUS]
-
-    teams = _clean(model.teams, REQUIRED_COLUMNS["teams"])
-    teams = teams[teams["team_key"].isin(active["team_key"])]
-    units = _clean(model.units, REQUIRED_COLUMNS["units"])
-    units = units[units["unit_key"].isin(pd.concat([active["unit_key"], teams["unit_key"]]))]
-    roles = _clean(model.roles, REQUIRED_COLUMNS["roles"])
-    roles = roles[roles["role_key"].isin(active["role_key"])]
+    held = set(held_back) & set(active["employee_id"])
+    kept = snapshot.users[snapshot.users["employee_id"].isin(held)]  # existing users held back: untouched
+    kept_ids = set(kept["employee_id"])
+    active = active.assign(email=active["email"].where(~active["employee_id"].isin(held), None))  # new: no access
+    applied = active[~active["employee_id"].isin(kept_ids)]
 
     unit_key_by_id = _by_id(snapshot.units, "unit_key")
     employee_by_id = _by_id(snapshot.users, "employee_id")
+    team_key_by_id, role_key_by_id = _by_id(snapshot.teams, "team_key"), _by_id(snapshot.roles, "role_key")
+    memberships = _open_hr_links(snapshot.team_memberships, employee_by_id, "team_id", team_key_by_id, "team_key")
+    assignments = _open_hr_links(snapshot.user_roles, employee_by_id, "role_id", role_key_by_id, "role_key")
+    lines = _open_hr_links(snapshot.reporting_lines, employee_by_id, "manager_user_id", employee_by_id, "manager_id")
+
+    # What the people left untouched still point to must stay active.
+    kept_teams = set(memberships.loc[memberships["employee_id"].isin(kept_ids), "team_key"].dropna())
+    kept_roles = set(assignments.loc[assignments["employee_id"].isin(kept_ids), "role_key"].dropna())
+    kept_unit_ids = pd.concat([kept["unit_id"], snapshot.teams.loc[snapshot.teams["team_key"].isin(kept_teams), "unit_id"]])
+    kept_units = set(kept_unit_ids.dropna().map(unit_key_by_id).dropna())
+
+    teams = _clean(model.teams, REQUIRED_COLUMNS["teams"])
+    teams = teams[teams["team_key"].isin(applied["team_key"])]
+    units = _clean(model.units, REQUIRED_COLUMNS["units"])
+    units = units[units["unit_key"].isin(pd.concat([applied["unit_key"], teams["unit_key"]]))]
+    roles = _clean(model.roles, REQUIRED_COLUMNS["roles"])
+    roles = roles[roles["role_key"].isin(applied["role_key"])]
+
     current_teams = snapshot.teams.assign(unit_key=snapshot.teams["unit_id"].map(unit_key_by_id))
     current_users = snapshot.users.assign(unit_key=snapshot.users["unit_id"].map(unit_key_by_id))
+    current_users = current_users[~current_users["employee_id"].isin(kept_ids)]
+    current_units, current_teams, current_roles = _hr(snapshot.units), _hr(current_teams), _hr(snapshot.roles)
+    wanted_lines = _clean(model.reporting_lines, REQUIRED_COLUMNS["reporting_lines"])
+    inactive_kept = set(kept.loc[~kept["active"].astype(bool), "employee_id"])
+    wanted_lines = wanted_lines[~wanted_lines["employee_id"].isin(kept_ids) & ~wanted_lines["manager_id"].isin(inactive_kept)]
     plans = [
-        _diff_rows("unit", "unit_key", ("name",), _hr(snapshot.units), units),
-        _diff_rows("team", "team_key", ("name", "unit_key"), _hr(current_teams), teams),
-        _diff_rows("role", "role_key", ("name",), _hr(snapshot.roles), roles),
-        _plan_users(current_users, active),
+        _diff_rows("unit", "unit_key", ("name",), current_units, _given_names(units, current_units, "unit_key", "Unit"),
+                   keep=kept_units),
+        _diff_rows("team", "team_key", ("name", "unit_key"), current_teams,
+                   _given_names(teams, current_teams, "team_key", "Team"), keep=kept_teams),
+        _diff_rows("role", "role_key", ("name",), current_roles, _given_names(roles, current_roles, "role_key", "Role"),
+                   keep=kept_roles),
+        _plan_users(current_users, applied),
         _diff_links(
             "team_membership",
             "team_key",
-            _open_hr_links(
-                snapshot.team_memberships, employee_by_id, "team_id", _by_id(snapshot.teams, "team_key"), "team_key"
-            ),
-            active[["employee_id", "team_key"]].dropna(),
+            memberships[~memberships["employee_id"].isin(kept_ids)],
+            applied[["employee_id", "team_key"]].dropna(),
         ),
         _diff_links(
             "user_role",
             "role_key",
-            _open_hr_links(
-                snapshot.user_roles, employee_by_id, "role_id", _by_id(snapshot.roles, "role_key"), "role_key"
-            ),
-            active[["employee_id", "role_key"]].dropna(),
+            assignments[~assignments["employee_id"].isin(kept_ids)],
+            applied[["employee_id", "role_key"]].dropna(),
         ),
-        _diff_links(
-            "reporting_line",
-            "manager_id",
-            _open_hr_links(snapshot.reporting_lines, employee_by_id, "manager_user_id", employee_by_id, "manager_id"),
-            _clean(model.reporting_lines, REQUIRED_COLUMNS["reporting_lines"]),
-        ),
+        _diff_links("reporting_line", "manager_id", lines[~lines["employee_id"].isin(kept_ids)], wanted_lines),
     ]
     return SyncPlan({plan.entity: plan for plan in plans})
+
+
+def _given_names(wanted: pd.DataFrame, current: pd.DataFrame, key: str, kind: str) -> pd.DataFrame:
+    """A structure HR serves without a name carries its fallback name ('Team 4711'): that names
+    a new row, but never overwrites the name an existing row has (given in Teammeter, or by HR
+    before its name went missing)."""
+    fallback = wanted["name"] == wanted[key].map(lambda k: fallback_name(kind, k))
+    if not fallback.any():
+        return wanted
+    existing = current.set_index(key)["name"]
+    known = fallback & wanted[key].isin(existing.index)
+    wanted = wanted.copy()
+    wanted.loc[known, "name"] = wanted.loc[known, key].map(existing)
+    return wanted
 
 
 def _plan_users(current: pd.DataFrame, active: pd.DataFrame) -> EntityPlan:
@@ -246,8 +283,10 @@ def _diff_rows(
     current: pd.DataFrame,
     wanted: pd.DataFrame,
     on_deactivate: dict | None = None,
+    keep: Collection[str] = (),
 ) -> EntityPlan:
-    """Rows keyed by `key`: wanted rows are active with the wanted fields, others deactivated."""
+    """Rows keyed by `key`: wanted rows are active with the wanted fields, others deactivated
+    (except those in `keep`, left as they are)."""
     creates = wanted.loc[~wanted[key].isin(current[key]), [key, *fields]].reset_index(drop=True)
     old = current[["id", key, "active", *fields]].merge(
         wanted[[key, *fields]], on=key, how="left", suffixes=("_old", ""), indicator=True
@@ -259,7 +298,7 @@ def _diff_rows(
 
     reactivate = old[found & ~was_active]
     update = old[found & was_active & changed]
-    deactivate = old[~found & was_active]
+    deactivate = old[~found & was_active & ~old[key].isin(list(keep)).to_numpy()]
 
     stay = pd.concat([reactivate, update])[["id", key, *fields]].assign(active=True)
     gone = deactivate[["id", key, *(f + "_old" for f in fields)]]

@@ -19,6 +19,10 @@ Every unit, team, role, team membership, role assignment and reporting line has 
 | user: has_access                      | derived   | active and has an email                                     |
 | unit/team/role with source 'hr'       | HR        | creates, renames, moves a team to its unit; deactivates it  |
 |                                       |           | while no active person is in it, reactivates it when one is |
+|                                       |           | A fallback name ('Team 4711': HR has none) names a new row  |
+|                                       |           | but never overwrites a name the row has                     |
+| a person held back (quarantine)       | -         | nothing of theirs changes; a new one is created without     |
+|                                       |           | address or access (see `model/quarantine.py`)               |
 | membership/role/line with source 'hr' | HR        | starts new links and ends old ones (`ended_at`); an ended   |
 |                                       |           | link is never reopened, so history stays                    |
 | anything with source 'teammeter'      | Teammeter | never touched: not renamed, deactivated, ended or deleted,  |

@@ -2,7 +2,9 @@
 unit, role and manager (and where each came from), plus summary counts, as table, JSON or CSV.
 
 A person can be in several teams, hold several roles or have several managers (HR and
-Teammeter ones side by side); those cells list them all, HR first, joined by '; '.
+Teammeter ones side by side); those cells list them all, HR first, joined by '; '. A person the
+sync holds back (shared address, management cycle) is marked in `held_back` with the problem,
+the HR field to fix and who else is involved.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import defaultdict
 
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.teammeter import held_back, organisations
 from personio_pipeline.teammeter.schema import (
     invitations,
     reporting_lines,
@@ -41,6 +43,7 @@ COLUMNS = (
     "manager_source",
     "invited",
     "invitation",
+    "held_back",
 )
 FORMATS = ("table", "json", "csv")
 SEPARATOR = "; "
@@ -83,6 +86,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
             )
         ).scalars()
     )
+    held = held_back.open_by_employee(conn, org.id)
     rows = []
     for person in people:
         team, team_source = team_cells.get(person.id, ("", ""))
@@ -104,6 +108,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
                 "manager_source": manager_source,
                 "invited": person.id in invited,
                 "invitation": latest_invitation.get(person.id, ""),
+                "held_back": held.get(person.employee_id, ""),
             }
         )
     return sorted(rows, key=lambda row: _natural(row["employee_id"]))
@@ -124,6 +129,7 @@ def review_summary(conn: sa.Connection, consumer_id: str) -> dict:
     for name, table in (("teams", teams), ("units", units), ("roles", roles)):
         summary[name] = _count(conn, table, org.id, table.c.active)
     summary["reporting_lines"] = _count(conn, reporting_lines, org.id, reporting_lines.c.ended_at.is_(None))
+    summary["held_back"] = len(held_back.open_by_employee(conn, org.id))
     summary["invited"] = conn.execute(
         sa.select(sa.func.count(sa.distinct(invitations.c.user_id))).where(
             invitations.c.organisation_id == org.id, invitations.c.status == "sent"
@@ -191,4 +197,4 @@ def _cell(value) -> str:
 
 def _natural(employee_id: str) -> tuple:
     """Numeric ids in numeric order (2 before 10), others after them alphabetically."""
-    return (0, int(employee_id), "") if employee_id.isdigit() else (1, 0, employee_id)
+    return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)

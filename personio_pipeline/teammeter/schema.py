@@ -227,6 +227,37 @@ company_offboardings = sa.Table(
     sa.Index("ix_company_offboardings_organisation_id", "organisation_id"),
 )
 
+# -- quarantine: people the sync holds back (migration 0009) ----------------------------------
+
+HELD_BACK_PROBLEMS = ("duplicate_email", "management_cycle")
+
+_problem = sa.Column("problem", sa.String(32), nullable=False)
+held_back_records = sa.Table(
+    "held_back_records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    _organisation_id(),
+    sa.Column("employee_id", sa.String(255), nullable=False),
+    _problem,
+    sa.Column("field", sa.String(32), nullable=False),  # the HR field to fix: email | manager
+    sa.Column("detail", sa.Text),  # who else is involved (ids, a cycle), never an address
+    sa.Column("held_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.String(255)),  # the sync that first held it back
+    sa.Column("released_at", sa.DateTime(timezone=True)),  # NULL while held back
+    sa.Column("released_run_id", sa.String(255)),
+    _one_of(_problem, HELD_BACK_PROBLEMS, "problem_known"),
+    # One open record per person and problem; released ones stay as history.
+    sa.Index(
+        "uq_held_back_records_open",
+        "organisation_id",
+        "employee_id",
+        "problem",
+        unique=True,
+        sqlite_where=sa.text("released_at IS NULL"),
+        postgresql_where=sa.text("released_at IS NULL"),
+    ),
+)
+
 # -- observability: one row per sync attempt of a company, and the per-company summary view ----
 
 SYNC_RUN_STATUSES = ("succeeded", "failed")

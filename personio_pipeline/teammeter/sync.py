@@ -4,6 +4,9 @@ load (one SELECT per table) -> `diff.plan_sync` (pure) -> safeguard -> apply (bu
 per table and action) -> change log -> organisation sync times. Any failure rolls everything
 back, and two syncs of one company never interleave: the transaction holds the company lock
 from the start (PostgreSQL: the organisation row FOR UPDATE; SQLite: BEGIN IMMEDIATE).
+
+Records that cannot be applied safely (`model/quarantine.py`) are held back one by one and
+remembered in `held_back_records`; the rest of the company is written.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from personio_pipeline.memory import cyclic_gc_paused
+from personio_pipeline.model.quarantine import HELD_BACK_COLUMNS, held_back_ids, held_back_records
+from personio_pipeline.teammeter import held_back as held_back_store
 from personio_pipeline.teammeter import organisations, safeguard, unchanged
 from personio_pipeline.teammeter.diff import (
     ENTITIES,
@@ -52,6 +57,7 @@ PREVIEW_SECTIONS = (
     ("Deactivations", ("deactivate", "end")),
     ("Reactivations", ("reactivate",)),
     ("Conflicts (Teammeter value kept)", (CONFLICT_KEPT_TEAMMETER,)),
+    ("Held back (HR record to fix) and released", (held_back_store.HOLD_BACK, held_back_store.RELEASE)),
 )
 PREVIEW_ACTIONS = tuple(action for _, actions in PREVIEW_SECTIONS for action in actions)
 
@@ -110,6 +116,8 @@ class SyncResult:
     rows_written: int
     changes: list[Change] = field(repr=False)
     diff_skipped: bool = False  # model and store as the last sync left them: nothing to compare
+    # People held back in this run (HELD_BACK_COLUMNS), newly or still; empty when none.
+    held_back: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(HELD_BACK_COLUMNS)), repr=False)
 
     def preview_markdown(self, limit: int = 50) -> str:
         """Totals per entity and action, then up to `limit` changes per section."""
@@ -147,9 +155,12 @@ def sync_company(
     max_deactivation_share: float | None = None,
     approve_deactivations: bool = False,
     full_sync: bool = False,
+    max_held_back_share: float | None = None,
     after_stage: Callable[[str], None] | None = None,
 ) -> SyncResult:
-    """Make the company's HR rows in Teammeter match `model`; all or nothing.
+    """Make the company's HR rows in Teammeter match `model`, all or nothing, holding back the
+    records that cannot be applied safely (unless so many are new that the run stops, see
+    `safeguard.check_held_back`).
 
     When the model and the store are what the last committed sync left, the diff is skipped
     (see `unchanged.py`); `full_sync` always diffs. `after_stage` is called with each name in
@@ -157,17 +168,27 @@ def sync_company(
     """
     now = now or datetime.now(timezone.utc)
     fingerprint = unchanged.model_fingerprint(model)
+    held_back = held_back_records(model.employees)
     with cyclic_gc_paused(), company_transaction(engine) as conn:
         organisation = organisations.lock(conn, consumer_id)
         safeguard.refuse_empty(organisation, len(model.employees))
         safeguard.limit_for(organisation, max_deactivation_share)  # a bad setting fails every run
+        safeguard.held_back_limit(max_held_back_share)
         if not full_sync and unchanged.unchanged_since_last_sync(conn, organisation.id, fingerprint, now):
             _mark_synced(conn, organisation.id, now)
             record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
                            rows_written=0, counts={})
-            return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True)
+            return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True, held_back=held_back)
+        held_before = held_back_store.open_records(conn, organisation.id)
+        safeguard.check_held_back(
+            organisation,
+            active_people=int((model.employees["status"] == "active").sum()),
+            newly_held=held_back_store.newly_held(held_back, held_before),
+            fields=sorted(set(held_back["field"])),
+            run_share=max_held_back_share,
+        )
         snapshot = load_snapshot(conn, organisation.id)
-        plan = plan_sync(snapshot, model)
+        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back))
         safeguard.check_deactivations(
             organisation,
             active_users=snapshot.active_users,
@@ -175,12 +196,23 @@ def sync_company(
             run_share=max_deactivation_share,
             approved=approve_deactivations,
         )
-        rows_written = _apply(conn, organisation.id, plan, snapshot, run_id, now, after_stage or _no_hook)
+        holds = held_back_store.record(conn, organisation.id, held_back, held_before, run_id, now)
+        rows_written = _apply(conn, organisation.id, plan, snapshot, run_id, now, after_stage or _no_hook, holds)
+        counts = _counts(plan, holds)
         unchanged.remember(conn, organisation.id, fingerprint, now)
         # Observability: the attempt's summary commits with the data, or not at all.
         record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
-                       rows_written=rows_written, counts=plan.counts())
-    return SyncResult(consumer_id, run_id, plan.counts(), rows_written, plan.changes())
+                       rows_written=rows_written, counts=counts)
+    return SyncResult(consumer_id, run_id, counts, rows_written, plan.changes() + holds, held_back=held_back)
+
+
+def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
+    """The plan's counts plus holds and releases (under 'user')."""
+    counts = plan.counts()
+    for change in holds:
+        tally = counts.setdefault(change.entity, {})
+        tally[change.action] = tally.get(change.action, 0) + 1
+    return counts
 
 
 @contextmanager
@@ -221,6 +253,7 @@ def _apply(
     run_id: str,
     now: datetime,
     after_stage: Callable[[str], None],
+    holds: list[Change],
 ) -> int:
     ids = {
         "unit": _key_to_id(snapshot.units, "unit_key"),
@@ -239,7 +272,7 @@ def _apply(
             table, refs = LINK_TABLES[entity]
             written += _apply_links(conn, table, _with_ids(plan[entity], refs, ids), organisation_id, now)
         after_stage(entity)
-    changes = plan.changes()
+    changes = plan.changes() + holds
     log = pd.DataFrame(changes, columns=["entity", "entity_key", "action", "before", "after"])
     constants = {"organisation_id": organisation_id, "run_id": run_id, "at": now}
     _insert_many(conn, change_log, log, constants)

@@ -20,7 +20,7 @@ from personio_pipeline.defs.assets.apideck import raw_employees
 from personio_pipeline.defs.assets.org import org_assets
 from personio_pipeline.defs.checks import EMPLOYEES, MISSING_EMAILS
 from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.defs.missing_email_alerts import (
+from personio_pipeline.defs.check_alerts import (
     COMPANIES_PER_TICK,
     batches,
     missing_email_alerts,

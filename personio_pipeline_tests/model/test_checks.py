@@ -5,7 +5,12 @@ import pandas as pd
 
 from personio_pipeline.model import checks
 from personio_pipeline.model.employees import normalise_employees
-from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.model.organisation import (
+    derive_reporting_lines,
+    derive_teams,
+    derive_units,
+    nameless_structures,
+)
 
 TODAY = date(2025, 6, 1)
 
@@ -151,22 +156,31 @@ class TestUniqueEmployeeIds:
 
 
 class TestNamesPresent:
-    def test_nameless_team_is_an_error(self):
-        table = employees(record("1", team={"id": "t9", "name": None}, title="Tester", department_name="QA"))
-        outcome = checks.names_present(derive_teams(table), derive_roles(table), derive_units(table))
-        assert not outcome.passed and outcome.severity == "ERROR"
-        assert outcome.metadata["nameless"] == [{"kind": "team", "key": "t9"}]
-        assert "team t9" in outcome.description
+    def test_nameless_team_gets_a_fallback_name_and_a_warning(self):
+        table = employees(record("1", team={"id": "t9", "name": None}, title="Tester", department_name="QA"),
+                          record("2", team={"id": "t9", "name": "  "}, title="Tester", department_name="QA"))
+        assert derive_teams(table).set_index("team_key").loc["t9", "name"] == "Team t9"
+        outcome = checks.names_present(nameless_structures(table))
+        assert not outcome.passed and outcome.severity == "WARN"
+        assert outcome.metadata["nameless"] == [
+            {"kind": "team", "key": "t9", "fallback_name": "Team t9", "employee_ids": "1, 2"}
+        ]
+        assert "team t9 → 'Team t9'" in outcome.description
 
-    def test_blank_names_count_too(self):
-        teams = pd.DataFrame({"team_key": ["t1"], "name": ["  "], "unit_key": [None], "member_count": [1]})
-        empty_roles = pd.DataFrame({"role_key": [], "name": [], "holder_count": []})
-        empty_units = pd.DataFrame({"unit_key": [], "name": [], "member_count": []})
-        assert not checks.names_present(teams, empty_roles, empty_units).passed
+    def test_a_unit_named_by_one_record_is_not_nameless(self):
+        table = employees(record("1", department_id="d1", department_name=None),
+                          record("2", department_id="d1", department_name="QA"))
+        assert nameless_structures(table).empty
+        assert derive_units(table).set_index("unit_key").loc["d1", "name"] == "QA"
+
+    def test_nameless_unit_from_control_characters_only(self):
+        table = employees(record("1", department_id="d7", department_name="\x00\t\n"))
+        assert derive_units(table).set_index("unit_key").loc["d7", "name"] == "Unit d7"
+        assert checks.names_present(nameless_structures(table)).metadata["nameless_units"] == 1
 
     def test_all_named_passes(self):
         table = employees(record("1", title="Tester", department_name="QA"))
-        assert checks.names_present(derive_teams(table), derive_roles(table), derive_units(table)).passed
+        assert checks.names_present(nameless_structures(table)).passed
 
 
 def test_previews_are_capped_and_metadata_is_plain_json():

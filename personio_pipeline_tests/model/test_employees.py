@@ -285,7 +285,7 @@ def test_garbage_updated_at_counts_as_unknown():
     "team, expected",
     [
         ({"id": "t9", "name": "Platform"}, ("t9", "Platform")),
-        ({"id": None, "name": "  Platform   Team "}, ("name:platform team", "Platform   Team")),
+        ({"id": None, "name": "  Platform   Team "}, ("name:platform team", "Platform Team")),  # cleaned
         ({"name": "PLATFORM team"}, ("name:platform team", "PLATFORM team")),
         ({"id": None, "name": None}, (None, None)),
         ({}, (None, None)),
@@ -315,7 +315,7 @@ def test_unit_key(attributes, expected):
 @pytest.mark.parametrize(
     "title, jobs, expected",
     [
-        ("  Senior   Engineer ", [], ("Senior   Engineer", "senior engineer")),
+        ("  Senior   Engineer ", [], ("Senior Engineer", "senior engineer")),  # cleaned
         (None, [{"title": "Tester", "is_primary": False}, {"title": "Lead", "is_primary": True}], ("Lead", "lead")),
         (None, [{"title": None, "is_primary": True}, {"title": "Tester", "is_primary": None}], ("Tester", "tester")),
         ("", [{"title": "Tester"}], ("Tester", "tester")),

@@ -61,9 +61,9 @@ class TestTeams:
         table = employees(*(person(str(i), team_key="t", team_name="T", unit_key=unit) for i, unit in enumerate(units)))
         assert derive_teams(table).loc[0, "unit_key"] == expected
 
-    def test_team_without_any_name_keeps_its_row_for_the_names_check(self):
+    def test_team_without_any_name_gets_its_fallback_name(self):
         teams = derive_teams(employees(person("1", team_key="t1", team_name=None)))
-        assert teams.to_dict("records") == [{"team_key": "t1", "name": None, "unit_key": None, "member_count": 1}]
+        assert teams.to_dict("records") == [{"team_key": "t1", "name": "Team t1", "unit_key": None, "member_count": 1}]
 
     def test_renamed_team_takes_the_spelling_most_members_carry(self):
         table = employees(

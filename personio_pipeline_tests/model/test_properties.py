@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from personio_pipeline.model import checks
 from personio_pipeline.model.employees import check_email, normalise_employees
-from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.model.organisation import (
+    derive_reporting_lines,
+    derive_roles,
+    derive_teams,
+    derive_units,
+    nameless_structures,
+)
+from personio_pipeline.model.quarantine import held_back_records
+from personio_pipeline.model.sanitise import clean_text, fit_key
 from personio_pipeline.model.schema import EMPLOYEE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
 
 TODAY = date(2025, 6, 1)
@@ -114,8 +122,8 @@ record_lists = st.lists(st.one_of(any_records, working_records), max_size=25)
 
 
 def served_id(record: dict) -> str | None:
-    value = record.get("id")
-    return value.strip() or None if isinstance(value, str) else None
+    """The id as the model keys it: cleaned text (control characters out), within the key length."""
+    return fit_key(clean_text(record.get("id")))
 
 
 @MODEL_SETTINGS
@@ -176,14 +184,15 @@ def test_derived_tables_and_checks_keep_their_contracts(records):
     assert list(teams.columns) == list(TEAM_COLUMNS) and list(units.columns) == list(UNIT_COLUMNS)
     assert list(roles.columns) == list(ROLE_COLUMNS)
     assert teams["member_count"].sum() <= active and roles["holder_count"].sum() <= active
-    assert roles["name"].notna().all()
+    assert roles["name"].notna().all() and teams["name"].notna().all() and units["name"].notna().all()
     outcomes = [
         checks.missing_emails(table),
         checks.duplicate_active_emails(table),
         checks.unknown_or_inactive_managers(reporting),
         checks.management_cycles(reporting),
         checks.unique_employee_ids(normalised),
-        checks.names_present(teams, roles, units),
+        checks.names_present(nameless_structures(table)),
+        checks.records_held_back(held_back_records(table)),
     ]
     for outcome in outcomes:
         assert json.loads(json.dumps(outcome.metadata)) == outcome.metadata
@@ -232,6 +241,8 @@ def test_cycles_are_exactly_the_management_loops(manager_of):
     ]
     problems = derive_reporting_lines(normalise_employees(records, TODAY).table).problems
     looped = problems.loc[problems["problem"].isin(["cycle", "self_managed"]), "employee_id"]
+    held = held_back_records(normalise_employees(records, TODAY).table)
+    assert set(held["employee_id"]) == set(looped), "exactly the people on cycles are held back"
     known = {person: manager for person, manager in manager_of.items() if manager in manager_of}
     assert set(looped) == {person for person in known if on_a_cycle(person, known)}
     for cycle in problems.loc[problems["problem"] == "cycle", "cycle"]:

@@ -54,6 +54,7 @@ def test_rows_show_each_user_with_sources(reviewed):
         "manager_source": "",
         "invited": True,
         "invitation": "sent",
+        "held_back": "",
     }
     assert (by_id["2"]["team"], by_id["2"]["team_source"]) == ("Platform; Guild", "hr; teammeter")
     assert (by_id["2"]["manager_employee_id"], by_id["2"]["manager_source"]) == ("1; 6", "hr; teammeter")
@@ -72,6 +73,7 @@ def test_summary_counts(reviewed):
         "units": 2,
         "roles": 4,
         "reporting_lines": 6,
+        "held_back": 0,
         "invited": 1,
     }
 

@@ -81,8 +81,10 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract):
 
 
 STRUCTURE = {
-    "teams": "Teams from Personio teams, with their active member count and unit when unambiguous.",
-    "units": "Units (Teammeter's name for Personio departments) with their active member count.",
+    "teams": "Teams from Personio teams, with their active member count and unit when unambiguous "
+    "(a team without a name in HR is called 'Team <id>').",
+    "units": "Units (Teammeter's name for Personio departments) with their active member count "
+    "(a unit without a name in HR is called 'Unit <id>').",
     "roles": "Roles from Personio positions: one per distinct title, matched case- and "
     "whitespace-insensitively, keeping the nicest spelling.",
     "reporting_lines": "Manager → report lines between active people. Lines to unknown or inactive "
@@ -115,7 +117,7 @@ def org_structure(employees: pd.DataFrame):
     yield dg.Output(tables["units"], output_name="units", metadata=table_metadata(tables["units"], schema.UNIT_COLUMNS))
     yield dg.Output(tables["roles"], output_name="roles", metadata=table_metadata(tables["roles"], schema.ROLE_COLUMNS))
     for name in NAMED_TABLES:
-        yield to_result("names_present", names_present_in(name, tables), dg.AssetKey(["org", name]))
+        yield to_result("names_present", names_present_in(name, employees), dg.AssetKey(["org", name]))
 
     result = derive_reporting_lines(employees)
     problems = result.problems

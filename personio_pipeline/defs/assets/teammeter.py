@@ -1,14 +1,17 @@
 """Teammeter layer: one multi-asset writes a company's users, units, teams, memberships, roles,
 role assignments and reporting lines in one transaction, so a failure anywhere leaves Teammeter
-as it was. One asset key per table keeps the lineage readable."""
+as it was. One asset key per table keeps the lineage readable. Records that cannot be applied
+safely are held back one by one and reported by the `records_held_back` check."""
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from personio_pipeline.defs.checks import HELD_BACK, HELD_BACK_CHECK, to_result
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import TeammeterDatabase
 from personio_pipeline.defs.retries import retry_transient_errors
+from personio_pipeline.model import checks as verdicts
 from personio_pipeline.teammeter.safeguard import SafeguardError
 from personio_pipeline.teammeter.sync import OrgModel, sync_company
 
@@ -39,6 +42,11 @@ class TeammeterSyncConfig(dg.Config):
         default=False,
         description="Diff against the store even if the model and the store are as the last sync left them.",
     )
+    max_held_back_share: float | None = Field(
+        default=None,
+        description="Share of active people that may newly be held back before the run stops as a likely "
+        "connector problem (default 0.05; below 10 people it never stops).",
+    )
 
 
 @dg.multi_asset(
@@ -54,6 +62,7 @@ class TeammeterSyncConfig(dg.Config):
         for table, (_, sources) in TABLES.items()
     ],
     ins={name: dg.AssetIn(["org", name]) for name in ORG_INPUTS},
+    check_specs=[HELD_BACK_CHECK],
     partitions_def=companies,
     pool="teammeter_write",
     name="teammeter_sync",
@@ -81,9 +90,15 @@ def teammeter_sync(
             max_deactivation_share=config.max_deactivation_share,
             approve_deactivations=config.approve_deactivations,
             full_sync=config.full_sync,
+            max_held_back_share=config.max_held_back_share,
         )
     except SafeguardError as error:
-        raise dg.Failure(description=str(error)) from None
+        # The ids and fields travel as metadata so the CLI can print one line per cause.
+        raise dg.Failure(
+            description=str(error),
+            metadata={"employee_ids": dg.MetadataValue.json(error.employee_ids[:500]),
+                      "fields": dg.MetadataValue.json(error.fields)},
+        ) from None
     context.log.info(
         f"company '{context.partition_key}': {result.rows_written} rows written"
         + (" (model and store as the last sync left them: diff skipped)" if result.diff_skipped else "")
@@ -99,4 +114,12 @@ def teammeter_sync(
         }
         if table == "users":  # the company-wide change preview, shown once
             metadata["preview"] = dg.MetadataValue.md(result.preview_markdown())
+        if table == "users":
+            metadata["held_back"] = len(set(result.held_back["employee_id"]))
         yield dg.MaterializeResult(asset_key=["teammeter", table], metadata=metadata)
+    if len(result.held_back):
+        context.log.warning(
+            f"company '{context.partition_key}': {len(set(result.held_back['employee_id']))} people held back "
+            f"(fields: {', '.join(sorted(set(result.held_back['field'])))}); see the {HELD_BACK} check"
+        )
+    yield to_result(HELD_BACK, verdicts.records_held_back(result.held_back), dg.AssetKey(["teammeter", "users"]))
