@@ -69,9 +69,17 @@ def pg_env(url: str) -> dict[str, str]:
             "DAGSTER_PG_DB": parsed.database}
 
 
-def instance_yaml(home: Path, max_runs: int | None, dequeue_interval: float | None) -> dict[str, Any]:
-    """deploy/dagster.yaml, with the run limit and dequeue interval overridden when asked."""
+def instance_yaml(home: Path, max_runs: int | None, dequeue_interval: float | None,
+                  dequeue_threads: int | None = None) -> dict[str, Any]:
+    """deploy/dagster.yaml, with the run limit, dequeue interval and launch threads overridden when
+    asked (`dequeue_threads` 0: launch one run after the other)."""
     config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    if dequeue_threads is not None:
+        settings = config["run_coordinator"]["config"]
+        settings.pop("dequeue_num_workers", None)
+        settings["dequeue_use_threads"] = dequeue_threads > 0
+        if dequeue_threads:
+            settings["dequeue_num_workers"] = dequeue_threads
     if max_runs is not None:
         config["concurrency"]["runs"]["max_concurrent_runs"] = max_runs
     if dequeue_interval is not None:
@@ -109,6 +117,21 @@ class CpuSampler:
                         self.postgres_cpu[pid] = cpu
             except (OSError, ValueError, IndexError):
                 continue
+
+
+def postmaster_reaped_cpu() -> float | None:
+    """CPU seconds of the PostgreSQL server's ended backends (the postmaster's cutime + cstime):
+    Dagster's storage opens a connection per event, so most backends are short-lived. Includes
+    every other user of the server."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"bin/postgres\0-D" in (entry / "cmdline").read_bytes():
+                stat = (entry / "stat").read_text()
+                fields = stat[stat.rindex(")") + 2:].split()
+                return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+        except OSError:
+            continue
+    return None
 
 
 def one_shot_cron(lead_seconds: float) -> tuple[str, dt.datetime]:
@@ -168,6 +191,8 @@ def main() -> None:
     parser.add_argument("--profile", default="diverse", choices=["diverse", "standard"], help="sandbox profile")
     parser.add_argument("--max-runs", type=int, help="concurrent runs (default: deploy/dagster.yaml's)")
     parser.add_argument("--dequeue-interval", type=float, help="seconds (default: deploy/dagster.yaml's)")
+    parser.add_argument("--dequeue-threads", type=int, help="runs launched in parallel by the queue "
+                        "(0: one after the other; default: deploy/dagster.yaml's)")
     parser.add_argument("--postgres-url", help="admin URL of the PostgreSQL server")
     parser.add_argument("--py-spy", metavar="STEM", help="record the daemon and its children with py-spy "
                         "(writes STEM.raw.txt, folded stacks per process)")
@@ -203,7 +228,7 @@ def main() -> None:
 def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str], dagster_url: str,
               teammeter_url: str) -> dict[str, Any]:
     home = workdir / "dagster_home"
-    config = instance_yaml(home, args.max_runs, args.dequeue_interval)
+    config = instance_yaml(home, args.max_runs, args.dequeue_interval, args.dequeue_threads)
     cron, fires_at = one_shot_cron(lead_seconds=40)
     settings = {
         **pg_env(dagster_url),
@@ -244,6 +269,7 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
                    "-o", f"{args.py_spy}.raw.txt", "--", *command]
     daemon_log = (workdir / "daemon.log").open("wb")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    postgres_before = postmaster_reaped_cpu()
     daemon = subprocess.Popen(command, env=env, cwd=REPO / "deploy", stdout=daemon_log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     sampler = CpuSampler(daemon.pid, [sa.make_url(dagster_url).database, sa.make_url(teammeter_url).database])
@@ -277,6 +303,7 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
                     pass
         daemon_log.close()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    postgres_after = postmaster_reaped_cpu()
     records = instance.get_run_records()
     succeeded = sum(1 for record in records if record.dagster_run.status == dg.DagsterRunStatus.SUCCESS)
     first_created = min(record.create_timestamp.timestamp() for record in records)
@@ -293,6 +320,8 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
                 "daemon" if "dagster-daemon" in command else "other")
         roles[role] = roles.get(role, 0.0) + cpu
     figures = per_run_figures(instance, records)
+    spans = [(record.start_time, record.end_time) for record in records if record.start_time and record.end_time]
+    figures["mean_in_flight"] = sum(end - start for start, end in spans) / wall if wall else float("nan")
     instance.dispose()
     engine.dispose()
     return {
@@ -301,6 +330,8 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
         "profile": args.profile,
         "max_runs": config["concurrency"]["runs"]["max_concurrent_runs"],
         "dequeue_interval": config["run_coordinator"]["config"]["dequeue_interval_seconds"],
+        "dequeue_threads": (config["run_coordinator"]["config"].get("dequeue_num_workers", "?")
+                            if config["run_coordinator"]["config"].get("dequeue_use_threads") else 0),
         "succeeded": succeeded,
         "wall_seconds": wall,
         "per_company_wall": wall / len(companies),
@@ -308,6 +339,8 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
         "cpu_sampled": sampled,
         "cpu_by_role": roles,
         "cpu_postgres": sum(sampler.postgres_cpu.values()),
+        "cpu_postgres_reaped": (postgres_after - postgres_before) if postgres_before is not None
+        and postgres_after is not None else float("nan"),
         "run_workers_seen": sum(1 for command in sampler.commands.values() if "multiprocessing" in command),
         **figures,
     }
@@ -328,7 +361,8 @@ def report(args, info: dict[str, Any], r: dict[str, Any]) -> str:
         "",
         f"{r['companies']} companies × {r['size']} people ({r['profile']} profile) through `dagster-daemon run` on "
         f"deploy/dagster.yaml (PostgreSQL storage, queued runs, max {r['max_runs']} at once, dequeue every "
-        f"{r['dequeue_interval']} s, DefaultRunLauncher), Teammeter on PostgreSQL:",
+        f"{r['dequeue_interval']} s, {r['dequeue_threads'] or 'no'} launch threads, DefaultRunLauncher), "
+        "Teammeter on PostgreSQL:",
         "",
         "| figure | value |",
         "| --- | ---: |",
@@ -338,6 +372,9 @@ def report(args, info: dict[str, Any], r: dict[str, Any]) -> str:
         f"| CPU of daemon + code servers + run workers | {cpu:.0f} s ({cpu / r['companies']:.2f} s per company) |",
         f"| CPU by process kind (sampled) | {roles} |",
         f"| CPU of the PostgreSQL backends (sampled) | {r['cpu_postgres']:.0f} s ({r['cpu_postgres'] / r['companies']:.2f} s per company) |",
+        f"| CPU of ended PostgreSQL backends (postmaster, incl. other users of the server) | "
+        f"{r['cpu_postgres_reaped']:.0f} s ({r['cpu_postgres_reaped'] / r['companies']:.2f} s per company) |",
+        f"| runs in flight, mean (sum of run durations ÷ wall) | {r['mean_in_flight']:.1f} |",
         f"| per run, median: queue wait | {r['queue_wait_median']:.1f} s |",
         f"| per run, median: launch (process start + code load, until RUN_START) | {r['launch_median']:.2f} s |",
         f"| per run, median: execution (RUN_START → RUN_SUCCESS) | {r['execution_median']:.2f} s |",
