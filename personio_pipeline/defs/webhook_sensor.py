@@ -79,11 +79,13 @@ def _apply_connection_changes(context, engine, alerts: DataTeamAlerts, partition
         with engine.connect() as conn:
             organisation = organisations.get(conn, change.consumer_id)
         state = change.connection_state
+        alerted = False
         if state == "revoked" and organisation.connection_state != "revoked":
             alert = ConnectionAlert(organisation.consumer_id, organisation.name, state)
             if alerts.configured:
                 try:
                     alerts.notify(subject=alert.subject, text=alert.text, payload=alert.as_json())
+                    alerted = True
                 except Exception as error:  # retried next tick; the event stays pending
                     context.log.warning(f"company '{change.consumer_id}': connection alert not delivered "
                                         f"({type(error).__name__}); retrying next tick")
@@ -92,6 +94,8 @@ def _apply_connection_changes(context, engine, alerts: DataTeamAlerts, partition
             context.log.warning(alert.text.strip())
         with engine.begin() as conn:
             changed = organisations.set_connection_state(conn, change.consumer_id, state)
+            if alerted:  # the connection sensor, which alerts once per problem state, need not repeat it
+                organisations.mark_connection_alerted(conn, change.consumer_id, state)
             inbox.mark_handled(conn, change.id, now)
         if changed and state == organisations.CONNECTED and organisation.first_synced_at is None:
             context.log.info(

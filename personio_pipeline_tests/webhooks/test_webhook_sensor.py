@@ -170,6 +170,8 @@ def test_connection_events_change_the_state_at_once_alert_on_revoked_and_add_the
     with db.engine().connect() as conn:
         assert organisations.get(conn, "acme").connection_state == "revoked"
         assert organisations.get(conn, "newco").connection_state == "callable"
+        # The connection sensor alerts once per problem state: it does not repeat this alert.
+        assert "acme" not in {o.consumer_id for o in organisations.unalerted_connection_problems(conn)}
     (alert,) = webhook_receiver.payloads
     assert alert["kind"] == "connection_problem" and alert["consumer_id"] == "acme" and alert["state"] == "revoked"
     assert "personio-pipeline connect acme" in alert["text"]
