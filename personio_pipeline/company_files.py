@@ -17,10 +17,11 @@ import os
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
+from email.parser import HeaderParser
 from email.utils import getaddresses
 from pathlib import Path
 
+from personio_pipeline import addresses as address_policy
 from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
 
 SPOOL_DIR = "spool"  # as defs/assets/apideck.py
@@ -70,7 +71,7 @@ def find_company_files(data_dir: Path, company: str, addresses: set[str]) -> Com
                               and p.name.endswith(SPOOL_SUFFIX))
     outbox = data_dir / OUTBOX_DIR
     if outbox.is_dir():
-        wanted = {address.casefold() for address in addresses}
+        wanted = _address_forms(addresses)
         found.mail_files = sorted(p for p in outbox.glob("*.eml") if _mail_of(p, company, wanted))
     return found
 
@@ -91,12 +92,26 @@ def delete_files(files: CompanyFiles) -> dict[str, dict[str, int]]:
     return report
 
 
+def _address_forms(addresses: set[str]) -> set[str]:
+    """Every form in which a stored address can appear in a To header: as stored, and as sent
+    (normalised Unicode for a non-ASCII local part, the IDNA domain otherwise)."""
+    forms: set[str] = set()
+    for address in addresses:
+        forms.add(address.casefold())
+        sent = address_policy.as_sent(address.strip())
+        forms.update({sent.header.casefold(), sent.envelope.casefold()})
+    return forms
+
+
 def _mail_of(path: Path, company: str, addresses: set[str]) -> bool:
     try:
         with path.open("rb") as message_file:
-            headers = BytesHeaderParser(policy=policy.compat32).parse(message_file)
+            raw = message_file.read(256 * 1024)
     except OSError:
         return False
+    # Headers may be UTF-8 (SMTPUTF8 messages): decode them as text before parsing.
+    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    headers = HeaderParser(policy=policy.compat32).parsestr(head, headersonly=True)
     recipients = {address.casefold() for _name, address in getaddresses(headers.get_all("To") or [])}
     subject = " ".join(str(make_header(decode_header(headers.get("Subject") or ""))).split())
     return bool(recipients & addresses) or subject.startswith(ALERT_SUBJECT.format(company=company))

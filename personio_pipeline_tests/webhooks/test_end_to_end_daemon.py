@@ -27,7 +27,7 @@ from personio_pipeline.apideck.sandbox.generator import generate_company
 from personio_pipeline.apideck.sandbox.server import SandboxServer
 from personio_pipeline.apideck.sandbox.webhooks import employee_changes
 from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import migrated_engine
+from personio_pipeline.teammeter.db import create_engine, migrate
 from personio_pipeline.teammeter.schema import users, webhook_events
 from personio_pipeline.webhooks.debounce import Debounce
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID, free_port
@@ -84,7 +84,8 @@ def test_a_hire_on_day_two_becomes_a_user_and_is_invited_within_minutes(tmp_path
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     env = child_env(**settings)
-    engine = migrated_engine(settings["TEAMMETER_DATABASE_URL"])
+    engine = create_engine(settings["TEAMMETER_DATABASE_URL"])
+    migrate(engine)  # the deploy step (`personio-pipeline db upgrade`): a server database never migrates itself
 
     # Day one, by hand: register, first sync, verify.
     for command in (["tenants", "add", COMPANY, "--name", "Webhook Co"], ["sync", COMPANY], ["verify", COMPANY]):
