@@ -65,7 +65,7 @@ def test_a_hire_on_day_two_becomes_a_user_and_is_invited_within_minutes(tmp_path
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         "load_from:\n  - python_module:\n"
-        "      module_name: personio_pipeline_tests.production.daemon_location\n"
+        "      module_name: personio_pipeline.definitions\n"
         f"      location_name: personio_pipeline\n      working_directory: {REPO}\n"
     )
     receiver_port = free_port()
