@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from personio_pipeline.apideck.contract import SPEC_DIR
 
-SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "apideck"
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _shared_dir() -> Path:
+    """`../shared/apideck` beside this checkout or, for a clone (CI clones main afresh), beside
+    the local repository it was cloned from."""
+    candidates = [CHECKOUT.parent / "shared" / "apideck"]
+    origin = subprocess.run(["git", "-C", str(CHECKOUT), "remote", "get-url", "origin"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    if origin and "://" not in origin and not origin.startswith("git@"):
+        candidates.append(Path(origin.removeprefix("file:")).resolve().parent / "shared" / "apideck")
+    return next((path for path in candidates if path.is_dir()), candidates[0])
+
+
+SHARED_DIR = _shared_dir()
 COPIED = ("hris.yml", "vault.yml", "webhook.yml", "LICENSE")  # README.md is our own note
 
 
