@@ -572,7 +572,7 @@ def _invitation_decision(name: str, help_text: str):
     def decide(consumer_id: str, invitation_ids: tuple[int, ...]) -> None:
         from personio_pipeline.invitations import outbox
         from personio_pipeline.teammeter import organisations
-        from personio_pipeline.teammeter.sync import company_transaction
+        from personio_pipeline.teammeter.db import company_transaction
 
         action = getattr(outbox, name.replace("-", "_"))
         try:

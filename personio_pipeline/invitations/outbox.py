@@ -78,9 +78,8 @@ from sqlalchemy.dialects import postgresql
 from personio_pipeline.addresses import AddressNotValid
 from personio_pipeline.notify.mail import RELAY, DeliveryError, DeliveryUnknown
 from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import as_utc
+from personio_pipeline.teammeter.db import as_utc, company_transaction
 from personio_pipeline.teammeter.schema import invitations, users
-from personio_pipeline.teammeter.sync import company_transaction
 
 MAX_ATTEMPTS = 5
 STALE_AFTER = timedelta(minutes=15)

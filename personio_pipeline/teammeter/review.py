@@ -5,6 +5,8 @@ A person can be in several teams, hold several roles or have several managers (H
 Teammeter ones side by side); those cells list them all, HR first, joined by '; '. A person the
 sync holds back (shared address, management cycle) is marked in `held_back` with the problem,
 the HR field to fix and who else is involved.
+
+`sync_preview` is the same look at one sync run: its changes as markdown for Dagster metadata.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import csv
 import io
 import json
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from personio_pipeline.teammeter import held_back, organisations
+from personio_pipeline.teammeter.diff import ENTITIES, Change
+from personio_pipeline.teammeter.ownership import CONFLICT_KEPT_TEAMMETER
 from personio_pipeline.teammeter.schema import (
     invitations,
     reporting_lines,
@@ -27,6 +32,9 @@ from personio_pipeline.teammeter.schema import (
     user_roles,
     users,
 )
+
+if TYPE_CHECKING:
+    from personio_pipeline.teammeter.sync import SyncResult
 
 COLUMNS = (
     "employee_id",
@@ -47,6 +55,16 @@ COLUMNS = (
 )
 FORMATS = ("table", "json", "csv")
 SEPARATOR = "; "
+
+PREVIEW_SECTIONS = (
+    ("Creates", ("create",)),
+    ("Updates", ("update",)),
+    ("Deactivations", ("deactivate", "end")),
+    ("Reactivations", ("reactivate",)),
+    ("Conflicts (Teammeter value kept)", (CONFLICT_KEPT_TEAMMETER,)),
+    ("Held back (HR record to fix) and released", (held_back.HOLD_BACK, held_back.RELEASE)),
+)
+PREVIEW_ACTIONS = tuple(action for _, actions in PREVIEW_SECTIONS for action in actions)
 
 
 def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
@@ -198,3 +216,47 @@ def _cell(value) -> str:
 def _natural(employee_id: str) -> tuple:
     """Numeric ids in numeric order (2 before 10), others after them alphabetically."""
     return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)
+
+
+def sync_preview(result: SyncResult, limit: int = 50) -> str:
+    """A sync's changes as markdown for Dagster metadata: totals per entity and action, then up to
+    `limit` changes per section."""
+    lines = [
+        f"Sync of company `{result.consumer_id}` (run `{result.run_id}`): {result.rows_written} rows written."
+        + (" The organisation model and the store were as the last sync left them: no diff needed."
+           if result.diff_skipped else ""),
+        "",
+        "| entity | " + " | ".join(PREVIEW_ACTIONS) + " |",
+        "| --- |" + " ---: |" * len(PREVIEW_ACTIONS),
+    ]
+    for entity in ENTITIES:
+        tally = result.counts.get(entity, {})
+        lines.append(f"| {entity} | " + " | ".join(str(tally.get(a, 0)) for a in PREVIEW_ACTIONS) + " |")
+    totals = [sum(t.get(a, 0) for t in result.counts.values()) for a in PREVIEW_ACTIONS]
+    lines.append("| **total** | " + " | ".join(str(n) for n in totals) + " |")
+    for title, actions in PREVIEW_SECTIONS:
+        section = [c for c in result.changes if c.action in actions]
+        lines += ["", f"### {title}: {len(section)}"]
+        if section:
+            lines += ["", "| entity | key | action | before | after |", "| --- | --- | --- | --- | --- |"]
+            lines += [_preview_row(c) for c in section[:limit]]
+        if len(section) > limit:
+            lines += ["", f"… and {len(section) - limit} more (all of them are in change_log)."]
+    return "\n".join(lines)
+
+
+def _preview_row(change: Change) -> str:
+    cells = [change.entity, change.key, change.action, _describe(change.before), _describe(change.after)]
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+# Previews end up in Dagster metadata: addresses are shown as set/unset only (change_log has them).
+PERSONAL_FIELDS = frozenset({"email", "hr_email"})
+
+
+def _describe(values: dict | None) -> str:
+    if not values:
+        return ""
+    return ", ".join(
+        f"{k}: {('(set)' if v else '(none)') if k in PERSONAL_FIELDS else v}" for k, v in values.items()
+    )

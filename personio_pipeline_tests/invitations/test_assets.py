@@ -18,7 +18,7 @@ from personio_pipeline.defs.invitation_sensor import invitation_sensor
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.invitations import outbox
 from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,

@@ -16,7 +16,7 @@ from personio_pipeline.invitations import outbox
 from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.review import review_users
 from personio_pipeline.teammeter.schema import invitations
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,
