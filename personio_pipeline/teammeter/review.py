@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from personio_pipeline.tables import cell, format_table, markdown_cell, natural_order
 from personio_pipeline.teammeter import held_back, organisations
 from personio_pipeline.teammeter.diff import ENTITIES, Change
 from personio_pipeline.teammeter.ownership import CONFLICT_KEPT_TEAMMETER
@@ -129,7 +130,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
                 "held_back": held.get(person.employee_id, ""),
             }
         )
-    return sorted(rows, key=lambda row: _natural(row["employee_id"]))
+    return sorted(rows, key=lambda row: natural_order(row["employee_id"]))
 
 
 def review_summary(conn: sa.Connection, consumer_id: str) -> dict:
@@ -168,7 +169,7 @@ def format_review(rows: list[dict], summary: dict, fmt: str = "table") -> str:
         return out.getvalue()
     if fmt == "table":
         counts = [f"{name.replace('_', ' ')}: {value}" for name, value in summary.items()]
-        return "\n".join(counts) + "\n\n" + _table(rows)
+        return "\n".join(counts) + "\n\n" + format_table(([cell(row[c]) for c in COLUMNS] for row in rows), COLUMNS)
     raise ValueError(f"Unknown review format '{fmt}': use one of {', '.join(FORMATS)}.")
 
 
@@ -194,28 +195,6 @@ def _open_links(
 def _count(conn: sa.Connection, table: sa.Table, organisation_id: int, condition) -> int:
     query = sa.select(sa.func.count()).select_from(table).where(table.c.organisation_id == organisation_id, condition)
     return conn.execute(query).scalar_one()
-
-
-def _table(rows: list[dict]) -> str:
-    """Fixed-width columns, header underlined; empty values as blanks."""
-    cells = [list(COLUMNS)] + [[_cell(row[c]) for c in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip() for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _natural(employee_id: str) -> tuple:
-    """Numeric ids in numeric order (2 before 10), others after them alphabetically."""
-    return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)
 
 
 def sync_preview(result: SyncResult, limit: int = 50) -> str:
@@ -247,7 +226,7 @@ def sync_preview(result: SyncResult, limit: int = 50) -> str:
 
 def _preview_row(change: Change) -> str:
     cells = [change.entity, change.key, change.action, _describe(change.before), _describe(change.after)]
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(markdown_cell(text) for text in cells) + " |"
 
 
 # Previews end up in Dagster metadata: addresses are shown as set/unset only (change_log has them).
