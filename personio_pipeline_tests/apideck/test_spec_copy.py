@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from personio_pipeline.apideck.contract import SPEC_DIR
+from personio_pipeline.apideck.sandbox.contract import SPEC_DIR
 
 SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "apideck"
 COPIED = ("hris.yml", "vault.yml", "webhook.yml", "LICENSE")  # README.md is our own note
