@@ -333,8 +333,11 @@ def _require_apideck_settings() -> None:
         )
 
 
-def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | None = None, verbose: bool = True):
-    """Run the company sync job (or `job_name`) on the current instance, so the run shows in the UI.
+def run_company_job_in_process(
+    consumer_id: str, run_config: dict | None = None, job_name: str | None = None, verbose: bool = True
+):
+    """Run the company's `job_name` (default: the sync job) in this process on the current
+    instance, so the run shows in the UI.
     Not `verbose`: Dagster's console log (which prints every failure's stack trace) stays quiet and
     `_print_run_summary` says what happened, one line per cause; JSON logs (no traces) always flow."""
     from personio_pipeline.defs.jobs import SYNC_JOB_NAME
@@ -405,7 +408,7 @@ def run_company_job(consumer_id: str, job_name: str, ops_config: dict | None, *,
     if needs_apideck:
         _require_apideck_settings()
     # verbose None (invitations send): Dagster's run log as before, summary without traces.
-    result = run_sync(consumer_id, ops_config, job_name, verbose=True if verbose is None else verbose)
+    result = run_company_job_in_process(consumer_id, ops_config, job_name, verbose=True if verbose is None else verbose)
     _print_run_summary(consumer_id, result, verbose=bool(verbose))
     return result.success
 
@@ -755,7 +758,7 @@ def demo() -> None:
     with SandboxServer(SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID)) as server:
         _point_at_sandbox(server.url)
         register_company(DEMO_COMPANY, DEMO_COMPANY_NAME)
-        result = run_sync(DEMO_COMPANY)
+        result = run_company_job_in_process(DEMO_COMPANY)
     _print_run_summary(DEMO_COMPANY, result)
     from personio_pipeline import settings
 
@@ -794,7 +797,7 @@ def _print_run_summary(consumer_id: str, result, verbose: bool = False) -> None:
     import dagster as dg
 
     status = "succeeded" if result.success else "FAILED"
-    click.echo(f"sync of '{consumer_id}' {status} (run {result.run_id})")
+    click.echo(f"{result.job_def.name} for '{consumer_id}' {status} (run {result.run_id})")
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.event_specific_data.materialization

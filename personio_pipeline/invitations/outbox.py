@@ -40,9 +40,9 @@ Lifecycle of one invitation (at most one open per user: the unique index `uq_inv
    A claim whose sender never recorded an outcome (process died between claim and mark, or the
    mark itself failed) is reported as ambiguous once older than `stale_after` and marked so by
    the next run (`mark_stale`).
-4. Ambiguous invitations are never resent automatically. An operator decides: `release_stale`
-   (back to pending; the next run sends a new message with a new token, so only the newest link
-   works) or `confirm_delivered` (it did arrive).
+4. Ambiguous invitations are never resent automatically. An operator decides (`decisions.py`):
+   `release_stale` (back to pending; the next run sends a new message with a new token, so only
+   the newest link works) or `confirm_delivered` (it did arrive).
 
 Guarantee, precisely:
 - At most once per invitation: the mail server is handed the message of an invitation only by
@@ -54,7 +54,7 @@ Guarantee, precisely:
 - No invitation is lost: after a run for a verified company, every eligible user's newest
   invitation is sent; or pending, to be retried (the sensor requests a run once its backoff
   has passed; the invitation of someone who lost access meanwhile waits, counted as pending);
-  or failed, reported (run metadata, the `invitations_delivered` check, `list_invitations`;
+  or failed, reported (run metadata, the `invitations_delivered` check, `state.list_invitations`;
   `retry_failed` tries again); or ambiguous, reported the same way until an operator decides.
   A claim is transient (its sender is at work, or it turns ambiguous), and each outcome is
   committed per invitation, so an outage or a crash midway keeps everything recorded before it.

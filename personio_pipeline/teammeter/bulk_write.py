@@ -2,8 +2,8 @@
 executemany elsewhere, with each column converted once through its SQLAlchemy type.
 
 The sync writes up to hundreds of thousands of rows per company in one transaction; SQLAlchemy's
-per-row parameter handling would cost more than the database's own work (measured in
-bench/results.md).
+per-row parameter handling would cost more than the database's own work (timings: the
+README's Performance section, bench/results.md).
 """
 
 from __future__ import annotations
@@ -81,5 +81,5 @@ def _convert(values: list, type_: sa.types.TypeEngine, dialect: sa.Dialect) -> l
 
 
 def _to_json(value) -> str:
-    """Compact JSON for the change log's before/after: a first sync writes ~400,000 of them."""
+    """Compact JSON for the change log's before/after: a first sync writes several per person."""
     return orjson.dumps(value).decode()
