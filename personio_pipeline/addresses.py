@@ -9,7 +9,7 @@ what `email_validator.validate_email` returns (normalised form, ASCII form, whet
 needed, or its error message), but at a cost that does not depend on who the people are:
 
 - a domain is validated once per process (companies have a handful; email-validator spends most
-  of its ~25 µs per address in the domain: IDNA, UTS-46, special-use names);
+  of its time per address in the domain: IDNA, UTS-46, special-use names);
 - a local part that is a plain ASCII dot-atom, or an NFC-normalised internationalised dot-atom
   made only of letters, digits, marks, punctuation and symbols, is decided by email-validator's
   own regular expressions and a set lookup per character;

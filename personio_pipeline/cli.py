@@ -165,6 +165,7 @@ def tenants_auto_sync(consumer_id: str, switch: str) -> None:
 def tenants_list() -> None:
     """Companies registered in Teammeter, with their sync state."""
     from personio_pipeline.defs.partitions import companies
+    from personio_pipeline.tables import format_table
     from personio_pipeline.teammeter import organisations, sync_runs
 
     with _engine().connect() as conn:
@@ -174,24 +175,27 @@ def tenants_list() -> None:
     if not rows:
         click.echo("no companies registered; add one with `personio-pipeline tenants add ID --name NAME`")
         return
-    header = (f"{'consumer id':<28} {'name':<28} {'service':<10} {'state':<12} {'auto':<5} {'partition':<9} "
-              f"{'first sync':<16} {'last success':<16} last status")
-    click.echo(header)
+    table, skipped = [], []
     for org in rows:
-        state = "removed" if org.offboarded else org.connection_state
-        first = org.first_synced_at.isoformat(timespec="minutes") if org.first_synced_at else "-"
         summary = health[org.consumer_id]
-        last = summary.last_success_at.isoformat(timespec="minutes")[:16] if summary.last_success_at else "-"
         last_status = summary.last_attempt_status or "-"
         if summary.failing:
             last_status += f" ({summary.consecutive_failures} in a row)"
-        click.echo(
-            f"{org.consumer_id:<28} {org.name[:28]:<28} {org.service_id:<10} {state:<12} "
-            f"{'on' if org.auto_sync else 'off':<5} {'yes' if org.consumer_id in partitions else 'no':<9} "
-            f"{first[:16]:<16} {last:<16} {last_status}"
-        )
-        if skipped := organisations.daily_sync_blocker(org):
-            click.echo(f"    daily sync skips it: {skipped}")
+        table.append([
+            org.consumer_id,
+            org.name,
+            org.service_id,
+            "removed" if org.offboarded else org.connection_state,
+            "on" if org.auto_sync else "off",
+            "yes" if org.consumer_id in partitions else "no",
+            org.first_synced_at.isoformat(timespec="minutes")[:16] if org.first_synced_at else "-",
+            summary.last_success_at.isoformat(timespec="minutes")[:16] if summary.last_success_at else "-",
+            last_status,
+        ])
+        if blocker := organisations.daily_sync_blocker(org):
+            skipped.append(f"  {org.consumer_id}: daily sync skips it: {blocker}")
+    headers = ("consumer id", "name", "service", "state", "auto", "partition", "first sync", "last success", "last status")
+    click.echo("\n".join([format_table(table, headers).rstrip("\n"), *skipped]))
 
 
 @tenants.command("remove")
@@ -329,8 +333,11 @@ def _require_apideck_settings() -> None:
         )
 
 
-def run_sync(consumer_id: str, run_config: dict | None = None, job_name: str | None = None, verbose: bool = True):
-    """Run the company sync job (or `job_name`) on the current instance, so the run shows in the UI.
+def run_company_job_in_process(
+    consumer_id: str, run_config: dict | None = None, job_name: str | None = None, verbose: bool = True
+):
+    """Run the company's `job_name` (default: the sync job) in this process on the current
+    instance, so the run shows in the UI.
     Not `verbose`: Dagster's console log (which prints every failure's stack trace) stays quiet and
     `_print_run_summary` says what happened, one line per cause; JSON logs (no traces) always flow."""
     from personio_pipeline.defs.jobs import SYNC_JOB_NAME
@@ -401,7 +408,7 @@ def run_company_job(consumer_id: str, job_name: str, ops_config: dict | None, *,
     if needs_apideck:
         _require_apideck_settings()
     # verbose None (invitations send): Dagster's run log as before, summary without traces.
-    result = run_sync(consumer_id, ops_config, job_name, verbose=True if verbose is None else verbose)
+    result = run_company_job_in_process(consumer_id, ops_config, job_name, verbose=True if verbose is None else verbose)
     _print_run_summary(consumer_id, result, verbose=bool(verbose))
     return result.success
 
@@ -539,7 +546,7 @@ def invitations_list(consumer_id: str, fmt: str) -> None:
     """Invitations of CONSUMER_ID with their status (pending, sent, failed, ambiguous …)."""
     import json
 
-    from personio_pipeline.invitations.outbox import format_invitations, list_invitations
+    from personio_pipeline.invitations.state import format_invitations, list_invitations
     from personio_pipeline.teammeter import organisations
 
     try:
@@ -570,15 +577,15 @@ def _invitation_decision(name: str, help_text: str):
     @click.argument("consumer_id")
     @click.argument("invitation_ids", nargs=-1, type=int, required=True)
     def decide(consumer_id: str, invitation_ids: tuple[int, ...]) -> None:
-        from personio_pipeline.invitations import outbox
+        from personio_pipeline.invitations import decisions
         from personio_pipeline.teammeter import organisations
-        from personio_pipeline.teammeter.sync import company_transaction
+        from personio_pipeline.teammeter.db import company_transaction
 
-        action = getattr(outbox, name.replace("-", "_"))
+        action = getattr(decisions, name.replace("-", "_"))
         try:
             with company_transaction(_engine()) as conn:
                 done = action(conn, consumer_id, invitation_ids)
-        except (organisations.UnknownCompanyError, outbox.InvitationDecisionError) as error:
+        except (organisations.UnknownCompanyError, decisions.InvitationDecisionError) as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"{name}: {', '.join(map(str, done))}")
 
@@ -751,7 +758,7 @@ def demo() -> None:
     with SandboxServer(SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID)) as server:
         _point_at_sandbox(server.url)
         register_company(DEMO_COMPANY, DEMO_COMPANY_NAME)
-        result = run_sync(DEMO_COMPANY)
+        result = run_company_job_in_process(DEMO_COMPANY)
     _print_run_summary(DEMO_COMPANY, result)
     from personio_pipeline import settings
 
@@ -790,7 +797,7 @@ def _print_run_summary(consumer_id: str, result, verbose: bool = False) -> None:
     import dagster as dg
 
     status = "succeeded" if result.success else "FAILED"
-    click.echo(f"sync of '{consumer_id}' {status} (run {result.run_id})")
+    click.echo(f"{result.job_def.name} for '{consumer_id}' {status} (run {result.run_id})")
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.event_specific_data.materialization

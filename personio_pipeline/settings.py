@@ -26,6 +26,15 @@ def teammeter_database_url() -> str:
     return f"sqlite:///{data_dir() / 'teammeter.sqlite'}"
 
 
+def teammeter_database_kind(url: str | None = None) -> str:
+    """The Teammeter database's engine as a Dagster kind ('sqlite', 'postgres'), so the UI shows
+    the store the definitions were built for."""
+    from sqlalchemy.engine import make_url
+
+    backend = make_url(url or teammeter_database_url()).get_backend_name()
+    return "postgres" if backend == "postgresql" else backend
+
+
 def printable_url(url: str) -> str:
     """The URL with its password masked, for what the CLI prints."""
     from sqlalchemy.engine import make_url

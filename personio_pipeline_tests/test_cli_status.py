@@ -35,9 +35,10 @@ def test_status_lists_failing_companies_first_with_their_last_failure(pipeline_e
     assert table.exit_code == 0, table.output  # informational: failing companies do not fail the command
     lines = table.output.splitlines()
     assert lines[0] == "2 companies, 1 failing (newest attempt failed), 1 never synced"
-    assert lines[2].startswith("! acme-gmbh") and lines[3].startswith("  globex")
-    assert " failed " in lines[2] and "apideck__employees: Apideck refused" in lines[2]
-    assert " never " in lines[3] and lines[3].rstrip().endswith("0  -")
+    assert lines[1].startswith("  consumer id") and set(lines[2]) == {"-", " "}  # header, underline
+    assert lines[3].startswith("! acme-gmbh") and lines[4].startswith("  globex")
+    assert " failed " in lines[3] and "apideck__employees: Apideck refused" in lines[3]
+    assert " never " in lines[4] and lines[4].rstrip().endswith("0  -")
     assert "REVOKED" not in table.output
 
     as_json = runner.invoke(main, ["status", "--company", "acme-gmbh", "--format", "json"])

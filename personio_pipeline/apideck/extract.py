@@ -1,7 +1,8 @@
 """A company's raw Apideck listing on disk, as JSON Lines.
 
 Pages are appended to a spool file while the listing runs and read back in chunks, so a
-100,000-person company never sits in memory as 100,000 Python dicts (~300 MB). The spool only
+100,000-person company never sits in memory as 100,000 Python dicts (peak memory per
+sync: the README's Performance section). The spool only
 becomes the stored extract once the whole listing succeeded: a failed listing leaves the previous
 extract untouched. The SHA-256 of the bytes identifies the extract (same data, same digest).
 """

@@ -65,11 +65,6 @@ def _project(value: Any, tree: Mapping[str, Any] | bool) -> Any:
     return value
 
 
-def project_record(record: Mapping[str, Any], fields: Iterable[str] = EMPLOYEE_FIELDS) -> dict[str, Any]:
-    """Keep only the requested attributes of one record; dot paths select nested keys."""
-    return _project(record, _field_tree(fields))
-
-
 def make_projector(fields: Iterable[str] = EMPLOYEE_FIELDS):
     """A projector with the field tree parsed once, for use over many records."""
     tree = _field_tree(fields)

@@ -1,7 +1,7 @@
-"""Asset checks on the organisation model; the verdicts come from `personio_pipeline.model.checks`.
+"""Asset checks on the organisation model; the outcomes come from `personio_pipeline.model.checks`.
 
 All checks are evaluated inside the steps that build the tables, which already hold the data
-(separate check steps would reload it: ~11 s per 100,000 employees).
+(separate check steps would load it again from storage).
 None blocks the company: ERROR checks name records the Teammeter write holds back (shared
 logins, management cycles), WARN checks are advisory; `records_held_back` on teammeter/users
 says what the write held back and feeds the data team's alert. Company-wide stops (mass
@@ -15,7 +15,7 @@ import dagster as dg
 import pandas as pd
 
 from personio_pipeline.defs.partitions import companies
-from personio_pipeline.model import checks as verdicts
+from personio_pipeline.model import checks
 from personio_pipeline.model.organisation import nameless_structures
 
 EMPLOYEES = dg.AssetKey(["org", "employees"])
@@ -45,7 +45,7 @@ REPORTING_LINE_CHECKS = [
 ]
 
 
-def to_result(check_name: str, outcome: verdicts.CheckOutcome, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
+def to_result(check_name: str, outcome: checks.CheckOutcome, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
     """The Dagster result of a verdict, naming the company (the running step's partition) so a
     result read on its own, in an alert or a plot, still says whose it is."""
     metadata: dict[str, Any] = {"company": dg.AssetExecutionContext.get().partition_key}
@@ -83,7 +83,7 @@ HELD_BACK_CHECK = dg.AssetCheckSpec(
 )
 
 
-def names_present_in(name: str, employees: pd.DataFrame) -> verdicts.CheckOutcome:
+def names_present_in(name: str, employees: pd.DataFrame) -> checks.CheckOutcome:
     """The names_present verdict for one of teams/roles/units."""
     nameless = nameless_structures(employees)
-    return verdicts.names_present(nameless[nameless["kind"] == name[:-1]])
+    return checks.names_present(nameless[nameless["kind"] == name[:-1]])

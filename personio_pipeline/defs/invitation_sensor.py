@@ -1,7 +1,7 @@
 """Launches the invitation job for companies with something to send.
 
 Each tick reads, in two queries for all companies, the verified companies with eligible users
-or pending invitations whose retry backoff has passed (`outbox.due_work`). A company's run key
+or pending invitations whose retry backoff has passed (`due.due_work`). A company's run key
 is derived from exactly what is due, so Dagster requests an unchanged situation only once, and
 a new hire, an email added by a coach, or a retry that became due gives a new run.
 """
@@ -13,7 +13,7 @@ import dagster as dg
 from personio_pipeline.defs.assets.invitations import invite_company_job
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import TeammeterDatabase
-from personio_pipeline.invitations import outbox
+from personio_pipeline.invitations.due import due_work
 
 
 @dg.sensor(
@@ -25,7 +25,7 @@ from personio_pipeline.invitations import outbox
 )
 def invitation_sensor(context: dg.SensorEvaluationContext, teammeter_db: TeammeterDatabase):
     with teammeter_db.engine().connect() as conn:
-        work = outbox.due_work(conn, datetime.now(timezone.utc))
+        work = due_work(conn, datetime.now(timezone.utc))
     if not work:
         return dg.SkipReason("no verified company has users to invite or retries due")
     known = set(context.instance.get_dynamic_partitions(companies.name))

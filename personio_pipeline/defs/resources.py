@@ -96,7 +96,7 @@ class DataTeamAlerts(dg.ConfigurableResource):
         if self.webhook_url:
             import httpx
 
-            # One TLS context for every alert: building it loads the CA bundle (~60 ms), which a
+            # One TLS context for every alert: building it loads the CA bundle, which a
             # tick alerting hundreds of companies would otherwise pay per alert.
             httpx.post(self.webhook_url, json=payload, timeout=10.0, verify=_tls_context()).raise_for_status()
 

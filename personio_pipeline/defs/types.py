@@ -2,7 +2,7 @@
 
 The raw listing travels between steps as a `RawExtract` (a file and its digest), never as a
 list of records: Dagster's inferred `list[dict[str, Any]]` type would check every key and value
-of every record (~50 s per 100,000 employees), and the list itself would cost ~300 MB.
+of every record, and the list itself would hold every record in memory as a Python dict.
 """
 
 import dagster as dg

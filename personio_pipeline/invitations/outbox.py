@@ -40,9 +40,9 @@ Lifecycle of one invitation (at most one open per user: the unique index `uq_inv
    A claim whose sender never recorded an outcome (process died between claim and mark, or the
    mark itself failed) is reported as ambiguous once older than `stale_after` and marked so by
    the next run (`mark_stale`).
-4. Ambiguous invitations are never resent automatically. An operator decides: `release_stale`
-   (back to pending; the next run sends a new message with a new token, so only the newest link
-   works) or `confirm_delivered` (it did arrive).
+4. Ambiguous invitations are never resent automatically. An operator decides (`decisions.py`):
+   `release_stale` (back to pending; the next run sends a new message with a new token, so only
+   the newest link works) or `confirm_delivered` (it did arrive).
 
 Guarantee, precisely:
 - At most once per invitation: the mail server is handed the message of an invitation only by
@@ -54,7 +54,7 @@ Guarantee, precisely:
 - No invitation is lost: after a run for a verified company, every eligible user's newest
   invitation is sent; or pending, to be retried (the sensor requests a run once its backoff
   has passed; the invitation of someone who lost access meanwhile waits, counted as pending);
-  or failed, reported (run metadata, the `invitations_delivered` check, `list_invitations`;
+  or failed, reported (run metadata, the `invitations_delivered` check, `state.list_invitations`;
   `retry_failed` tries again); or ambiguous, reported the same way until an operator decides.
   A claim is transient (its sender is at work, or it turns ambiguous), and each outcome is
   committed per invitation, so an outage or a crash midway keeps everything recorded before it.
@@ -65,8 +65,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import smtplib
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -76,18 +75,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from personio_pipeline.addresses import AddressNotValid
+from personio_pipeline.invitations.state import (
+    NEEDS_DECISION,
+    OPEN,
+    STALE_AFTER,
+    InvitationState,
+    invitation_state,
+    stale_claim,
+    utc,
+)
 from personio_pipeline.notify.mail import RELAY, DeliveryError, DeliveryUnknown
 from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import as_utc
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline.teammeter.schema import invitations, users
-from personio_pipeline.teammeter.sync import company_transaction
 
 MAX_ATTEMPTS = 5
-STALE_AFTER = timedelta(minutes=15)
 RETRY_DELAY = timedelta(minutes=5)  # after the first failed attempt; doubles with each further one
 MAX_RETRY_DELAY = timedelta(hours=2)
-OPEN = ("pending", "claimed", "ambiguous")
-NEEDS_DECISION = "ambiguous"
 ERROR_LIMIT = 1000
 REFUSALS_IN_A_ROW = 20  # recipients refused one after the other: the relay refuses everyone
 
@@ -122,7 +126,7 @@ def require_verified(conn: sa.Connection, consumer_id: str) -> organisations.Org
 # -- who is invited ----------------------------------------------------------------------------------
 
 
-def _eligible() -> sa.ColumnElement[bool]:
+def eligible_users() -> sa.ColumnElement[bool]:
     """Users to invite now (the sensor and `enqueue_eligible` share this condition)."""
     earlier = sa.select(invitations.c.id).where(
         invitations.c.user_id == users.c.id,
@@ -134,7 +138,7 @@ def _eligible() -> sa.ColumnElement[bool]:
     return sa.and_(users.c.active, users.c.has_access, users.c.email.is_not(None), ~earlier.exists())
 
 
-def _can_receive() -> sa.ColumnElement[bool]:
+def can_receive() -> sa.ColumnElement[bool]:
     """The invitation's user still has access (else a pending invitation waits)."""
     return (
         sa.select(users.c.id)
@@ -151,8 +155,8 @@ def enqueue_eligible(conn: sa.Connection, consumer_id: str, now: datetime) -> in
     """
     organisation = require_verified(conn, consumer_id)
     rows = sa.select(
-        users.c.organisation_id, users.c.id, users.c.email, sa.literal(_utc(now), sa.DateTime(timezone=True))
-    ).where(users.c.organisation_id == organisation.id, _eligible())
+        users.c.organisation_id, users.c.id, users.c.email, sa.literal(utc(now), sa.DateTime(timezone=True))
+    ).where(users.c.organisation_id == organisation.id, eligible_users())
     columns = ["organisation_id", "user_id", "email", "created_at"]
     if conn.dialect.name == "postgresql":
         statement = postgresql.insert(invitations).from_select(columns, rows).on_conflict_do_nothing()
@@ -166,7 +170,7 @@ def pending_ids(conn: sa.Connection, consumer_id: str) -> list[int]:
     organisation = organisations.get(conn, consumer_id)
     query = (
         sa.select(invitations.c.id)
-        .where(invitations.c.organisation_id == organisation.id, invitations.c.status == "pending", _can_receive())
+        .where(invitations.c.organisation_id == organisation.id, invitations.c.status == "pending", can_receive())
         .order_by(invitations.c.attempts, invitations.c.id)
     )
     return list(conn.execute(query).scalars())
@@ -200,10 +204,10 @@ def claim(conn: sa.Connection, invitation_id: int, now: datetime) -> Claim | Non
     current_email = sa.select(users.c.email).where(users.c.id == invitations.c.user_id).scalar_subquery()
     claimed = conn.execute(
         sa.update(invitations)
-        .where(invitations.c.id == invitation_id, invitations.c.status == "pending", _can_receive())
+        .where(invitations.c.id == invitation_id, invitations.c.status == "pending", can_receive())
         .values(
             status="claimed",
-            claimed_at=_utc(now),
+            claimed_at=utc(now),
             token_hash=hash_token(token),
             attempts=invitations.c.attempts + 1,
             email=current_email,  # a pending invitation follows a corrected address
@@ -239,7 +243,7 @@ def mark_sent(conn: sa.Connection, claimed: Claim, now: datetime) -> bool:
     result = conn.execute(
         sa.update(invitations)
         .where(_this_claim(claimed), invitations.c.status.in_(("claimed", NEEDS_DECISION)))
-        .values(status="sent", sent_at=_utc(now), failure_reason=None)
+        .values(status="sent", sent_at=utc(now), failure_reason=None)
     )
     return result.rowcount == 1
 
@@ -293,11 +297,7 @@ def release_claim(conn: sa.Connection, claimed: Claim) -> bool:
 def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after: timedelta = STALE_AFTER) -> list[int]:
     """Claims older than `stale_after` whose sender never recorded an outcome become ambiguous."""
     organisation = organisations.get(conn, consumer_id)
-    stale = (
-        invitations.c.organisation_id == organisation.id,
-        invitations.c.status == "claimed",
-        invitations.c.claimed_at < _utc(now) - stale_after,
-    )
+    stale = (invitations.c.organisation_id == organisation.id, stale_claim(now, stale_after))
     ids = sorted(conn.execute(sa.select(invitations.c.id).where(*stale)).scalars())
     if ids:
         conn.execute(
@@ -532,243 +532,3 @@ def _apply(results: list[tuple[_Record, str | None]], report: DeliveryReport, lo
         ).append(claimed.employee_id)
         log(f"invitation {claimed.invitation_id} (employee {claimed.employee_id}): {error_code(record.error)} → "
             f"{status or 'superseded'}")
-
-
-# -- reading the state -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InvitationState:
-    """A company's invitations by effective status (a stale claim counts as ambiguous)."""
-
-    counts: dict[str, int]
-    failed: list[str]  # employee ids
-    ambiguous: list[str]
-    # employee id -> failure_reason of their failed, ambiguous or pending-after-a-failure invitation
-    reasons: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, status: str) -> int:
-        return self.counts.get(status, 0)
-
-
-def _effective_status(now: datetime, stale_after: timedelta) -> sa.ColumnElement[str]:
-    stale = sa.and_(invitations.c.status == "claimed", invitations.c.claimed_at < _utc(now) - stale_after)
-    return sa.case((stale, sa.literal(NEEDS_DECISION)), else_=invitations.c.status)
-
-
-def invitation_state(
-    conn: sa.Connection, consumer_id: str, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
-) -> InvitationState:
-    organisation = organisations.get(conn, consumer_id)
-    status = _effective_status(_utc(now), stale_after).label("status")
-    rows = conn.execute(
-        sa.select(status, users.c.employee_id, invitations.c.failure_reason)
-        .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
-        .where(invitations.c.organisation_id == organisation.id)
-        .order_by(invitations.c.id)
-    ).all()
-    counts: dict[str, int] = defaultdict(int)
-    people: dict[str, list[str]] = defaultdict(list)
-    reasons: dict[str, str] = {}
-    for row in rows:
-        counts[row.status] += 1
-        people[row.status].append(row.employee_id)
-        if row.status in ("failed", NEEDS_DECISION, "pending") and row.failure_reason:
-            reasons[row.employee_id] = row.failure_reason
-        else:
-            reasons.pop(row.employee_id, None)
-    failed, ambiguous = _sorted_ids(people["failed"]), _sorted_ids(people[NEEDS_DECISION])
-    return InvitationState(dict(counts), failed, ambiguous, {e: reasons[e] for e in _sorted_ids(list(reasons))})
-
-
-LIST_COLUMNS = (
-    "id", "employee_id", "name", "email", "status", "attempts", "failure_reason", "last_error", "created_at",
-    "claimed_at", "sent_at",
-)
-
-
-def list_invitations(
-    conn: sa.Connection, consumer_id: str, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
-) -> list[dict[str, Any]]:
-    """Every invitation of the company (CLI-ready, JSON-serialisable, never a token or its hash),
-    by employee id; a claim older than `stale_after` shows as 'ambiguous'."""
-    organisation = organisations.get(conn, consumer_id)
-    rows = conn.execute(
-        sa.select(
-            invitations.c.id, users.c.employee_id, users.c.display_name.label("name"), invitations.c.email,
-            _effective_status(_utc(now), stale_after).label("status"), invitations.c.attempts,
-            invitations.c.failure_reason, invitations.c.last_error, invitations.c.created_at,
-            invitations.c.claimed_at, invitations.c.sent_at,
-        )
-        .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
-        .where(invitations.c.organisation_id == organisation.id)
-    ).all()
-    listed = [{c: _plain(row._mapping[c]) for c in LIST_COLUMNS} for row in rows]
-    return sorted(listed, key=lambda row: (_natural(row["employee_id"]), row["id"]))
-
-
-def format_invitations(rows: list[dict[str, Any]]) -> str:
-    """A fixed-width table of `list_invitations` rows (errors cut to 60 characters)."""
-    columns = [c for c in LIST_COLUMNS if c != "created_at"]
-    cells = [columns] + [[_cell(row[c], 60 if c == "last_error" else None) for c in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
-
-
-# -- operator decisions (CLI-ready) --------------------------------------------------------------------
-
-
-class InvitationDecisionError(ValueError):
-    pass
-
-
-def release_stale(
-    conn: sa.Connection,
-    consumer_id: str,
-    invitation_ids: Iterable[int],
-    *,
-    now: datetime | None = None,
-    stale_after: timedelta = STALE_AFTER,
-) -> list[int]:
-    """Operator's decision that ambiguous invitations (or claims older than `stale_after`) were not
-    delivered: back to pending, due at once; the next run sends a new message with a new token.
-    All or nothing: raises InvitationDecisionError naming ids that are not of this company or
-    not awaiting a decision."""
-    stale = sa.and_(invitations.c.status == "claimed", invitations.c.claimed_at < _utc(now) - stale_after)
-    return _decide(
-        conn, consumer_id, invitation_ids, sa.or_(invitations.c.status == NEEDS_DECISION, stale),
-        "ambiguous (or a claim older than " + str(stale_after) + ")",
-        status="pending", token_hash=None, claimed_at=None, failure_reason=None,
-    )
-
-
-def confirm_delivered(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable[int]) -> list[int]:
-    """Operator's decision that ambiguous invitations did arrive: sent (at the time they were claimed)."""
-    return _decide(
-        conn, consumer_id, invitation_ids, invitations.c.status == NEEDS_DECISION, "ambiguous",
-        status="sent", sent_at=invitations.c.claimed_at, failure_reason=None,
-    )
-
-
-def retry_failed(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable[int]) -> list[int]:
-    """Failed invitations back to pending with a fresh allowance of attempts (e.g. after fixing the
-    mail server). Refused for a person who meanwhile has an open or sent invitation."""
-    other = invitations.alias("other")
-    superseded = (
-        sa.select(other.c.id)
-        .where(
-            other.c.user_id == invitations.c.user_id,
-            other.c.id != invitations.c.id,
-            other.c.status.in_((*OPEN, "sent")),
-        )
-        .exists()
-    )
-    return _decide(
-        conn, consumer_id, invitation_ids, sa.and_(invitations.c.status == "failed", ~superseded),
-        "failed (and the person has no newer invitation)",
-        status="pending", attempts=0, token_hash=None, claimed_at=None, failure_reason=None,
-    )
-
-
-def _decide(
-    conn: sa.Connection, consumer_id: str, invitation_ids: Iterable[int], allowed, what: str, **values
-) -> list[int]:
-    organisation = organisations.lock(conn, consumer_id)
-    wanted = sorted(set(invitation_ids))
-    condition = sa.and_(invitations.c.organisation_id == organisation.id, invitations.c.id.in_(wanted), allowed)
-    found = set(conn.execute(sa.select(invitations.c.id).where(condition)).scalars())
-    refused = [i for i in wanted if i not in found]
-    if refused:
-        raise InvitationDecisionError(
-            f"Invitation(s) {', '.join(map(str, refused))} of company '{consumer_id}' are not {what}; nothing was "
-            "changed. List them with their status first."
-        )
-    if wanted:
-        conn.execute(sa.update(invitations).where(condition).values(**values))
-    return wanted
-
-
-# -- what the sensor needs ---------------------------------------------------------------------------
-
-
-@dataclass
-class DueWork:
-    """What makes a run for one company worthwhile; `fingerprint` changes whenever that does."""
-
-    eligible: list[tuple] = field(default_factory=list)  # (user id, updated_at, earlier invitations)
-    retries: list[tuple] = field(default_factory=list)  # (invitation id, attempts)
-
-    def fingerprint(self) -> str:
-        payload = repr((sorted(self.eligible), sorted(self.retries)))
-        return hashlib.sha256(payload.encode()).hexdigest()[:20]
-
-
-def _due_retry(now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
-    """Pending and never tried, released by an operator, or its backoff after the last attempt passed."""
-    def at(moment: datetime) -> sa.ColumnElement[datetime]:
-        return sa.literal(moment, sa.DateTime(timezone=True))
-
-    cutoffs = [(invitations.c.attempts == n, at(now - retry_delay(n))) for n in range(1, max_attempts + 1)]
-    last_cutoff = at(now - MAX_RETRY_DELAY)
-    return sa.or_(
-        invitations.c.attempts == 0,
-        invitations.c.claimed_at.is_(None),
-        invitations.c.claimed_at <= sa.case(*cutoffs, else_=last_cutoff),
-    )
-
-
-def due_work(conn: sa.Connection, now: datetime, max_attempts: int = MAX_ATTEMPTS) -> dict[str, DueWork]:
-    """Verified companies with eligible users or retries due, by consumer id: two queries in all."""
-    org = organisations.organisations
-    now = _utc(now)
-    work: dict[str, DueWork] = defaultdict(DueWork)
-    earlier = sa.select(sa.func.count()).where(invitations.c.user_id == users.c.id).scalar_subquery()
-    eligible = (
-        sa.select(org.c.consumer_id, users.c.id, users.c.updated_at, earlier)
-        .join(org, org.c.id == users.c.organisation_id)
-        .where(org.c.verified_at.is_not(None), _eligible())
-    )
-    for consumer_id, user_id, updated_at, count in conn.execute(eligible):
-        work[consumer_id].eligible.append((user_id, _plain(updated_at), count))
-    retries = (
-        sa.select(org.c.consumer_id, invitations.c.id, invitations.c.attempts)
-        .join(org, org.c.id == invitations.c.organisation_id)
-        .where(
-            org.c.verified_at.is_not(None),
-            invitations.c.status == "pending",
-            _can_receive(),
-            _due_retry(now, max_attempts),
-        )
-    )
-    for consumer_id, invitation_id, attempts in conn.execute(retries):
-        work[consumer_id].retries.append((invitation_id, attempts))
-    return dict(work)
-
-
-# -- helpers -----------------------------------------------------------------------------------------
-
-
-def _utc(now: datetime | None) -> datetime:
-    """`now` (default: this moment) as aware UTC."""
-    return datetime.now(timezone.utc) if now is None else as_utc(now)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _utc(value).isoformat()
-    return value
-
-
-def _cell(value: Any, limit: int | None = None) -> str:
-    text = "" if value is None else str(value)
-    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _sorted_ids(ids: list[str]) -> list[str]:
-    return sorted(ids, key=_natural)
-
-
-def _natural(employee_id: str) -> tuple:
-    return (0, int(employee_id), "") if employee_id.isdigit() else (1, 0, employee_id)

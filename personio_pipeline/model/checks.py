@@ -17,6 +17,7 @@ import pandas as pd
 from personio_pipeline.model.employees import NormalisedEmployees
 from personio_pipeline.model.organisation import ReportingLines
 from personio_pipeline.model.quarantine import held_back_ids
+from personio_pipeline.tables import markdown_cell
 
 PREVIEW_ROWS = 50  # rows in a metadata markdown table
 LISTED_ROWS = 500  # entries in a metadata list; counts always cover everything
@@ -247,13 +248,9 @@ def _markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = [
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
-        *("| " + " | ".join(_cell(row.get(column)) for column in columns) + " |" for row in rows[:PREVIEW_ROWS]),
+        *("| " + " | ".join(markdown_cell(row.get(column)) for column in columns) + " |" for row in rows[:PREVIEW_ROWS]),
     ]
     if len(rows) > PREVIEW_ROWS:
         lines.append(f"\n… and {len(rows) - PREVIEW_ROWS} more")
     return "\n".join(lines)
 
-
-def _cell(value: Any) -> str:
-    """Table-safe text: pipes escaped, line breaks flattened."""
-    return "" if value is None else " ".join(str(value).split()).replace("|", "\\|")

@@ -6,7 +6,8 @@ unclear must end up *without* access rather than with it.
 
 Speed: one pass over the records turns each into a tuple of the attributes we use (records
 can be streamed: none is kept once its row is built); names, dates, de-duplication and the
-status rules then run vectorised in pandas. 100,000 records take about a second.
+status rules then run vectorised in pandas (per-step timings: the
+README's Performance section).
 """
 
 from __future__ import annotations

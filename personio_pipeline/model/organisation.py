@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from personio_pipeline.model.sanitise import fallback_name
+from personio_pipeline.tables import natural_order
 from personio_pipeline.model.schema import (
     REPORTING_LINE_COLUMNS,
     REPORTING_PROBLEM_COLUMNS,
@@ -113,12 +114,8 @@ def nameless_structures(employees: pd.DataFrame) -> pd.DataFrame:
         for structure_key, group in members[~members[key].isin(named)].groupby(key, sort=True):
             active = group.loc[group["status"] == "active", "employee_id"]
             rows.append({"kind": kind, "key": structure_key, "fallback_name": fallback_name(label, structure_key),
-                         "employee_ids": ", ".join(sorted(active, key=_natural))})
+                         "employee_ids": ", ".join(sorted(active, key=natural_order))})
     return pd.DataFrame(rows, columns=["kind", "key", "fallback_name", "employee_ids"], dtype=object)
-
-
-def _natural(employee_id: str) -> tuple:
-    return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)
 
 
 def _rows_with(employees: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:

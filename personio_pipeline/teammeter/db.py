@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +37,25 @@ def create_engine(url: str) -> sa.Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+@contextmanager
+def company_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that takes SQLite's write lock at BEGIN, so a concurrent sync waits
+    (busy_timeout) instead of failing on a stale snapshot; on PostgreSQL a plain transaction,
+    serialised by `organisations.lock`."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
 
 
 def alembic_config(engine: sa.Engine | None) -> Config:

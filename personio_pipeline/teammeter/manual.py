@@ -1,8 +1,12 @@
 """Hand edits as Teammeter itself makes them (source 'teammeter'): the sync never changes these.
 
+This is the interface Teammeter's own code uses for hand edits (coaches' teams, roles, reporting
+lines and addresses; `mark_verified` for `personio-pipeline verify`), and the one the
+ownership tests drive, so what they prove is what Teammeter writes.
+
 People are addressed by consumer id + HR employee id, units by their HR key, and teams/roles
 made here by the ids these functions return. Each call takes the company lock (like the sync)
-and runs in the caller's transaction; open it with `sync.company_transaction(engine)` so that on
+and runs in the caller's transaction; open it with `db.company_transaction(engine)` so that on
 SQLite an edit waits for a running sync instead of failing with "database is locked".
 """
 

@@ -108,7 +108,8 @@ def lock(conn: sa.Connection, consumer_id: str, *, allow_offboarded: bool = Fals
 
 
 def set_max_deactivation_share(conn: sa.Connection, consumer_id: str, share: float | None) -> None:
-    """Per-company safeguard override; None returns to the default."""
+    """Per-company safeguard override; None returns to the default. The interface Teammeter's own
+    code uses to store a company's `max_deactivation_share` (read by `safeguard.limit_for`)."""
     if share is not None and not 0 <= share <= 1:
         raise ValueError(f"max_deactivation_share must be between 0 and 1, got {share}.")
     get(conn, consumer_id)

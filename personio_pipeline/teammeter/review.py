@@ -5,6 +5,8 @@ A person can be in several teams, hold several roles or have several managers (H
 Teammeter ones side by side); those cells list them all, HR first, joined by '; '. A person the
 sync holds back (shared address, management cycle) is marked in `held_back` with the problem,
 the HR field to fix and who else is involved.
+
+`sync_preview` is the same look at one sync run: its changes as markdown for Dagster metadata.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import csv
 import io
 import json
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from personio_pipeline.tables import cell, format_table, markdown_cell, natural_order
 from personio_pipeline.teammeter import held_back, organisations
+from personio_pipeline.teammeter.diff import ENTITIES, Change
+from personio_pipeline.teammeter.ownership import CONFLICT_KEPT_TEAMMETER
 from personio_pipeline.teammeter.schema import (
     invitations,
     reporting_lines,
@@ -27,6 +33,9 @@ from personio_pipeline.teammeter.schema import (
     user_roles,
     users,
 )
+
+if TYPE_CHECKING:
+    from personio_pipeline.teammeter.sync import SyncResult
 
 COLUMNS = (
     "employee_id",
@@ -47,6 +56,16 @@ COLUMNS = (
 )
 FORMATS = ("table", "json", "csv")
 SEPARATOR = "; "
+
+PREVIEW_SECTIONS = (
+    ("Creates", ("create",)),
+    ("Updates", ("update",)),
+    ("Deactivations", ("deactivate", "end")),
+    ("Reactivations", ("reactivate",)),
+    ("Conflicts (Teammeter value kept)", (CONFLICT_KEPT_TEAMMETER,)),
+    ("Held back (HR record to fix) and released", (held_back.HOLD_BACK, held_back.RELEASE)),
+)
+PREVIEW_ACTIONS = tuple(action for _, actions in PREVIEW_SECTIONS for action in actions)
 
 
 def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
@@ -111,7 +130,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
                 "held_back": held.get(person.employee_id, ""),
             }
         )
-    return sorted(rows, key=lambda row: _natural(row["employee_id"]))
+    return sorted(rows, key=lambda row: natural_order(row["employee_id"]))
 
 
 def review_summary(conn: sa.Connection, consumer_id: str) -> dict:
@@ -150,7 +169,7 @@ def format_review(rows: list[dict], summary: dict, fmt: str = "table") -> str:
         return out.getvalue()
     if fmt == "table":
         counts = [f"{name.replace('_', ' ')}: {value}" for name, value in summary.items()]
-        return "\n".join(counts) + "\n\n" + _table(rows)
+        return "\n".join(counts) + "\n\n" + format_table(([cell(row[c]) for c in COLUMNS] for row in rows), COLUMNS)
     raise ValueError(f"Unknown review format '{fmt}': use one of {', '.join(FORMATS)}.")
 
 
@@ -178,23 +197,45 @@ def _count(conn: sa.Connection, table: sa.Table, organisation_id: int, condition
     return conn.execute(query).scalar_one()
 
 
-def _table(rows: list[dict]) -> str:
-    """Fixed-width columns, header underlined; empty values as blanks."""
-    cells = [list(COLUMNS)] + [[_cell(row[c]) for c in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip() for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines) + "\n"
+def sync_preview(result: SyncResult, limit: int = 50) -> str:
+    """A sync's changes as markdown for Dagster metadata: totals per entity and action, then up to
+    `limit` changes per section."""
+    lines = [
+        f"Sync of company `{result.consumer_id}` (run `{result.run_id}`): {result.rows_written} rows written."
+        + (" The organisation model and the store were as the last sync left them: no diff needed."
+           if result.diff_skipped else ""),
+        "",
+        "| entity | " + " | ".join(PREVIEW_ACTIONS) + " |",
+        "| --- |" + " ---: |" * len(PREVIEW_ACTIONS),
+    ]
+    for entity in ENTITIES:
+        tally = result.counts.get(entity, {})
+        lines.append(f"| {entity} | " + " | ".join(str(tally.get(a, 0)) for a in PREVIEW_ACTIONS) + " |")
+    totals = [sum(t.get(a, 0) for t in result.counts.values()) for a in PREVIEW_ACTIONS]
+    lines.append("| **total** | " + " | ".join(str(n) for n in totals) + " |")
+    for title, actions in PREVIEW_SECTIONS:
+        section = [c for c in result.changes if c.action in actions]
+        lines += ["", f"### {title}: {len(section)}"]
+        if section:
+            lines += ["", "| entity | key | action | before | after |", "| --- | --- | --- | --- | --- |"]
+            lines += [_preview_row(c) for c in section[:limit]]
+        if len(section) > limit:
+            lines += ["", f"… and {len(section) - limit} more (all of them are in change_log)."]
+    return "\n".join(lines)
 
 
-def _cell(value) -> str:
-    if value is None:
+def _preview_row(change: Change) -> str:
+    cells = [change.entity, change.key, change.action, _describe(change.before), _describe(change.after)]
+    return "| " + " | ".join(markdown_cell(text) for text in cells) + " |"
+
+
+# Previews end up in Dagster metadata: addresses are shown as set/unset only (change_log has them).
+PERSONAL_FIELDS = frozenset({"email", "hr_email"})
+
+
+def _describe(values: dict | None) -> str:
+    if not values:
         return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _natural(employee_id: str) -> tuple:
-    """Numeric ids in numeric order (2 before 10), others after them alphabetically."""
-    return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)
+    return ", ".join(
+        f"{k}: {('(set)' if v else '(none)') if k in PERSONAL_FIELDS else v}" for k, v in values.items()
+    )

@@ -1,7 +1,7 @@
 """Brings one company's Teammeter store in step with its organisation model, in one transaction.
 
-load (one SELECT per table) -> `diff.plan_sync` (pure) -> safeguard -> apply (bulk executemany
-per table and action) -> change log -> organisation sync times. Any failure rolls everything
+load (one SELECT per table) -> `diff.plan_sync` (pure) -> safeguard -> apply (`bulk_write`, per
+table and action) -> change log -> organisation sync times. Any failure rolls everything
 back, and two syncs of one company never interleave: the transaction holds the company lock
 from the start (PostgreSQL: the organisation row FOR UPDATE; SQLite: BEGIN IMMEDIATE).
 
@@ -11,21 +11,18 @@ remembered in `held_back_records`; the rest of the company is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import repeat
-
-import orjson
 import pandas as pd
 import sqlalchemy as sa
-from psycopg import sql
 
 from personio_pipeline.memory import cyclic_gc_paused
 from personio_pipeline.model.quarantine import HELD_BACK_COLUMNS, held_back_ids, held_back_records
 from personio_pipeline.teammeter import held_back as held_back_store
-from personio_pipeline.teammeter import organisations, safeguard, unchanged
+from personio_pipeline.teammeter import organisations, review, safeguard, unchanged
+from personio_pipeline.teammeter.bulk_write import insert_many, update_many
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline.teammeter.diff import (
     ENTITIES,
     Change,
@@ -35,7 +32,7 @@ from personio_pipeline.teammeter.diff import (
     SyncPlan,
     plan_sync,
 )
-from personio_pipeline.teammeter.ownership import CONFLICT_KEPT_TEAMMETER, HR
+from personio_pipeline.teammeter.ownership import HR
 from personio_pipeline.teammeter.schema import (
     change_log,
     reporting_lines,
@@ -48,19 +45,9 @@ from personio_pipeline.teammeter.schema import (
 )
 from personio_pipeline.teammeter.sync_runs import record_success
 
-__all__ = ["OrgModel", "SyncResult", "company_transaction", "load_snapshot", "sync_company"]
+__all__ = ["OrgModel", "SyncResult", "load_snapshot", "sync_company"]
 
 STAGES = (*ENTITIES, "change_log", "organisation")
-PREVIEW_SECTIONS = (
-    ("Creates", ("create",)),
-    ("Updates", ("update",)),
-    ("Deactivations", ("deactivate", "end")),
-    ("Reactivations", ("reactivate",)),
-    ("Conflicts (Teammeter value kept)", (CONFLICT_KEPT_TEAMMETER,)),
-    ("Held back (HR record to fix) and released", (held_back_store.HOLD_BACK, held_back_store.RELEASE)),
-)
-PREVIEW_ACTIONS = tuple(action for _, actions in PREVIEW_SECTIONS for action in actions)
-
 # What the diff needs of each table; links are loaded open only.
 SNAPSHOT_COLUMNS: dict[str, tuple[sa.Table, tuple[str, ...]]] = {
     "users": (
@@ -120,29 +107,9 @@ class SyncResult:
     held_back: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(HELD_BACK_COLUMNS)), repr=False)
 
     def preview_markdown(self, limit: int = 50) -> str:
-        """Totals per entity and action, then up to `limit` changes per section."""
-        lines = [
-            f"Sync of company `{self.consumer_id}` (run `{self.run_id}`): {self.rows_written} rows written."
-            + (" The organisation model and the store were as the last sync left them: no diff needed."
-               if self.diff_skipped else ""),
-            "",
-            "| entity | " + " | ".join(PREVIEW_ACTIONS) + " |",
-            "| --- |" + " ---: |" * len(PREVIEW_ACTIONS),
-        ]
-        for entity in ENTITIES:
-            tally = self.counts.get(entity, {})
-            lines.append(f"| {entity} | " + " | ".join(str(tally.get(a, 0)) for a in PREVIEW_ACTIONS) + " |")
-        totals = [sum(t.get(a, 0) for t in self.counts.values()) for a in PREVIEW_ACTIONS]
-        lines.append("| **total** | " + " | ".join(str(n) for n in totals) + " |")
-        for title, actions in PREVIEW_SECTIONS:
-            section = [c for c in self.changes if c.action in actions]
-            lines += ["", f"### {title}: {len(section)}"]
-            if section:
-                lines += ["", "| entity | key | action | before | after |", "| --- | --- | --- | --- | --- |"]
-                lines += [_preview_row(c) for c in section[:limit]]
-            if len(section) > limit:
-                lines += ["", f"… and {len(section) - limit} more (all of them are in change_log)."]
-        return "\n".join(lines)
+        """The run's changes as markdown for Dagster metadata (`review.sync_preview`)."""
+        return review.sync_preview(self, limit)
+
 
 
 def sync_company(
@@ -215,25 +182,6 @@ def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
     return counts
 
 
-@contextmanager
-def company_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A transaction that takes SQLite's write lock at BEGIN, so a concurrent sync waits
-    (busy_timeout) instead of failing on a stale snapshot; on PostgreSQL a plain transaction,
-    serialised by `organisations.lock`."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
-            raise
-        conn.exec_driver_sql("COMMIT")
-
-
 def load_snapshot(conn: sa.Connection, organisation_id: int) -> Snapshot:
     """The company's current rows, one SELECT per table."""
     frames = {}
@@ -275,7 +223,7 @@ def _apply(
     changes = plan.changes() + holds
     log = pd.DataFrame(changes, columns=["entity", "entity_key", "action", "before", "after"])
     constants = {"organisation_id": organisation_id, "run_id": run_id, "at": now}
-    _insert_many(conn, change_log, log, constants)
+    insert_many(conn, change_log, log, constants)
     after_stage("change_log")
     _mark_synced(conn, organisation_id, now)
     after_stage("organisation")
@@ -298,20 +246,20 @@ def _apply_rows(
     constants = {"organisation_id": organisation_id, "active": True, "created_at": now}
     if "source" in table.c:
         constants["source"] = HR
-    _insert_many(conn, table, plan.inserts, constants)
+    insert_many(conn, table, plan.inserts, constants)
     updates = plan.updates.drop(columns=[key])
     updates["deactivated_at"] = pd.Series(
         [None if a else now for a in updates["active"]], index=updates.index, dtype=object
     )
-    _update_many(conn, table, updates, {"updated_at": now})
+    update_many(conn, table, updates, {"updated_at": now})
     return len(plan.inserts) + len(updates)
 
 
 def _apply_links(conn: sa.Connection, table: sa.Table, plan: EntityPlan, organisation_id: int, now: datetime) -> int:
     """Start new links and end old ones; ended links stay as history."""
     constants = {"organisation_id": organisation_id, "source": HR, "started_at": now}
-    _insert_many(conn, table, plan.inserts, constants)
-    _update_many(conn, table, plan.updates[["id"]], {"ended_at": now})
+    insert_many(conn, table, plan.inserts, constants)
+    update_many(conn, table, plan.updates[["id"]], {"ended_at": now})
     return len(plan.inserts) + len(plan.updates)
 
 
@@ -328,72 +276,6 @@ def _with_ids(plan: EntityPlan, refs: dict[str, tuple[str, str]], ids: dict[str,
     return EntityPlan(plan.entity, resolve(plan.inserts), resolve(plan.updates), plan.changes)
 
 
-def _insert_many(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, constants: dict) -> None:
-    """Insert the frame's rows plus `constants` (same value in every row): COPY on PostgreSQL,
-    several times faster there than executemany; one executemany elsewhere."""
-    if not len(frame):
-        return
-    columns = [*frame.columns, *constants]
-    values = [_values(frame, constants, c, table.c[c].type, conn.dialect) for c in columns]
-    if conn.dialect.name == "postgresql":
-        _copy(conn, table.name, columns, zip(*values))
-    else:
-        statement = table.insert().inline().values({c: sa.bindparam(c) for c in columns})
-        _executemany(conn, statement, dict(zip(columns, values)))
-
-
-def _update_many(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, constants: dict) -> None:
-    """UPDATE ... WHERE id = :id for every row. Bind names get a `new_` prefix because
-    SQLAlchemy reserves the bare column names."""
-    if not len(frame):
-        return
-    columns = [c for c in [*frame.columns, *constants] if c != "id"]
-    statement = (
-        sa.update(table).where(table.c.id == sa.bindparam("id")).values({c: sa.bindparam("new_" + c) for c in columns})
-    )
-    values = {"new_" + c: _values(frame, constants, c, table.c[c].type, conn.dialect) for c in columns}
-    _executemany(conn, statement, {"id": frame["id"].tolist(), **values})
-
-
-def _executemany(conn: sa.Connection, statement: sa.Insert | sa.Update, values: dict[str, Iterable]) -> None:
-    """One executemany through the driver with rows built column by column: at 100,000 rows
-    SQLAlchemy's per-row parameter handling costs more than the database's own work."""
-    compiled = statement.compile(dialect=conn.dialect)
-    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
-    rows = zip(*(values[name] for name in names))
-    conn.exec_driver_sql(compiled.string, list(rows) if compiled.positional else [dict(zip(names, r)) for r in rows])
-
-
-def _copy(conn: sa.Connection, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _values(
-    frame: pd.DataFrame, constants: dict, column: str, type_: sa.types.TypeEngine, dialect: sa.Dialect
-) -> Iterable:
-    """A column's values as the driver expects them; constants are converted once and repeated."""
-    if column in constants:
-        return repeat(_convert([constants[column]], type_, dialect)[0])
-    series = frame[column]
-    return _convert(series.astype(object).where(series.notna(), None).tolist(), type_, dialect)
-
-
-def _convert(values: list, type_: sa.types.TypeEngine, dialect: sa.Dialect) -> list:
-    """Through the type's bind processor; None stays SQL NULL (also for JSON)."""
-    process = _to_json if isinstance(type_, sa.JSON) else type_.dialect_impl(dialect).bind_processor(dialect)
-    return values if process is None else [None if v is None else process(v) for v in values]
-
-
-def _to_json(value) -> str:
-    """Compact JSON for the change log's before/after: a first sync writes ~400,000 of them."""
-    return orjson.dumps(value).decode()
-
-
 def _key_to_id(rows: pd.DataFrame, key: str) -> pd.Series:
     """HR key -> row id (users are all HR rows)."""
     if "source" in rows:
@@ -406,23 +288,6 @@ def _load_ids(conn: sa.Connection, table: sa.Table, key: str, organisation_id: i
     if "source" in table.c:
         query = query.where(table.c.source == HR)
     return _key_to_id(pd.DataFrame(conn.execute(query).all(), columns=["id", key]), key)
-
-
-def _preview_row(change: Change) -> str:
-    cells = [change.entity, change.key, change.action, _describe(change.before), _describe(change.after)]
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-
-# Previews end up in Dagster metadata: addresses are shown as set/unset only (change_log has them).
-PERSONAL_FIELDS = frozenset({"email", "hr_email"})
-
-
-def _describe(values: dict | None) -> str:
-    if not values:
-        return ""
-    return ", ".join(
-        f"{k}: {('(set)' if v else '(none)') if k in PERSONAL_FIELDS else v}" for k, v in values.items()
-    )
 
 
 def _no_hook(_stage: str) -> None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from personio_pipeline.redaction import redact
+from personio_pipeline.tables import cell, format_table
 from personio_pipeline.teammeter import organisations
 from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.schema import ERROR_MESSAGE_LIMIT, company_sync_status, sync_runs
@@ -171,26 +172,38 @@ def format_status_table(rows: list[CompanyStatus], error_width: int = 70) -> str
         return "no companies registered; add one with `personio-pipeline tenants add ID --name NAME`"
     failing = sum(row.failing for row in rows)
     never = sum(row.last_attempt_at is None for row in rows)
-    lines = [
-        f"{len(rows)} {'company' if len(rows) == 1 else 'companies'}, {failing} failing (newest attempt failed), {never} never synced",
-        f"  {'consumer id':<28} {'name':<24} {'state':<10} {'last status':<11} {'last success':<17} "
-        f"{'employees':>9} {'fails':>5}  last failure",
-    ]
-    for row in rows:
-        failure = "-"
-        if row.last_failure_at is not None:
-            step, error = row.last_failure_step or "(run)", " ".join((row.last_failure_error or "").split())
-            failure = f"{_minute(row.last_failure_at)} {step}: {error}"
-            failure = failure if len(failure) <= error_width else failure[: error_width - 1] + "…"
-        employees = "-" if row.last_success_employees_read is None else str(row.last_success_employees_read)
-        lines.append(
-            f"{'!' if row.failing else ' '} {row.consumer_id:<28} {row.name[:24]:<24} {_state(row)[:10]:<10} "
-            f"{row.last_attempt_status or 'never':<11} {_minute(row.last_success_at):<17} {employees:>9} "
-            f"{row.consecutive_failures:>5}  {failure}"
-        )
-        if row.daily_sync_skipped:
-            lines.append(f"    daily sync skips it: {row.daily_sync_skipped}")
-    return "\n".join(lines)
+    summary = f"{len(rows)} {'company' if len(rows) == 1 else 'companies'}, {failing} failing (newest attempt failed), {never} never synced"
+    table = format_table(
+        (
+            [
+                f"{'!' if row.failing else ' '} {row.consumer_id}",
+                row.name,
+                _state(row),
+                row.last_attempt_status or "never",
+                _minute(row.last_success_at),
+                "-" if row.last_success_employees_read is None else row.last_success_employees_read,
+                row.consecutive_failures,
+                _last_failure(row, error_width),
+            ]
+            for row in rows
+        ),
+        STATUS_COLUMNS,
+        right=("employees", "fails"),
+    )
+    skipped = [f"  {row.consumer_id}: daily sync skips it: {row.daily_sync_skipped}" for row in rows if row.daily_sync_skipped]
+    return "\n".join([summary, table.rstrip("\n"), *skipped])
+
+
+STATUS_COLUMNS = (
+    "  consumer id", "name", "state", "last status", "last success", "employees", "fails", "last failure"
+)
+
+
+def _last_failure(row: CompanyStatus, width: int) -> str:
+    if row.last_failure_at is None:
+        return "-"
+    step, error = row.last_failure_step or "(run)", " ".join((row.last_failure_error or "").split())
+    return cell(f"{_minute(row.last_failure_at)} {step}: {error}", width)
 
 
 def _state(row: CompanyStatus) -> str:

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personio_pipeline.apideck.contract import shared_contract
+from personio_pipeline.apideck.sandbox.contract import shared_contract
 from personio_pipeline.apideck.sandbox.generator import BASE_DATE, RENAMES, company_domain, generate_company
 
 CONSUMER = "acme-gmbh"

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from personio_pipeline.apideck.contract import shared_contract
+from personio_pipeline.apideck.sandbox.contract import shared_contract
 from personio_pipeline.apideck.fields import EMPLOYEE_FIELDS, fields_param
 from personio_pipeline.apideck.sandbox.config import SandboxConfig
 from personio_pipeline.apideck.sandbox.generator import generate_company

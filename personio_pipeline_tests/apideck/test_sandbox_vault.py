@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from personio_pipeline.apideck.contract import shared_contract
+from personio_pipeline.apideck.sandbox.contract import shared_contract
 from personio_pipeline.apideck.errors import ApideckRequestError
 from personio_pipeline.apideck.http import RetrySettings
 from personio_pipeline.apideck.sandbox import vault_state

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from personio_pipeline.apideck.contract import SPEC_DIR
+from personio_pipeline.apideck.sandbox.contract import SPEC_DIR
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 

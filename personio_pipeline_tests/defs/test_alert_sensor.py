@@ -28,7 +28,7 @@ from personio_pipeline.defs.check_alerts import (
 )
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.model import checks as verdicts
+from personio_pipeline.model import checks
 from personio_pipeline.teammeter import alert_log, organisations
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import person
@@ -185,7 +185,7 @@ def missing_email_result(company: str, people_without_email: int) -> dg.AssetChe
             for i in range(3)
         ]
     )
-    outcome = verdicts.missing_emails(table)
+    outcome = checks.missing_emails(table)
     return dg.AssetCheckEvaluation(
         asset_key=EMPLOYEES,
         check_name=MISSING_EMAILS,

@@ -18,7 +18,7 @@ from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.notify.mail import SmtpTransport
 from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.schema import invitations, users
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401 - fixtures
     day_one,

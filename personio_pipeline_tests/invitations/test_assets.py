@@ -17,8 +17,9 @@ from personio_pipeline.defs.assets.invitations import (
 from personio_pipeline.defs.invitation_sensor import invitation_sensor
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.invitations import outbox
+from personio_pipeline.invitations.decisions import release_stale
 from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,
@@ -124,7 +125,7 @@ def test_an_ambiguous_claim_is_reported_by_the_check_and_sent_after_release(veri
     assert email_of("4") not in received(smtp_server)
 
     with company_transaction(verified) as conn:
-        outbox.release_stale(conn, COMPANY, [invitation_id(verified, "4")])
+        release_stale(conn, COMPANY, [invitation_id(verified, "4")])
     released = materialize(verified, smtp_server)
     assert released.success and metadata(released)["sent"] == 1 and check(released).passed
     assert received(smtp_server) == EVERYONE_ONCE

@@ -13,6 +13,7 @@ import pytest
 
 from personio_pipeline import addresses
 from personio_pipeline.invitations import outbox
+from personio_pipeline.invitations.state import list_invitations
 from personio_pipeline.notify.mail import DeliveryError, DeliveryUnknown, FileOutbox, SmtpTransport
 from personio_pipeline_tests.invitations.conftest import (
     SENDER,
@@ -57,7 +58,7 @@ def deliver(engine, relay, at=T0, **options) -> outbox.DeliveryReport:
 
 def listed(engine) -> dict[str, dict]:
     with engine.connect() as conn:
-        return {row["employee_id"]: row for row in outbox.list_invitations(conn, COMPANY, now=later(0))}
+        return {row["employee_id"]: row for row in list_invitations(conn, COMPANY, now=later(0))}
 
 
 @pytest.mark.parametrize("smtputf8", [True, False], ids=["smtputf8", "ascii-only-relay"])

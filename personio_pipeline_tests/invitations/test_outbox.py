@@ -13,10 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.invitations import outbox
+from personio_pipeline.invitations.decisions import InvitationDecisionError, confirm_delivered, release_stale, retry_failed
+from personio_pipeline.invitations.due import due_work
+from personio_pipeline.invitations.state import format_invitations, list_invitations
 from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.review import review_users
 from personio_pipeline.teammeter.schema import invitations
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,
@@ -111,7 +114,7 @@ def test_a_pending_invitation_waits_while_its_person_has_no_access(verified, smt
     assert "2" not in report.sent and email_of("2") not in received(smtp_server)
     assert statuses(verified)["2"] == "pending" and report.state["pending"] == 1
     with verified.connect() as conn:
-        assert COMPANY not in outbox.due_work(conn, later(60))  # nothing for the sensor to do
+        assert COMPANY not in due_work(conn, later(60))  # nothing for the sensor to do
 
 
 # -- outages --------------------------------------------------------------------------------------------
@@ -167,7 +170,7 @@ def test_after_max_attempts_an_invitation_fails_for_good_and_is_not_queued_again
     assert after.enqueued == 0 and after.sent == [] and smtp_server.messages == []
 
     with company_transaction(verified) as conn:  # the operator tries again
-        assert outbox.retry_failed(conn, COMPANY, [invitation_id(verified, "1")]) == [invitation_id(verified, "1")]
+        assert retry_failed(conn, COMPANY, [invitation_id(verified, "1")]) == [invitation_id(verified, "1")]
     assert deliver(verified, smtp_server, at=later(95)).sent == ["1"]
     assert received(smtp_server) == {email_of("1"): 1}
 
@@ -183,7 +186,7 @@ def test_a_failed_invitation_is_replaced_once_the_address_is_corrected(verified,
     assert received(smtp_server)["ada@acme-gmbh.com"] == 1 and email_of("1") not in received(smtp_server)
     assert report.state.failed == ["1"]  # the old one stays as history, reported
     with verified.connect() as conn:
-        listed = outbox.list_invitations(conn, COMPANY)
+        listed = list_invitations(conn, COMPANY)
     assert [(r["email"], r["status"]) for r in listed if r["employee_id"] == "1"] == [
         (email_of("1"), "failed"),
         ("ada@acme-gmbh.com", "sent"),
@@ -220,18 +223,18 @@ def test_a_crash_between_claim_and_send_is_reported_not_resent_and_released_by_a
     assert statuses(verified)["4"] == "ambiguous" and email_of("4") not in received(smtp_server)
     assert deliver(verified, smtp_server, at=later(120)).sent == []  # never resent on its own
     with verified.connect() as conn:
-        assert COMPANY not in outbox.due_work(conn, later(120))
-        listed = {row["employee_id"]: row for row in outbox.list_invitations(conn, COMPANY)}
+        assert COMPANY not in due_work(conn, later(120))
+        listed = {row["employee_id"]: row for row in list_invitations(conn, COMPANY)}
     assert listed["4"]["status"] == "ambiguous" and "sender stopped" in listed["4"]["last_error"]
     assert not any("token" in column for column in listed["4"])
 
     with company_transaction(verified) as conn:
-        with pytest.raises(outbox.InvitationDecisionError, match=str(invitation_id(verified, "1"))):
-            outbox.release_stale(conn, COMPANY, [crashed, invitation_id(verified, "1")])  # 1 was sent
+        with pytest.raises(InvitationDecisionError, match=str(invitation_id(verified, "1"))):
+            release_stale(conn, COMPANY, [crashed, invitation_id(verified, "1")])  # 1 was sent
     with company_transaction(verified) as conn:
-        assert outbox.release_stale(conn, COMPANY, [crashed]) == [crashed]
+        assert release_stale(conn, COMPANY, [crashed]) == [crashed]
     with verified.connect() as conn:
-        assert COMPANY in outbox.due_work(conn, later(121))
+        assert COMPANY in due_work(conn, later(121))
     assert deliver(verified, smtp_server, at=later(121)).sent == ["4"]
     assert deliver(verified, smtp_server, at=later(180)).sent == []
     assert received(smtp_server) == EVERYONE_ONCE
@@ -245,9 +248,9 @@ def test_a_stale_claim_can_be_released_before_a_run_marks_it(verified, smtp_serv
     with verified.begin() as conn:
         claimed = outbox.claim(conn, invitation_id(verified, "2"), T0)
     with company_transaction(verified) as conn:
-        with pytest.raises(outbox.InvitationDecisionError):  # still in flight
-            outbox.release_stale(conn, COMPANY, [claimed.invitation_id], now=later(5))
-        outbox.release_stale(conn, COMPANY, [claimed.invitation_id], now=later(16))
+        with pytest.raises(InvitationDecisionError):  # still in flight
+            release_stale(conn, COMPANY, [claimed.invitation_id], now=later(5))
+        release_stale(conn, COMPANY, [claimed.invitation_id], now=later(16))
     assert "2" in deliver(verified, smtp_server, at=later(16)).sent
 
 
@@ -265,7 +268,7 @@ def test_a_connection_lost_after_the_message_may_have_arrived_is_ambiguous(verif
     assert deliver(verified, smtp_server, at=later(10)).sent != [] and received(smtp_server) == EVERYONE_ONCE
 
     with company_transaction(verified) as conn:  # the operator learns it did arrive
-        assert outbox.confirm_delivered(conn, COMPANY, [invitation_id(verified, "1")])
+        assert confirm_delivered(conn, COMPANY, [invitation_id(verified, "1")])
     assert set(statuses(verified).values()) == {"sent"}
     assert received(smtp_server) == EVERYONE_ONCE
 
@@ -347,25 +350,25 @@ def test_enqueue_keeps_one_open_invitation_per_person(verified):
 
 def test_due_work_follows_eligibility_and_backoff(acme, smtp_server):
     with acme.connect() as conn:
-        assert outbox.due_work(conn, T0) == {}  # not verified
+        assert due_work(conn, T0) == {}  # not verified
     verify(acme)
     with acme.connect() as conn:
-        due = outbox.due_work(conn, T0)[COMPANY]
+        due = due_work(conn, T0)[COMPANY]
     assert len(due.eligible) == 7 and due.retries == []
     first = due.fingerprint()
 
     smtp_server.fail_with = "451 later"
     deliver(acme, smtp_server)
     with acme.connect() as conn:
-        waiting = outbox.due_work(conn, later(1))[COMPANY]
+        waiting = due_work(conn, later(1))[COMPANY]
         assert (waiting.eligible, len(waiting.retries)) == ([], 6)  # 1 waits for its backoff
-        assert len(outbox.due_work(conn, later(5))[COMPANY].retries) == 7
+        assert len(due_work(conn, later(5))[COMPANY].retries) == 7
         assert waiting.fingerprint() != first
-        assert outbox.due_work(conn, later(1))[COMPANY].fingerprint() == waiting.fingerprint()
+        assert due_work(conn, later(1))[COMPANY].fingerprint() == waiting.fingerprint()
     smtp_server.fail_with = None
     deliver(acme, smtp_server, at=later(5))
     with acme.connect() as conn:
-        assert outbox.due_work(conn, later(6)) == {}
+        assert due_work(conn, later(6)) == {}
 
 
 def test_retry_delays_double_up_to_a_cap():
@@ -375,7 +378,7 @@ def test_retry_delays_double_up_to_a_cap():
 def test_the_invitation_listing_formats_as_a_table(verified, smtp_server):
     deliver(verified, smtp_server)
     with verified.connect() as conn:
-        table = outbox.format_invitations(outbox.list_invitations(conn, COMPANY))
+        table = format_invitations(list_invitations(conn, COMPANY))
     assert table.splitlines()[0].split() == [
         "id", "employee_id", "name", "email", "status", "attempts", "failure_reason", "last_error", "claimed_at",
         "sent_at",

@@ -17,7 +17,7 @@ from personio_pipeline.defs.resources import TeammeterDatabase
 from personio_pipeline.invitations import outbox
 from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.schema import invitations, organisations, users
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.invitations.conftest import COMPANY, database_url, register, smtp_send, sync, verify
 from personio_pipeline_tests.teammeter.conftest import day_one
 

@@ -122,7 +122,7 @@ def test_without_a_daemon_the_cli_says_so_and_runs_in_process(registered):
     result = CliRunner().invoke(cli.main, ["sync", COMPANY])
     assert result.exit_code == 0, result.output
     assert "no dagster-daemon has ever run on this instance: running sync_company" in result.output
-    assert f"sync of '{COMPANY}' succeeded" in result.output
+    assert f"sync_company for '{COMPANY}' succeeded" in result.output
     (run,) = dg.DagsterInstance.get().get_runs()
     assert run.remote_job_origin is None and run.tags["personio_pipeline/trigger"] == "cli"
     assert event_pids(dg.DagsterInstance.get(), run.run_id, dg.DagsterEventType.RUN_START) == {os.getpid()}

@@ -17,7 +17,7 @@ from personio_pipeline.teammeter.schema import (
     user_roles,
     users,
 )
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.teammeter.conftest import (
     DAY_TWO_CHANGES,
     day_one,

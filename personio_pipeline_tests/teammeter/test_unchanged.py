@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from personio_pipeline.teammeter import manual, organisations, unchanged
 from personio_pipeline.teammeter.schema import reporting_lines, sync_runs, team_memberships, users
-from personio_pipeline.teammeter.sync import company_transaction
+from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline.teammeter.unchanged import model_fingerprint
 from personio_pipeline_tests.teammeter.conftest import (
     day_one,

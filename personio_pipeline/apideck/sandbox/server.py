@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from personio_pipeline.apideck.contract import ContractViolation, shared_contract
+from personio_pipeline.apideck.sandbox.contract import ContractViolation, shared_contract
 from personio_pipeline.apideck.fields import make_projector
 from personio_pipeline.apideck.sandbox.config import SandboxConfig
 from personio_pipeline.apideck.sandbox.generator import generate_company

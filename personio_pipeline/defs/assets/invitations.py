@@ -12,6 +12,7 @@ from pydantic import Field
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.invitations import outbox
+from personio_pipeline.invitations.state import InvitationState, invitation_state
 from personio_pipeline.invitations.alert import failed_invitations_alert
 from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.notify.mail import RECIPIENT, DeliveryError
@@ -127,7 +128,7 @@ def delivery_metadata(report: outbox.DeliveryReport) -> dict[str, Any]:
     }
 
 
-def _state_markdown(state: outbox.InvitationState) -> str:
+def _state_markdown(state: InvitationState) -> str:
     lines = ["| status | invitations |", "| --- | ---: |"]
     lines += [f"| {status} | {count} |" for status, count in sorted(state.counts.items())]
     if state.failed:
@@ -180,7 +181,7 @@ def invitations_delivered(
     if not context.has_partition_key:
         raise dg.Failure(description=f"{DELIVERED_CHECK} needs a company: run it with a partition of 'companies'.")
     with teammeter_db.engine().connect() as conn:
-        state = outbox.invitation_state(conn, context.partition_key)
+        state = invitation_state(conn, context.partition_key)
     problems = []
     if state.failed:
         problems.append(f"failed for good: employees {_with_reasons(state.failed, state.reasons)}")

@@ -18,7 +18,7 @@ from personio_pipeline.defs.checks import (
 )
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.types import RawEmployeeRecords
-from personio_pipeline.model import checks as verdicts
+from personio_pipeline.model import checks
 from personio_pipeline.model import schema
 from personio_pipeline.model.employees import normalise_employees
 from personio_pipeline.model.organisation import (
@@ -75,9 +75,9 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract):
             status_counts=counts_md(table["status"], "status"),
         ),
     )
-    yield to_result("missing_emails", verdicts.missing_emails(table))
-    yield to_result("duplicate_active_emails", verdicts.duplicate_active_emails(table))
-    yield to_result("unique_employee_ids", verdicts.unique_employee_ids(normalised))
+    yield to_result("missing_emails", checks.missing_emails(table))
+    yield to_result("duplicate_active_emails", checks.duplicate_active_emails(table))
+    yield to_result("unique_employee_ids", checks.unique_employee_ids(normalised))
 
 
 STRUCTURE = {
@@ -131,8 +131,8 @@ def org_structure(employees: pd.DataFrame):
             problems=counts_md(problems["problem"], "problem") if len(problems) else dg.MetadataValue.md("none"),
         ),
     )
-    yield to_result("unknown_or_inactive_managers", verdicts.unknown_or_inactive_managers(result), REPORTING_LINES)
-    yield to_result("management_cycles", verdicts.management_cycles(result), REPORTING_LINES)
+    yield to_result("unknown_or_inactive_managers", checks.unknown_or_inactive_managers(result), REPORTING_LINES)
+    yield to_result("management_cycles", checks.management_cycles(result), REPORTING_LINES)
 
 
 org_assets = [employees, org_structure]

@@ -7,11 +7,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from personio_pipeline import settings
 from personio_pipeline.defs.checks import HELD_BACK, HELD_BACK_CHECK, to_result
 from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.resources import TeammeterDatabase
 from personio_pipeline.defs.retries import retry_transient_errors
-from personio_pipeline.model import checks as verdicts
+from personio_pipeline.model import checks
 from personio_pipeline.teammeter.safeguard import SafeguardError
 from personio_pipeline.teammeter.sync import OrgModel, sync_company
 
@@ -56,7 +57,7 @@ class TeammeterSyncConfig(dg.Config):
             deps=[dg.AssetKey(["org", name]) for name in sources],
             description=f"Teammeter {table.replace('_', ' ')} of the company, kept in step with Personio.",
             group_name="teammeter",
-            kinds={"sqlalchemy", "postgres"},
+            kinds={"sqlalchemy", settings.teammeter_database_kind()},
             owners=["team:data"],
         )
         for table, (_, sources) in TABLES.items()
@@ -122,4 +123,4 @@ def teammeter_sync(
             f"company '{context.partition_key}': {len(set(result.held_back['employee_id']))} people held back "
             f"(fields: {', '.join(sorted(set(result.held_back['field'])))}); see the {HELD_BACK} check"
         )
-    yield to_result(HELD_BACK, verdicts.records_held_back(result.held_back), dg.AssetKey(["teammeter", "users"]))
+    yield to_result(HELD_BACK, checks.records_held_back(result.held_back), dg.AssetKey(["teammeter", "users"]))

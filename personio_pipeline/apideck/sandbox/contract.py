@@ -18,7 +18,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SPEC_DIR = Path(__file__).parent / "spec"
+SPEC_DIR = Path(__file__).parent.parent / "spec"
 MAX_LISTED_PROBLEMS = 20
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
