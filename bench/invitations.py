@@ -50,7 +50,8 @@ def prepare(database_url: str, size: int) -> None:
     from personio_pipeline.teammeter import manual
     from personio_pipeline.teammeter.db import create_engine
     from personio_pipeline.teammeter.diff import OrgModel
-    from personio_pipeline.teammeter.db import company_transaction, sync_company
+    from personio_pipeline.teammeter.db import company_transaction
+    from personio_pipeline.teammeter.sync import sync_company
 
     register_company(database_url, COMPANY)
     employees = normalise_employees(records(size), date(2026, 1, 6)).table
