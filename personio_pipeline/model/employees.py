@@ -50,7 +50,8 @@ def normalise_employees(records: Iterable[Any], today: date) -> NormalisedEmploy
     count as records without an id."""
     with cyclic_gc_paused():  # parsing and taking apart 100,000 records: no cycles to collect
         flat = _flat_table(records)
-    identified = flat[flat["employee_id"].notna()]
+    has_id = flat["employee_id"].notna()
+    identified = flat if has_id.all() else flat[has_id]
     table = _latest_per_id(identified)
     table["start_date"] = _parse_dates(table["start_date"])
     table["end_date"] = _parse_dates(table["end_date"])
@@ -108,11 +109,13 @@ def _flat_table(records: Iterable[Any]) -> pd.DataFrame:
     team_ids, department_ids = columns.pop("team_id"), columns.pop("department_id")
     columns["team_key"] = _keys(team_ids, columns["team_name"])
     columns["unit_key"] = _keys(department_ids, columns["unit_name"])
-    flat = pd.DataFrame(columns, dtype=object)
-    flat["display_name"] = _display_names(flat)
+    columns["display_name"] = _display_names(columns)
+    for column in _DISPLAY_COLUMNS:  # keys are made from the full names, then names are fitted
+        columns[column] = _fitted(columns[column])
+    flat = pd.DataFrame({name: _object_array(values) for name, values in columns.items()}, copy=False)
+    del columns
     flat["role_key"] = _map_distinct(flat["role_name"], _role_key)
-    for column in _DISPLAY_COLUMNS:  # keys above are made from the full names, then names are fitted
-        flat[column] = _fitted(flat[column])
+    flat["role_name"] = _fitted_series(flat["role_name"])
     flat["updated_at"] = pd.to_datetime(flat["updated_at"], format="ISO8601", errors="coerce", utc=True)
     return flat
 
@@ -201,15 +204,29 @@ def _job_title(jobs: Any) -> str | None:
 
 
 # Texts shown in Teammeter: cut visibly to the store's length (the raw extract keeps them whole).
-_DISPLAY_COLUMNS = ("first_name", "last_name", "display_name", "preferred_name", "team_name", "unit_name", "role_name")
+_DISPLAY_COLUMNS = ("first_name", "last_name", "display_name", "preferred_name", "team_name", "unit_name")
 
 
 def _role_key(title: str) -> str:
     return fit_key(name_key(title))
 
 
-def _fitted(texts: pd.Series) -> pd.Series:
+def _object_array(values: list) -> np.ndarray:
+    """A column of Python objects as they are (no type inference, no nesting)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _fitted(texts: list[str | None]) -> list[str | None]:
     """`sanitise.fit_display` on the (rare) texts longer than the limit; the rest untouched."""
+    if max(map(len, filter(None, texts)), default=0) <= DISPLAY_LIMIT:
+        return texts
+    return [fit_display(text) for text in texts]
+
+
+def _fitted_series(texts: pd.Series) -> pd.Series:
+    """`_fitted` for a column of a frame."""
     long = texts.str.len() > DISPLAY_LIMIT
     if not long.any():
         return texts
@@ -218,16 +235,18 @@ def _fitted(texts: pd.Series) -> pd.Series:
     return texts
 
 
-def _display_names(flat: pd.DataFrame) -> pd.Series:
-    """display_name, else 'first last', else preferred name, else employee number, else id."""
-    full_names = flat["first_name"].fillna("").str.cat(flat["last_name"].fillna(""), sep=" ").str.strip()
-    return (
-        flat["display_name"]
-        .fillna(full_names.where(full_names != "", None))
-        .fillna(flat["preferred_name"])
-        .fillna(flat["employee_number"])
-        .fillna(flat["employee_id"])
-    )
+def _display_names(columns: dict[str, list]) -> list[str | None]:
+    """display_name, else 'first last', else preferred name, else employee number, else id.
+    (Names are cleaned: a name is None or non-blank text without outer spaces.)"""
+    return [
+        display
+        if display is not None
+        else (f"{first} {last}" if first and last else first or last) or preferred or number or identifier
+        for display, first, last, preferred, number, identifier in zip(
+            columns["display_name"], columns["first_name"], columns["last_name"], columns["preferred_name"],
+            columns["employee_number"], columns["employee_id"],
+        )
+    ]
 
 
 def _map_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
