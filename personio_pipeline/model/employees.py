@@ -51,7 +51,7 @@ def normalise_employees(records: Iterable[Any], today: date) -> NormalisedEmploy
     with cyclic_gc_paused():  # parsing and taking apart 100,000 records: no cycles to collect
         flat = _flat_table(records)
     has_id = flat["employee_id"].notna()
-    identified = flat if has_id.all() else flat[has_id]
+    identified = flat if has_id.all() else flat[has_id].reset_index(drop=True)
     table = _latest_per_id(identified)
     table["start_date"] = _parse_dates(table["start_date"])
     table["end_date"] = _parse_dates(table["end_date"])
@@ -289,8 +289,8 @@ def _email_rank(email_type: str | None) -> int:
 
 def _latest_per_id(flat: pd.DataFrame) -> pd.DataFrame:
     """Keep the copy with the latest updated_at (unknown counts as oldest; ties: last served)."""
-    if flat["employee_id"].is_unique:
-        return flat.reset_index(drop=True)
+    if flat["employee_id"].is_unique:  # the usual day: the rows as they are, numbered from 0
+        return flat if flat.index.equals(pd.RangeIndex(len(flat))) else flat.reset_index(drop=True)
     ordered = flat.assign(served=np.arange(len(flat))).sort_values(
         ["updated_at", "served"], na_position="first", kind="stable"
     )
@@ -308,7 +308,7 @@ def _status(table: pd.DataFrame, today: date) -> np.ndarray:
     `other`, unknown and missing statuses count as inactive (terminated once the contract
     ended), and a deleted record is terminated whatever its status says. The end date itself
     is the last working day, so it still counts as active."""
-    served = table["raw_status"].map(str.casefold, na_action="ignore")
+    served = _map_distinct(table["raw_status"], str.casefold)
     ended = (table["end_date"] < pd.Timestamp(today)).to_numpy()
     rules: list[tuple[np.ndarray, str]] = [
         (table["deleted"].to_numpy(dtype=bool), "terminated"),
@@ -322,6 +322,8 @@ def _status(table: pd.DataFrame, today: date) -> np.ndarray:
 
 
 def _duplicates(flat: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    if len(flat) == len(table):  # each id served once (the usual day): the empty table, made from no rows
+        flat, table = flat.iloc[:0], table.iloc[:0]
     copies = flat["employee_id"].value_counts()
     repeated = copies[copies > 1].rename("copies").rename_axis("employee_id").reset_index()
     kept = table[["employee_id", "updated_at"]].rename(columns={"updated_at": "kept_updated_at"})
