@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import orjson
 
 SPOOL_PREFIX, SPOOL_SUFFIX = "personio-raw-", ".jsonl.part"
 STALE_SPOOL_SECONDS = 24 * 3600  # left behind by a killed process: swept by the next listing
-READ_CHUNK_LINES = 2_000  # ~1 MB of JSON per orjson call: one call per chunk, not per line
+READ_CHUNK_BYTES = 1 << 20  # ~1 MB of JSON (about 1,000 records) per orjson call
 
 
 @dataclass
@@ -55,13 +54,17 @@ class RawExtract:
                 digest.update(block)
         return digest.hexdigest()
 
-    def iter_records(self, chunk_lines: int = READ_CHUNK_LINES) -> Iterator[Any]:
-        """The records in file order, parsed a chunk of lines at a time."""
-        with self.path.open("rb") as lines:
-            while chunk := list(islice(lines, chunk_lines)):
-                body = b",".join(stripped for line in chunk if (stripped := line.strip()))
-                if body:
-                    yield from orjson.loads(b"[" + body + b"]")
+    def iter_records(self, chunk_bytes: int = READ_CHUNK_BYTES) -> Iterator[Any]:
+        """The records in file order, parsed a block of whole lines at a time: the block's line
+        breaks become commas of one JSON array (one orjson call, no Python work per line)."""
+        with self.path.open("rb") as data:
+            rest = b""
+            while block := data.read(chunk_bytes):
+                block = rest + block
+                cut = block.rfind(b"\n") + 1
+                yield from _parse_lines(block[:cut])
+                rest = block[cut:]
+            yield from _parse_lines(rest)
 
     def records(self) -> list[Any]:
         return list(self.iter_records())
@@ -79,6 +82,17 @@ class RawExtract:
             staging.unlink(missing_ok=True)
         self.path, self.known_rows, self.known_sha256 = destination, rows, sha256
         return self
+
+
+def _parse_lines(block: bytes) -> list[Any]:
+    """The JSON values of a block of whole lines; blank lines are skipped."""
+    body = block.strip()
+    if not body:
+        return []
+    try:
+        return orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:  # blank lines inside the block (or a broken line: raised below)
+        return orjson.loads(b"[" + b",".join(line for line in body.split(b"\n") if line.strip()) + b"]")
 
 
 class RawExtractSpool:

@@ -5,9 +5,9 @@ not know, and dates may be any string. Nothing here may crash on such a record, 
 unclear must end up *without* access rather than with it.
 
 Speed: one pass over the records turns each into a tuple of the attributes we use (records
-can be streamed: none is kept once its row is built); names, dates, de-duplication and the
-status rules then run vectorised in pandas (per-step timings: the
-README's Performance section).
+can be streamed: none is kept once its row is built); display names and length limits run over
+plain column lists, dates, de-duplication and the status rules vectorised in pandas.
+`bench/org_employees.py` times it on a sandbox company read back from its extract.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def normalise_employees(records: Iterable[Any], today: date) -> NormalisedEmploy
     count as records without an id."""
     with cyclic_gc_paused():  # parsing and taking apart 100,000 records: no cycles to collect
         flat = _flat_table(records)
-    identified = flat[flat["employee_id"].notna()]
+    has_id = flat["employee_id"].notna()
+    identified = flat if has_id.all() else flat[has_id].reset_index(drop=True)
     table = _latest_per_id(identified)
     table["start_date"] = _parse_dates(table["start_date"])
     table["end_date"] = _parse_dates(table["end_date"])
@@ -109,11 +110,13 @@ def _flat_table(records: Iterable[Any]) -> pd.DataFrame:
     team_ids, department_ids = columns.pop("team_id"), columns.pop("department_id")
     columns["team_key"] = _keys(team_ids, columns["team_name"])
     columns["unit_key"] = _keys(department_ids, columns["unit_name"])
-    flat = pd.DataFrame(columns, dtype=object)
-    flat["display_name"] = _display_names(flat)
+    columns["display_name"] = _display_names(columns)
+    for column in _DISPLAY_COLUMNS:  # keys are made from the full names, then names are fitted
+        columns[column] = _fitted(columns[column])
+    flat = pd.DataFrame({name: _object_array(values) for name, values in columns.items()}, copy=False)
+    del columns
     flat["role_key"] = _map_distinct(flat["role_name"], _role_key)
-    for column in _DISPLAY_COLUMNS:  # keys above are made from the full names, then names are fitted
-        flat[column] = _fitted(flat[column])
+    flat["role_name"] = _fitted_series(flat["role_name"])
     flat["updated_at"] = pd.to_datetime(flat["updated_at"], format="ISO8601", errors="coerce", utc=True)
     return flat
 
@@ -202,15 +205,29 @@ def _job_title(jobs: Any) -> str | None:
 
 
 # Texts shown in Teammeter: cut visibly to the store's length (the raw extract keeps them whole).
-_DISPLAY_COLUMNS = ("first_name", "last_name", "display_name", "preferred_name", "team_name", "unit_name", "role_name")
+_DISPLAY_COLUMNS = ("first_name", "last_name", "display_name", "preferred_name", "team_name", "unit_name")
 
 
 def _role_key(title: str) -> str:
     return fit_key(name_key(title))
 
 
-def _fitted(texts: pd.Series) -> pd.Series:
+def _object_array(values: list) -> np.ndarray:
+    """A column of Python objects as they are (no type inference, no nesting)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _fitted(texts: list[str | None]) -> list[str | None]:
     """`sanitise.fit_display` on the (rare) texts longer than the limit; the rest untouched."""
+    if max(map(len, filter(None, texts)), default=0) <= DISPLAY_LIMIT:
+        return texts
+    return [fit_display(text) for text in texts]
+
+
+def _fitted_series(texts: pd.Series) -> pd.Series:
+    """`_fitted` for a column of a frame."""
     long = texts.str.len() > DISPLAY_LIMIT
     if not long.any():
         return texts
@@ -219,16 +236,18 @@ def _fitted(texts: pd.Series) -> pd.Series:
     return texts
 
 
-def _display_names(flat: pd.DataFrame) -> pd.Series:
-    """display_name, else 'first last', else preferred name, else employee number, else id."""
-    full_names = flat["first_name"].fillna("").str.cat(flat["last_name"].fillna(""), sep=" ").str.strip()
-    return (
-        flat["display_name"]
-        .fillna(full_names.where(full_names != "", None))
-        .fillna(flat["preferred_name"])
-        .fillna(flat["employee_number"])
-        .fillna(flat["employee_id"])
-    )
+def _display_names(columns: dict[str, list]) -> list[str | None]:
+    """display_name, else 'first last', else preferred name, else employee number, else id.
+    (Names are cleaned: a name is None or non-blank text without outer spaces.)"""
+    return [
+        display
+        if display is not None
+        else (f"{first} {last}" if first and last else first or last) or preferred or number or identifier
+        for display, first, last, preferred, number, identifier in zip(
+            columns["display_name"], columns["first_name"], columns["last_name"], columns["preferred_name"],
+            columns["employee_number"], columns["employee_id"],
+        )
+    ]
 
 
 def _map_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
@@ -271,8 +290,8 @@ def _email_rank(email_type: str | None) -> int:
 
 def _latest_per_id(flat: pd.DataFrame) -> pd.DataFrame:
     """Keep the copy with the latest updated_at (unknown counts as oldest; ties: last served)."""
-    if flat["employee_id"].is_unique:
-        return flat.reset_index(drop=True)
+    if flat["employee_id"].is_unique:  # the usual day: the rows as they are, numbered from 0
+        return flat if flat.index.equals(pd.RangeIndex(len(flat))) else flat.reset_index(drop=True)
     ordered = flat.assign(served=np.arange(len(flat))).sort_values(
         ["updated_at", "served"], na_position="first", kind="stable"
     )
@@ -290,7 +309,7 @@ def _status(table: pd.DataFrame, today: date) -> np.ndarray:
     `other`, unknown and missing statuses count as inactive (terminated once the contract
     ended), and a deleted record is terminated whatever its status says. The end date itself
     is the last working day, so it still counts as active."""
-    served = table["raw_status"].map(str.casefold, na_action="ignore")
+    served = _map_distinct(table["raw_status"], str.casefold)
     ended = (table["end_date"] < pd.Timestamp(today)).to_numpy()
     rules: list[tuple[np.ndarray, str]] = [
         (table["deleted"].to_numpy(dtype=bool), "terminated"),
@@ -304,6 +323,8 @@ def _status(table: pd.DataFrame, today: date) -> np.ndarray:
 
 
 def _duplicates(flat: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    if len(flat) == len(table):  # each id served once (the usual day): the empty table, made from no rows
+        flat, table = flat.iloc[:0], table.iloc[:0]
     copies = flat["employee_id"].value_counts()
     repeated = copies[copies > 1].rename("copies").rename_axis("employee_id").reset_index()
     kept = table[["employee_id", "updated_at"]].rename(columns={"updated_at": "kept_updated_at"})

@@ -23,7 +23,7 @@ def test_round_trip_in_small_chunks_keeps_order_and_digest(tmp_path):
     extract = write_extract(tmp_path / "raw" / "acme.jsonl", RECORDS)
 
     assert extract.path == tmp_path / "raw" / "acme.jsonl"
-    assert list(extract.iter_records(chunk_lines=2)) == RECORDS
+    assert list(extract.iter_records(chunk_bytes=50)) == RECORDS  # blocks end mid-line
     assert extract.rows == 5
     assert extract.sha256 == hashlib.sha256(extract.path.read_bytes()).hexdigest()
     reopened = RawExtract(extract.path)  # what the IO manager hands to the next step
@@ -65,3 +65,11 @@ def test_moving_replaces_the_old_extract_whole(tmp_path):
         moved = spool.finish().move_to(target)
     assert moved.records() == RECORDS[:1]
     assert sorted(p.name for p in target.parent.iterdir()) == ["acme.jsonl"]
+
+
+def test_blocks_cut_anywhere_give_the_same_records(tmp_path):
+    path = tmp_path / "acme.jsonl"
+    path.write_text('{"id": "1"}\r\n\n  \n{"id": "Ä\\n2"}\n\t\n{"id": "3"}', encoding="utf-8")  # no final break
+    expected = [{"id": "1"}, {"id": "Ä\n2"}, {"id": "3"}]
+    for size in (1, 2, 7, 13, 1 << 20):
+        assert list(RawExtract(path).iter_records(chunk_bytes=size)) == expected

@@ -6,6 +6,7 @@ import pytest
 
 from personio_pipeline.model.employees import check_email, name_key, normalise_employees
 from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.model.sanitise import clean_text
 from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
 
 TODAY = date(2025, 6, 1)
@@ -130,6 +131,43 @@ def test_duplicate_ids_with_equal_or_unknown_updates_keep_the_last_served():
     assert normalise_employees([first, unknown], TODAY).table["role_name"].tolist() == ["First"]
 
 
+def test_the_duplicates_table_has_the_same_shape_with_and_without_duplicates():
+    repeated = normalise_employees([employee("1"), employee("1"), employee("2")], TODAY).duplicates
+    none = normalise_employees([employee("1"), employee("2")], TODAY).duplicates
+    assert none.empty and len(repeated) == 1
+    pd.testing.assert_frame_equal(none, repeated.iloc[:0], check_index_type=False)
+
+
+def test_rows_are_numbered_from_zero_whoever_was_dropped():
+    no_id = employee(None)
+    for records in ([no_id, employee("2"), employee("3")], [employee("2"), employee("3"), no_id], [employee("2"), no_id]):
+        table = normalise_employees(records, TODAY).table
+        assert table.index.equals(pd.RangeIndex(len(table)))
+        assert table["employee_id"].notna().all()
+
+
+@pytest.mark.parametrize("profile", ["diverse", "standard"])
+def test_display_names_follow_the_fallback_chain_on_the_sandbox(profile):
+    """The display name is computed row by row: the same as the column rule, written with pandas."""
+    from personio_pipeline.apideck.sandbox.generator import generate_company
+
+    records = generate_company("acme-display", 3_000, profile=profile)
+    for index, record in enumerate(records[:300]):  # gaps in every combination
+        for offset, attribute in enumerate(("display_name", "first_name", "last_name", "preferred_name")):
+            if (index >> offset) & 1:
+                record[attribute] = None
+    table = normalise_employees(records, TODAY).table
+    first, last = table["first_name"].fillna(""), table["last_name"].fillna("")
+    full = first.str.cat(last, sep=" ").str.strip()
+    served = {attribute: pd.Series([clean_text(r.get(attribute)) for r in records], dtype=object)
+              for attribute in ("display_name", "preferred_name")}
+    expected = (
+        served["display_name"].fillna(full.where(full != "", None)).fillna(served["preferred_name"])
+        .fillna(table["employee_number"]).fillna(table["employee_id"])
+    )
+    assert table["display_name"].tolist() == expected.tolist()
+
+
 def test_timestamps_with_offsets_compare_in_utc():
     berlin = employee("1", title="Berlin", updated_at="2024-01-01T10:00:00+02:00")  # 08:00 UTC
     utc = employee("1", title="UTC", updated_at="2024-01-01T09:00:00Z")
@@ -142,6 +180,7 @@ def test_timestamps_with_offsets_compare_in_utc():
         ({}, "Ada Lovelace"),
         ({"display_name": "  "}, "Ada Lovelace"),
         ({"display_name": None, "last_name": None}, "Ada"),
+        ({"display_name": None, "first_name": " \t"}, "Lovelace"),
         ({"display_name": None, "first_name": None, "last_name": None, "preferred_name": "Countess"}, "Countess"),
         ({"display_name": None, "first_name": None, "last_name": None, "preferred_name": None}, "E-1"),
         (

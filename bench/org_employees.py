@@ -1,0 +1,90 @@
+"""What the `org/employees` step's transform costs: `normalise_employees` reading a sandbox
+company's raw extract back from disk (JSON Lines, as the asset does), best and median of R
+repetitions in one process, with the machine's load average next to each figure.
+
+    .venv/bin/python bench/org_employees.py                                  # 100,000, diverse, best of 3
+    .venv/bin/python bench/org_employees.py --size 100000 --profile standard
+    .venv/bin/python bench/org_employees.py --pyinstrument /tmp/org-employees  # + call tree (.txt, .html)
+
+The records are generated (`sandbox.generator.generate_company`) and written to the extract
+before anything is timed. Every repetition starts with cold caches (the address policy's
+per-domain cache and the model's per-value caches), as a fresh run worker does. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+TODAY = date(2026, 1, 5)  # the sandbox's day 0
+
+
+def _cold_caches() -> None:
+    """Forget what an earlier repetition learnt: each run worker starts afresh."""
+    from personio_pipeline import addresses
+    from personio_pipeline.model import employees
+
+    for module in (addresses, employees):
+        for value in vars(module).values():
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear):
+                clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--profile", default="diverse", choices=["diverse", "standard"])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--company", default="bench-org-employees")
+    parser.add_argument("--pyinstrument", metavar="PREFIX", help="profile one more repetition, write PREFIX.txt/.html")
+    args = parser.parse_args()
+
+    from personio_pipeline.apideck.extract import RawExtractSpool
+    from personio_pipeline.apideck.sandbox.generator import generate_company
+    from personio_pipeline.model.employees import normalise_employees
+
+    records = generate_company(args.company, args.size, profile=args.profile)
+    with tempfile.TemporaryDirectory(prefix="bench-org-employees-") as folder:
+        with RawExtractSpool(folder) as spool:
+            for start in range(0, len(records), 200):  # pages, as the listing writes them
+                spool.write(records[start:start + 200])
+            extract = spool.finish()
+        del records
+        runs = []
+        for _ in range(args.repeat):
+            _cold_caches()
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            normalised = normalise_employees(extract.iter_records(), today=TODAY)
+            runs.append({"s": round(time.perf_counter() - started, 3), "load_1min": round(load, 2)})
+        if args.pyinstrument:
+            from pyinstrument import Profiler
+
+            _cold_caches()
+            profiler = Profiler(interval=0.001)
+            with profiler:
+                normalise_employees(extract.iter_records(), today=TODAY)
+            Path(f"{args.pyinstrument}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+            Path(f"{args.pyinstrument}.html").write_text(profiler.output_html())
+    times = [run["s"] for run in runs]
+    print(json.dumps({
+        "code": normalise_employees.__code__.co_filename,
+        "size": args.size,
+        "profile": args.profile,
+        "rows": len(normalised.table),
+        "with_email": int(normalised.table["email"].notna().sum()),
+        "best_s": min(times),
+        "median_s": round(statistics.median(times), 3),
+        "runs": runs,
+    }))
+
+
+if __name__ == "__main__":
+    main()
