@@ -247,9 +247,10 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
 
     from personio_pipeline.defs.partitions import companies as partitions
     from personio_pipeline.teammeter import organisations
-    from personio_pipeline.teammeter.db import migrated_engine
+    from personio_pipeline.teammeter.db import create_engine, migrate
 
-    engine = migrated_engine(teammeter_url)
+    engine = create_engine(teammeter_url)
+    migrate(engine)  # the deploy step (`personio-pipeline db upgrade`)
     with engine.begin() as conn:  # what `tenants add` does, plus a first sync recorded as done
         for company in companies:
             organisations.register(conn, company, company.upper())

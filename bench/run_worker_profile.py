@@ -117,9 +117,10 @@ def main() -> None:
 
             from personio_pipeline.defs.partitions import companies
             from personio_pipeline.teammeter import organisations
-            from personio_pipeline.teammeter.db import migrated_engine
+            from personio_pipeline.teammeter.db import create_engine, migrate
 
-            engine = migrated_engine(teammeter_url)
+            engine = create_engine(teammeter_url)
+            migrate(engine)  # the deploy step (`personio-pipeline db upgrade`)
             with engine.begin() as conn:
                 organisations.register(conn, COMPANY, "Worker Co")
             engine.dispose()
