@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 
+from personio_pipeline.model.employees import check_email
 from personio_pipeline.teammeter import organisations, unchanged
 from personio_pipeline.teammeter.ownership import TEAMMETER
 from personio_pipeline.teammeter.schema import reporting_lines, roles, team_memberships, teams, units, user_roles, users
@@ -145,11 +145,12 @@ def _name(name: str) -> str:
 
 
 def _email(email: str) -> str:
-    """Syntax-checked and lowercased, as the model normalises HR addresses."""
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise ValueError(f"'{email}' is not a usable email address: {error}") from None
+    """Normalised by the same address policy as HR addresses (`model.employees.check_email`),
+    so an address set in Teammeter can log in and be invited exactly when an HR one could."""
+    normalised, reason = check_email(email)
+    if normalised is None:
+        raise ValueError(f"'{email}' is not a usable email address: {reason}")
+    return normalised
 
 
 def _now(now: datetime | None) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from personio_pipeline.model.employees import check_email
 from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.organisations import UnknownCompanyError
 from personio_pipeline.teammeter.ownership import resolve_email
@@ -179,6 +180,9 @@ def test_manual_api_refuses_what_does_not_exist(engine):
             manual.create_team(conn, "acme", "Lost", unit_key="name:nowhere")
         with pytest.raises(ValueError, match="not a usable email"):
             manual.set_email(conn, "acme", "5", "not-an-address")
+        # A coach-entered international address is kept in the form the model gives HR addresses.
+        entered = " ZOË.Łukasz-Nørgaard@Bücher.Example "
+        assert manual.set_email(conn, "acme", "4", entered) == check_email(entered)[0] == "zoë.łukasz-nørgaard@bücher.example"
         manual.set_email(conn, "acme", "5", "eve@example.com")
         with pytest.raises(ValueError, match="already the login of employee 5"):
             manual.set_email(conn, "acme", "6", "EVE@example.com")
