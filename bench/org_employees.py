@@ -1,9 +1,11 @@
-"""What the `org/employees` step's transform costs: `normalise_employees` reading a sandbox
-company's raw extract back from disk (JSON Lines, as the asset does), best and median of R
-repetitions in one process, with the machine's load average next to each figure.
+"""What the `org/employees` step's transform costs: `normalise_extract` reading a sandbox
+company's raw extract back from disk (JSON Lines, as the asset does: columnar through Arrow), and
+with `--reader records` the record-by-record path it falls back to; best and median of R
+repetitions in one process, with the machine's load average and CPU seconds next to each figure.
 
     .venv/bin/python bench/org_employees.py                                  # 100,000, diverse, best of 3
     .venv/bin/python bench/org_employees.py --size 100000 --profile standard
+    .venv/bin/python bench/org_employees.py --reader records                 # the fallback path
     .venv/bin/python bench/org_employees.py --pyinstrument /tmp/org-employees  # + call tree (.txt, .html)
 
 The records are generated (`sandbox.generator.generate_company`) and written to the extract
@@ -42,6 +44,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--profile", default="diverse", choices=["diverse", "standard"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reader", default="columnar", choices=["columnar", "records"],
+                        help="columnar: the step's path (Arrow); records: the record-by-record fallback")
     parser.add_argument("--company", default="bench-org-employees")
     parser.add_argument("--pyinstrument", metavar="PREFIX", help="profile one more repetition, write PREFIX.txt/.html")
     args = parser.parse_args()
@@ -49,6 +53,12 @@ def main() -> None:
     from personio_pipeline.apideck.extract import RawExtractSpool
     from personio_pipeline.apideck.sandbox.generator import generate_company
     from personio_pipeline.model.employees import normalise_employees
+    from personio_pipeline.model.employees_columnar import normalise_extract
+
+    def normalise(extract):
+        if args.reader == "records":
+            return normalise_employees(extract.iter_records(), today=TODAY)
+        return normalise_extract(extract, today=TODAY)
 
     records = generate_company(args.company, args.size, profile=args.profile)
     with tempfile.TemporaryDirectory(prefix="bench-org-employees-") as folder:
@@ -61,21 +71,23 @@ def main() -> None:
         for _ in range(args.repeat):
             _cold_caches()
             load = os.getloadavg()[0]
-            started = time.perf_counter()
-            normalised = normalise_employees(extract.iter_records(), today=TODAY)
-            runs.append({"s": round(time.perf_counter() - started, 3), "load_1min": round(load, 2)})
+            started, cpu = time.perf_counter(), time.process_time()
+            normalised = normalise(extract)
+            runs.append({"s": round(time.perf_counter() - started, 3), "cpu_s": round(time.process_time() - cpu, 3),
+                         "load_1min": round(load, 2)})
         if args.pyinstrument:
             from pyinstrument import Profiler
 
             _cold_caches()
             profiler = Profiler(interval=0.001)
             with profiler:
-                normalise_employees(extract.iter_records(), today=TODAY)
+                normalise(extract)
             Path(f"{args.pyinstrument}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
             Path(f"{args.pyinstrument}.html").write_text(profiler.output_html())
     times = [run["s"] for run in runs]
     print(json.dumps({
         "code": normalise_employees.__code__.co_filename,
+        "reader": normalised.reader,
         "size": args.size,
         "profile": args.profile,
         "rows": len(normalised.table),

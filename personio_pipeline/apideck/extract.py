@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
+from pyarrow import json as pa_json
 
 SPOOL_PREFIX, SPOOL_SUFFIX = "personio-raw-", ".jsonl.part"
 STALE_SPOOL_SECONDS = 24 * 3600  # left behind by a killed process: swept by the next listing
 READ_CHUNK_BYTES = 1 << 20  # ~1 MB of JSON (about 1,000 records) per orjson call
+ARROW_BLOCK_BYTES = 8 << 20  # Arrow's JSON reader: a block must hold whole lines; a record is ~1 KB
 
 
 @dataclass
@@ -65,6 +68,20 @@ class RawExtract:
                 yield from _parse_lines(block[:cut])
                 rest = block[cut:]
             yield from _parse_lines(rest)
+
+    def read_table(self, schema: pa.Schema) -> pa.Table | None:
+        """The records' attributes in `schema` as one Arrow table (other attributes skipped
+        unparsed), or None when Arrow cannot read the file with those types: a value of another
+        JSON type, a line that is not an object, no records. The caller then reads the records
+        one by one (`iter_records`), which accepts all of that."""
+        try:
+            return pa_json.read_json(
+                self.path,
+                read_options=pa_json.ReadOptions(use_threads=False, block_size=ARROW_BLOCK_BYTES),
+                parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+            )
+        except pa.ArrowInvalid:
+            return None
 
     def records(self) -> list[Any]:
         return list(self.iter_records())

@@ -42,6 +42,8 @@ class NormalisedEmployees:
     table: pd.DataFrame
     duplicates: pd.DataFrame  # DUPLICATE_ID_COLUMNS
     without_id: int  # records dropped because they carried no id
+    # How the records were read: "columnar" (Arrow, the spec's types) or "records" (one by one).
+    reader: str = "records"
 
 
 def normalise_employees(records: Iterable[Any], today: date) -> NormalisedEmployees:
@@ -50,7 +52,15 @@ def normalise_employees(records: Iterable[Any], today: date) -> NormalisedEmploy
     iterable (a generator reading a file is consumed once); entries that are not JSON objects
     count as records without an id."""
     with cyclic_gc_paused():  # parsing and taking apart 100,000 records: no cycles to collect
-        flat = _flat_table(records)
+        columns = _record_columns(records)
+    return normalise_columns(columns, today)
+
+
+def normalise_columns(columns: dict[str, list], today: date, reader: str = "records") -> NormalisedEmployees:
+    """`normalise_employees` from the records' attributes already taken apart: `_FLAT_COLUMNS`,
+    one list each, as `_flat_row` gives them (`employees_columnar` builds them from Arrow).
+    Takes `columns` over: it is empty afterwards."""
+    flat = _flat_table(columns)
     has_id = flat["employee_id"].notna()
     identified = flat if has_id.all() else flat[has_id].reset_index(drop=True)
     table = _latest_per_id(identified)
@@ -61,6 +71,7 @@ def normalise_employees(records: Iterable[Any], today: date) -> NormalisedEmploy
         table=table[list(EMPLOYEE_COLUMNS)],
         duplicates=_duplicates(identified, table),
         without_id=len(flat) - len(identified),
+        reader=reader,
     )
 
 
@@ -102,11 +113,15 @@ _FLAT_COLUMNS = (
 _NOT_A_RECORD = (None,) * 10 + (False,) + (None,) * 9
 
 
-def _flat_table(records: Iterable[Any]) -> pd.DataFrame:
+def _record_columns(records: Iterable[Any]) -> dict[str, list]:
     """The attributes we use, one row tuple per record in a single pass, then columns."""
     rows = [_flat_row(record) if type(record) is dict else _NOT_A_RECORD for record in records]
-    columns = dict(zip(_FLAT_COLUMNS, map(list, zip(*rows)))) if rows else {c: [] for c in _FLAT_COLUMNS}
-    del rows
+    return dict(zip(_FLAT_COLUMNS, map(list, zip(*rows)))) if rows else {c: [] for c in _FLAT_COLUMNS}
+
+
+def _flat_table(columns: dict[str, list]) -> pd.DataFrame:
+    """The frame of the attributes, keys, display names and length limits added. Empties
+    `columns` (its lists are freed once the frame holds the values)."""
     team_ids, department_ids = columns.pop("team_id"), columns.pop("department_id")
     columns["team_key"] = _keys(team_ids, columns["team_name"])
     columns["unit_key"] = _keys(department_ids, columns["unit_name"])
@@ -114,7 +129,7 @@ def _flat_table(records: Iterable[Any]) -> pd.DataFrame:
     for column in _DISPLAY_COLUMNS:  # keys are made from the full names, then names are fitted
         columns[column] = _fitted(columns[column])
     flat = pd.DataFrame({name: _object_array(values) for name, values in columns.items()}, copy=False)
-    del columns
+    columns.clear()
     flat["role_key"] = _map_distinct(flat["role_name"], _role_key)
     flat["role_name"] = _fitted_series(flat["role_name"])
     flat["updated_at"] = pd.to_datetime(flat["updated_at"], format="ISO8601", errors="coerce", utc=True)

@@ -20,7 +20,7 @@ from personio_pipeline.defs.partitions import companies
 from personio_pipeline.defs.types import RawEmployeeRecords
 from personio_pipeline.model import checks
 from personio_pipeline.model import schema
-from personio_pipeline.model.employees import normalise_employees
+from personio_pipeline.model.employees_columnar import normalise_extract
 from personio_pipeline.model.organisation import (
     derive_reporting_lines,
     derive_roles,
@@ -59,7 +59,7 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract):
     """One row per HR employee id: names, the email to use, status (active / inactive /
     terminated), team, department, position and manager. Duplicate ids across pages are
     resolved (latest `updated_at` wins) and reported."""
-    normalised = normalise_employees(raw.iter_records(), today=settings.today())
+    normalised = normalise_extract(raw, today=settings.today())
     table = normalised.table
     if len(normalised.duplicates):
         context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")
@@ -72,6 +72,7 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract):
             without_email=int(table["email"].isna().sum()),
             duplicate_ids=len(normalised.duplicates),
             records_without_id=normalised.without_id,
+            reader=normalised.reader,
             status_counts=counts_md(table["status"], "status"),
         ),
     )
