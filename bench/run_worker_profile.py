@@ -66,7 +66,14 @@ def child(args) -> None:
     instance.run_storage.has_run("none"), instance.event_log_storage.get_stats_for_run  # touch both storages
     phases["open the instance (PostgreSQL storage)"] = time.process_time() - mark
     mark = time.process_time()
-    result = dg.execute_job(job, instance, tags={"dagster/partition": COMPANY})
+    if args.pyinstrument:  # the run's execution as a call tree (wall clock, sampled)
+        from pyinstrument import Profiler
+
+        with Profiler(interval=0.001) as sampled:
+            result = dg.execute_job(job, instance, tags={"dagster/partition": COMPANY})
+        Path(args.pyinstrument).write_text(sampled.output_text(unicode=True, show_all=True))
+    else:
+        result = dg.execute_job(job, instance, tags={"dagster/partition": COMPANY})
     phases["execute the run"] = time.process_time() - mark
     profiler.disable()
     events = len(instance.all_logs(result.run_id))
@@ -93,6 +100,8 @@ def main() -> None:
     parser.add_argument("--postgres-url")
     parser.add_argument("--plain", action="store_true",
                         help="no cProfile (it slows Python code ~2x): phase CPU times only")
+    parser.add_argument("--pyinstrument", metavar="FILE",
+                        help="with --plain: write a pyinstrument call tree of the run's execution to FILE")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -130,7 +139,8 @@ def main() -> None:
                 out = workdir / f"run-{number}.json"
                 started = time.perf_counter()
                 subprocess.run([sys.executable, __file__, "--child", "--out", str(out),
-                                *(["--plain"] if args.plain else [])], env=env, cwd=REPO, check=True,
+                                *(["--plain"] if args.plain else []),
+                                *(["--pyinstrument", args.pyinstrument] if args.pyinstrument else [])], env=env, cwd=REPO, check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 result = json.loads(out.read_text())
                 result["wall"] = time.perf_counter() - started

@@ -14,7 +14,6 @@ from itertools import repeat
 import orjson
 import pandas as pd
 import sqlalchemy as sa
-from psycopg import sql
 
 __all__ = ["insert_many", "update_many"]
 
@@ -56,6 +55,8 @@ def _executemany(conn: sa.Connection, statement: sa.Insert | sa.Update, values: 
 
 
 def _copy(conn: sa.Connection, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+    from psycopg import sql  # PostgreSQL only: a SQLite deployment never loads the driver
+
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )

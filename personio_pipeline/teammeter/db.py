@@ -7,14 +7,18 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The newest migration in migrations/versions (a test keeps them equal). A run checks the
+# database against it without loading alembic and every migration script: that costs a
+# short run of a small company more than its own work.
+HEAD_REVISION = "0011"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -59,6 +63,8 @@ def company_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def alembic_config(engine: sa.Engine | None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -77,19 +83,34 @@ class SchemaNotCurrentError(RuntimeError):
 
 def head_revision() -> str:
     """The newest migration this code ships."""
-    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()
+    return HEAD_REVISION
+
+
+def shipped_revisions() -> set[str]:
+    """Every migration this code ships, read from the scripts."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config(None)).walk_revisions()}
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    """The database's migration revision; None for an empty database."""
+    """The database's migration revision; None for an empty database. Read as alembic keeps it
+    (one row in `alembic_version`); more than one row (branches) is not this project's schema."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    if len(versions) > 1:
+        raise SchemaNotCurrentError(f"The Teammeter database has several migration heads: {sorted(versions)}")
+    return versions[0] if versions else None
 
 
 def migrate(engine: sa.Engine) -> str | None:
     """Bring the schema to the newest migration; returns the revision found before (None: an
     empty database). Safe to call at once from many processes: on PostgreSQL they take turns on
     an advisory lock, and each one after the first finds the schema at head and does nothing."""
+    from alembic import command
+
     if engine.dialect.name != "postgresql":
         before = current_revision(engine)
         command.upgrade(alembic_config(engine), "head")
@@ -115,8 +136,8 @@ def ensure_current(engine: sa.Engine) -> None:
     if current is None:
         state = "has no Teammeter schema yet"
     else:
-        known = {script.revision for script in ScriptDirectory.from_config(alembic_config(None)).walk_revisions()}
-        state = f"is at revision {current}" + ("" if current in known else " (newer than this code: deploy the newer code)")
+        newer = current not in shipped_revisions()
+        state = f"is at revision {current}" + (" (newer than this code: deploy the newer code)" if newer else "")
     raise SchemaNotCurrentError(
         f"The Teammeter database {where} {state}; this code needs revision {head}. "
         f"Remedy: run `{UPGRADE_COMMAND}` (the deploy step) against it, then start the run again."

@@ -17,9 +17,9 @@ from dagster._core.instance.config import dagster_instance_config, dagster_insta
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.test_utils import create_run_for_test
 from dagster_celery import celery_executor
-from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import pg_url_from_config
 
+from personio_pipeline.instance_storage import PooledPostgresEventLogStorage
 from personio_pipeline_tests.production.conftest import DEPLOY, REPO
 
 CONNECTION_ENV = {"hostname": "HOST", "port": "PORT", "username": "USER", "password": "PASSWORD", "db_name": "DB"}
@@ -54,16 +54,20 @@ def load_module(path):
 
 def test_production_instance_is_valid_and_reads_postgres_settings_from_the_environment(
         production_yaml, tmp_path, monkeypatch):
-    connection = production_yaml["storage"]["postgres"]["postgres_db"]
-    assert connection == {key: {"env": f"DAGSTER_PG_{name}"} for key, name in CONNECTION_ENV.items()}
+    storages = ("run_storage", "event_log_storage", "schedule_storage")
+    for storage in storages:
+        connection = production_yaml[storage]["config"]["postgres_db"]
+        assert connection == {key: {"env": f"DAGSTER_PG_{name}"} for key, name in CONNECTION_ENV.items()}
+    assert production_yaml["event_log_storage"]["class"] == PooledPostgresEventLogStorage.__name__
     for name, value in PG_ENV.items():
         monkeypatch.setenv(name, value)
     result = process_config(dagster_instance_config_schema(), production_yaml)
     assert result.success, result.errors
     (tmp_path / "dagster.yaml").write_text((DEPLOY / "dagster.yaml").read_text())
     config, _ = dagster_instance_config(str(tmp_path))  # the checks DagsterInstance.get() makes
-    storage = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
-    assert pg_url_from_config(storage.value) == "postgresql://dagster@db.internal:5433/personio_pipeline_dagster"
+    for storage in storages:
+        settings = process_config(PooledPostgresEventLogStorage.config_type(), config[storage]["config"])
+        assert pg_url_from_config(settings.value) == "postgresql://dagster@db.internal:5433/personio_pipeline_dagster"
 
 
 def test_production_limits(production_yaml):

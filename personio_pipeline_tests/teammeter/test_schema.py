@@ -10,11 +10,19 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from personio_pipeline.teammeter.db import alembic_config, migrate
+from alembic.script import ScriptDirectory
+
+from personio_pipeline.teammeter.db import HEAD_REVISION, alembic_config, current_revision, migrate
 from personio_pipeline.teammeter.schema import invitations, metadata, team_memberships, teams, users
 from personio_pipeline_tests.teammeter.conftest import register
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def test_the_head_revision_runs_check_against_is_the_newest_migration_script(engine):
+    assert HEAD_REVISION == ScriptDirectory.from_config(alembic_config(None)).get_current_head()
+    with engine.connect() as conn:  # and the database read without alembic agrees with alembic
+        assert current_revision(engine) == MigrationContext.configure(conn).get_current_revision() == HEAD_REVISION
 
 
 def test_migrations_match_the_schema(engine):
