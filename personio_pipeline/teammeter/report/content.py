@@ -21,6 +21,21 @@ QUARANTINED = ("quarantined", "Correct the supervisor of one person on this cycl
 NO_ACCESS = ("no access", "Ask the data team: Personio has an address but Teammeter grants no access.")
 REASONS = (NO_EMAIL, INVALID_EMAIL, NO_VALID_EMAIL, SHARED_EMAIL, QUARANTINED, NO_ACCESS)
 
+# Where an invitation stands, and what each status means (the page's legend).
+AFTER_VERIFICATION = "after verification"
+NEXT_RUN = "next invitation run"
+ON_ITS_WAY = "on its way"
+FAILED = "failed"
+WAITING = "waiting"
+INVITATION_STATUSES = {
+    "invited …": "the invitation was sent on that day",
+    AFTER_VERIFICATION: "invited once you have confirmed that the organisation is right",
+    NEXT_RUN: "the organisation is verified; the invitation goes out with the next invitation run",
+    ON_ITS_WAY: "the invitation is being sent",
+    FAILED: "the invitation could not be delivered; the data team is looking into it",
+    WAITING: "whether the invitation arrived is unclear; the data team decides whether to send it again",
+}
+
 # Why someone sits outside the manager tree.
 UNKNOWN_MANAGER = "manager not in Personio's export (HR id {manager_id})"
 INACTIVE_MANAGER = "manager {manager} has left"

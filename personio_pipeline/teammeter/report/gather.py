@@ -22,6 +22,11 @@ from personio_pipeline.teammeter import held_back, organisations
 from personio_pipeline.teammeter.db import as_utc
 from personio_pipeline.teammeter.ownership import TEAMMETER
 from personio_pipeline.teammeter.report.content import (
+    AFTER_VERIFICATION,
+    FAILED,
+    NEXT_RUN,
+    ON_ITS_WAY,
+    WAITING,
     INACTIVE_MANAGER,
     UNKNOWN_MANAGER,
     Blocked,
@@ -214,18 +219,17 @@ def _people_list(conn, org, active, teams_of, held, model) -> tuple[tuple[Invite
 
 
 def _invitation_status(user_id: int, sent: dict, latest: dict, org) -> str:
+    """Short: the same words repeat down a long list (INVITATION_STATUSES explains them)."""
     if user_id in sent:
         return "invited" + (f" {as_utc(sent[user_id]):%Y-%m-%d}" if sent[user_id] else "")
     status = latest.get(user_id)
     if status in ("pending", "claimed"):
-        return "invitation on its way"
+        return ON_ITS_WAY
     if status == "failed":
-        return "invitation failed: the data team is on it"
+        return FAILED
     if status == "ambiguous":
-        return "invitation waiting for the data team"
-    if org.verified_at is None:
-        return "will be invited once the organisation is verified"
-    return "will be invited on the next invitation run"
+        return WAITING
+    return AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN
 
 
 def _units(active, unit_rows, team_rows, memberships) -> tuple[tuple[Unit, ...], tuple[tuple[str, int], ...]]:

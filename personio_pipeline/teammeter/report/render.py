@@ -17,6 +17,7 @@ from datetime import datetime
 from html import escape
 
 from personio_pipeline.teammeter.report.content import (
+    INVITATION_STATUSES,
     Blocked,
     Changes,
     Invitee,
@@ -93,6 +94,11 @@ def render(content: ReportContent) -> str:
     return "".join(parts)
 
 
+def _n(count: int, word: str, plural: str | None = None) -> str:
+    """'1 team', '3 teams'."""
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
 def _e(value) -> str:
     return escape(str(value), quote=True)
 
@@ -113,7 +119,7 @@ def _header(content: ReportContent) -> list[str]:
         f'<p class="sub">Your organisation as Teammeter imported it from Personio (company id {_e(h.consumer_id)}). '
         f"Last sync: {_when(h.last_synced_at)}.</p>\n<p>{status}</p>\n",
         '<div class="counts">',
-        f"<div><b>{h.people}</b>people</div>",
+        f"<div><b>{h.people}</b>{'person' if h.people == 1 else 'people'}</div>",
         f"<div><b>{h.with_access}</b>with access</div>",
         f"<div><b>{h.without_access}</b>without access</div>",
         "</div>\n</header>\n",
@@ -136,6 +142,9 @@ def _people(content: ReportContent) -> list[str]:
     body = [f"<details><summary><h3 style=\"display:inline\">Will be invited or already invited: "
             f"{len(invitees)}</h3></summary>\n"]
     if invitees:
+        legend = "; ".join(f"<i>{_e(status)}</i>: {_e(meaning)}" for status, meaning in INVITATION_STATUSES.items()
+                           if status.startswith("invited") or any(p.status == status for p in invitees))
+        body.append(f'<p class="sub">{legend}.</p>\n')
         body.append("<table><thead><tr><th>Name<th>HR id<th>Email<th>Teams<th>Invitation</thead><tbody>\n")
         body += [_invitee_row(p) for p in invitees]
         body.append("</tbody></table>\n")
@@ -153,7 +162,7 @@ def _people(content: ReportContent) -> list[str]:
     else:
         body.append("<p>Everyone can log in.</p>\n")
     body.append("</details>\n")
-    title = f"People and access <small>{len(invitees) + len(blocked)} people</small>"
+    title = f"People and access <small>{_n(len(invitees) + len(blocked), 'person', 'people')}</small>"
     return _section("people", title, body)
 
 
@@ -169,11 +178,13 @@ def _blocked_row(p: Blocked) -> str:
 def _units(units: tuple[Unit, ...]) -> list[str]:
     body = []
     for unit in units:
-        people = sum(len(t.members) for t in unit.teams) + len(unit.without_team)
-        name = _e(unit.name) + (TM if unit.from_teammeter else "") if unit.name is not None else \
-            "<i>Teams in no single unit, people in no unit</i>"
-        body.append(f"<details><summary><b>{name}</b> <small>{len(unit.teams)} teams, {people} "
-                    "memberships</small></summary>\n")
+        people = len({m.employee_id for t in unit.teams for m in t.members} | {m.employee_id for m in unit.without_team})
+        if unit.name is None:
+            name = "<i>Teams in no single unit, people in no unit</i>"
+        else:
+            name = _e(unit.name) + (TM if unit.from_teammeter else "")
+        body.append(f"<details><summary><b>{name}</b> <small>{_n(len(unit.teams), 'team')}, "
+                    f"{_n(people, 'person', 'people')}</small></summary>\n")
         body += [_team(team) for team in unit.teams]
         if unit.without_team:
             body.append(f"<h3>Not in a team: {len(unit.without_team)}</h3>\n<ul class=\"cols\">"
@@ -181,13 +192,13 @@ def _units(units: tuple[Unit, ...]) -> list[str]:
         body.append("</details>\n")
     if not units:
         body.append("<p>No units or teams yet.</p>\n")
-    return _section("units", f"Units and teams <small>{len(units)} groups</small>", body)
+    return _section("units", f"Units and teams <small>{_n(len(units), 'group')}</small>", body)
 
 
 def _team(team: Team) -> str:
     members = "".join(f"<li>{_e(m.name)}{TM if m.from_teammeter else ''}</li>" for m in team.members)
     return (f"<details><summary>{_e(team.name)}{TM if team.from_teammeter else ''} "
-            f"<small>{len(team.members)} members</small></summary><ul class=\"cols\">{members}</ul></details>\n")
+            f"<small>{_n(len(team.members), 'member')}</small></summary><ul class=\"cols\">{members}</ul></details>\n")
 
 
 def _team_sizes(sizes: tuple[tuple[str, int], ...]) -> list[str]:
@@ -196,7 +207,7 @@ def _team_sizes(sizes: tuple[tuple[str, int], ...]) -> list[str]:
             f"style=\"width:{100 * size / largest:.1f}%\"></span>\n" for name, size in sizes]
     body = ['<table class="bars"><thead><tr><th>Team<th class="n">Members<th></thead><tbody>\n', *rows,
             "</tbody></table>\n"] if sizes else ["<p>No teams yet.</p>\n"]
-    return _section("sizes", f"Team sizes <small>{len(sizes)} teams</small>", body)
+    return _section("sizes", f"Team sizes <small>{_n(len(sizes), 'team')}</small>", body)
 
 
 def _org_chart(chart: OrgChart) -> list[str]:
@@ -230,13 +241,13 @@ def _org_chart(chart: OrgChart) -> list[str]:
                     "<table><thead><tr><th>Name<th>HR id<th>Why</thead><tbody>\n")
         body += [f"<tr><td>{_e(chart.people[p].name)}<td>{_e(p)}<td>{_e(why)}\n" for p, why in chart.outside]
         body.append("</tbody></table>\n")
-    title = f"Managers <small>{len(chart.roots)} top managers, {len(chart.outside)} outside the tree</small>"
+    title = f"Managers <small>{_n(len(chart.roots), 'top manager')}, {len(chart.outside)} outside the tree</small>"
     return _section("managers", title, body)
 
 
 def _org_label(chart: OrgChart, person: str) -> str:
     who = chart.people[person]
-    label = f"<b>{_e(who.name)}</b>"
+    label = f"<b>{_e(who.name)}</b>" if person in chart.reports else _e(who.name)
     if who.roles:
         label += f" <small>{_e(who.roles)}</small>"
     if person in chart.from_teammeter:
@@ -258,7 +269,7 @@ def _roles(content: ReportContent) -> list[str]:
     merged = sum(1 for role in content.roles if role.variants)
     body = [note, '<table><thead><tr><th>Role<th class="n">People<th>Spellings in Personio merged into it '
             "(records)</thead><tbody>\n", *rows, "</tbody></table>\n"] if rows else [note, "<p>No roles yet.</p>\n"]
-    return _section("roles", f"Roles <small>{len(content.roles)} roles, {merged} merged from several spellings"
+    return _section("roles", f"Roles <small>{_n(len(content.roles), 'role')}, {merged} merged from several spellings"
                     "</small>", body)
 
 
@@ -290,7 +301,7 @@ def _changes(changes: Changes | None) -> list[str]:
     if changes.other:
         body.append(f"<p>{changes.other} further changes (names, titles, addresses, structures).</p>\n")
     counted = len(changes.hires) + len(changes.leavers) + len(changes.moves) + len(changes.new_managers)
-    return _section("changes", f"Changes since the previous sync <small>{counted} people</small>", body)
+    return _section("changes", f"Changes since the previous sync <small>{_n(counted, 'person', 'people')}</small>", body)
 
 
 def _change_list(title: str, items: list[str]) -> list[str]:
