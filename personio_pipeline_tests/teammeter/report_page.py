@@ -87,6 +87,11 @@ class ReportPage(HTMLParser):
                     and containing in t.header]
         return found
 
+    def rows(self, section: str, first_column_header: str, containing: str) -> list[list[str]]:
+        """Rows of all the section's tables whose header has `containing` (first column as given)."""
+        return [row for t in self.tables if t.section == section and t.header and t.header[0] == first_column_header
+                and containing in t.header for row in t.rows]
+
     @property
     def all_text(self) -> str:
         return "".join(self.text)

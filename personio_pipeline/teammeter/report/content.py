@@ -21,19 +21,20 @@ QUARANTINED = ("quarantined", "Correct the supervisor of one person on this cycl
 NO_ACCESS = ("no access", "Ask the data team: Personio has an address but Teammeter grants no access.")
 REASONS = (NO_EMAIL, INVALID_EMAIL, NO_VALID_EMAIL, SHARED_EMAIL, QUARANTINED, NO_ACCESS)
 
-# Where an invitation stands, and what each status means (the page's legend).
+# Where an invitation stands, and what each status means (the page's legend), in the page's order.
+INVITED = "invited"
 AFTER_VERIFICATION = "after verification"
 NEXT_RUN = "next invitation run"
 ON_ITS_WAY = "on its way"
 FAILED = "failed"
 WAITING = "waiting"
 INVITATION_STATUSES = {
-    "invited …": "the invitation was sent on that day",
+    FAILED: "the invitation could not be delivered; the data team is looking into it",
+    WAITING: "whether the invitation arrived is unclear; the data team decides whether to send it again",
     AFTER_VERIFICATION: "invited once you have confirmed that the organisation is right",
     NEXT_RUN: "the organisation is verified; the invitation goes out with the next invitation run",
     ON_ITS_WAY: "the invitation is being sent",
-    FAILED: "the invitation could not be delivered; the data team is looking into it",
-    WAITING: "whether the invitation arrived is unclear; the data team decides whether to send it again",
+    INVITED: "the invitation was sent",
 }
 
 # Why someone sits outside the manager tree.
@@ -63,7 +64,8 @@ class Invitee:
     name: str
     email: str
     teams: str
-    status: str
+    status: str  # a key of INVITATION_STATUSES
+    invited_on: str = ""  # for INVITED: the day it was sent
     note: str = ""  # e.g. held back with an older address
 
 

@@ -24,6 +24,7 @@ from personio_pipeline.teammeter.ownership import TEAMMETER
 from personio_pipeline.teammeter.report.content import (
     AFTER_VERIFICATION,
     FAILED,
+    INVITED,
     NEXT_RUN,
     ON_ITS_WAY,
     WAITING,
@@ -209,8 +210,9 @@ def _people_list(conn, org, active, teams_of, held, model) -> tuple[tuple[Invite
         problems = held.get(row.employee_id, {})
         if row.has_access:
             note = "held back: " + "; ".join(f"{p.replace('_', ' ')} {d}" for p, d in problems.items()) if problems else ""
-            invitees.append(Invitee(row.employee_id, row.display_name, row.email or "",
-                                    SEPARATOR.join(teams_of[uid]), _invitation_status(uid, sent, latest, org), note))
+            status, invited_on = _invitation_status(uid, sent, latest, org)
+            invitees.append(Invitee(row.employee_id, row.display_name, row.email or "", SEPARATOR.join(teams_of[uid]),
+                                    status, invited_on, note))
         else:
             reason, detail, fix = access_problem(email=row.email, held_back=problems,
                                                  email_problem=model.email_problem.get(row.employee_id))
@@ -218,18 +220,18 @@ def _people_list(conn, org, active, teams_of, held, model) -> tuple[tuple[Invite
     return tuple(invitees), tuple(blocked)
 
 
-def _invitation_status(user_id: int, sent: dict, latest: dict, org) -> str:
-    """Short: the same words repeat down a long list (INVITATION_STATUSES explains them)."""
+def _invitation_status(user_id: int, sent: dict, latest: dict, org) -> tuple[str, str]:
+    """(status, the day it was sent) for someone who can log in."""
     if user_id in sent:
-        return "invited" + (f" {as_utc(sent[user_id]):%Y-%m-%d}" if sent[user_id] else "")
+        return INVITED, f"{as_utc(sent[user_id]):%Y-%m-%d}" if sent[user_id] else ""
     status = latest.get(user_id)
     if status in ("pending", "claimed"):
-        return ON_ITS_WAY
+        return ON_ITS_WAY, ""
     if status == "failed":
-        return FAILED
+        return FAILED, ""
     if status == "ambiguous":
-        return WAITING
-    return AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN
+        return WAITING, ""
+    return (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""
 
 
 def _units(active, unit_rows, team_rows, memberships) -> tuple[tuple[Unit, ...], tuple[tuple[str, int], ...]]:

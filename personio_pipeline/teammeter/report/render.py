@@ -18,6 +18,7 @@ from html import escape
 
 from personio_pipeline.teammeter.report.content import (
     INVITATION_STATUSES,
+    INVITED,
     Blocked,
     Changes,
     Invitee,
@@ -41,6 +42,7 @@ STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);
 margin:0 auto;max-width:1100px;padding:24px}
 h1{font-size:1.6em;margin:0 0 4px}h2{display:inline;font-size:1.2em;margin:0}h3{font-size:1em;margin:16px 0 6px}
+summary h3{display:inline}h4{margin:12px 0 2px}h4+p{margin:0}
 .sub,.hint,small{color:var(--mute)}small{font-size:.85em}
 .badge{display:inline-block;padding:2px 10px;border-radius:12px;font-weight:600;color:#fff}
 .ok{background:var(--ok)}.warn{background:var(--warn)}
@@ -58,7 +60,7 @@ td.n,th.n{text-align:right;white-space:nowrap}
 .bars td:last-child{width:55%}
 .bar{display:inline-block;height:.8em;background:var(--bar);min-width:2px;-webkit-print-color-adjust:exact;
 print-color-adjust:exact}
-ul.cols{columns:3 220px;margin:4px 0 10px}
+.names{margin:4px 0 10px 18px}ul.cols{columns:3 220px;margin:4px 0 10px}
 ul.tree,ul.tree ul{list-style:none;padding-left:18px;margin:0}
 ul.tree li{margin:1px 0}ul.tree details{margin-left:0}
 .tm{color:var(--tm);font-style:normal;font-size:.85em}
@@ -139,20 +141,25 @@ def _section(anchor: str, title: str, body: list[str], *, open_: bool = False) -
 
 def _people(content: ReportContent) -> list[str]:
     invitees, blocked = content.invitees, content.blocked
-    body = [f"<details><summary><h3 style=\"display:inline\">Will be invited or already invited: "
-            f"{len(invitees)}</h3></summary>\n"]
-    if invitees:
-        legend = "; ".join(f"<i>{_e(status)}</i>: {_e(meaning)}" for status, meaning in INVITATION_STATUSES.items()
-                           if status.startswith("invited") or any(p.status == status for p in invitees))
-        body.append(f'<p class="sub">{legend}.</p>\n')
-        body.append("<table><thead><tr><th>Name<th>HR id<th>Email<th>Teams<th>Invitation</thead><tbody>\n")
-        body += [_invitee_row(p) for p in invitees]
+    groups = {status: [p for p in invitees if p.status == status] for status in INVITATION_STATUSES}
+    tally = "; ".join(f"{status}: {len(people)}" for status, people in groups.items() if people)
+    body = [f"<details><summary><h3>Can log in: {len(invitees)}</h3>"
+            f"{' <small>(' + _e(tally) + ')</small>' if tally else ''}</summary>\n"]
+    for status, people in groups.items():
+        if not people:
+            continue
+        # One table per invitation status: the status is said once, not on every row.
+        dated = status == INVITED
+        body.append(f'<h4>{_e(status)}: {len(people)}</h4>\n<p class="sub">{_e(INVITATION_STATUSES[status])}</p>\n'
+                    f"<table><thead><tr><th>Name<th>HR id<th>Email<th>Teams{'<th>Invited on' if dated else ''}"
+                    "</thead><tbody>\n")
+        body += [_invitee_row(p, dated) for p in people]
         body.append("</tbody></table>\n")
     body.append("</details>\n")
     reasons = Counter(p.reason for p in blocked)
     summary = "; ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items()))
     open_ = " open" if len(blocked) <= OPEN_BLOCKED_UP_TO else ""
-    body.append(f"<details{open_}><summary><h3 style=\"display:inline\">Cannot log in yet: {len(blocked)}</h3>"
+    body.append(f"<details{open_}><summary><h3>Cannot log in yet: {len(blocked)}</h3>"
                 f"{' <small>(' + _e(summary) + ')</small>' if summary else ''}</summary>\n")
     if blocked:
         body.append("<table><thead><tr><th>Name<th>HR id<th>Reason<th>Details<th>What to fix in Personio"
@@ -166,9 +173,10 @@ def _people(content: ReportContent) -> list[str]:
     return _section("people", title, body)
 
 
-def _invitee_row(p: Invitee) -> str:
-    status = _e(p.status) + (f"<br><small>{_e(p.note)}</small>" if p.note else "")
-    return f"<tr><td>{_e(p.name)}<td>{_e(p.employee_id)}<td>{_e(p.email)}<td>{_e(p.teams)}<td>{status}\n"
+def _invitee_row(p: Invitee, dated: bool) -> str:
+    name = _e(p.name) + (f"<br><small>{_e(p.note)}</small>" if p.note else "")
+    return (f"<tr><td>{name}<td>{_e(p.employee_id)}<td>{_e(p.email)}<td>{_e(p.teams)}"
+            + (f"<td>{_e(p.invited_on)}\n" if dated else "\n"))
 
 
 def _blocked_row(p: Blocked) -> str:
@@ -187,8 +195,7 @@ def _units(units: tuple[Unit, ...]) -> list[str]:
                     f"{_n(people, 'person', 'people')}</small></summary>\n")
         body += [_team(team) for team in unit.teams]
         if unit.without_team:
-            body.append(f"<h3>Not in a team: {len(unit.without_team)}</h3>\n<ul class=\"cols\">"
-                        + "".join(f"<li>{_e(m.name)}</li>" for m in unit.without_team) + "</ul>\n")
+            body.append(f"<h3>Not in a team: {len(unit.without_team)}</h3>\n{_names(unit.without_team)}\n")
         body.append("</details>\n")
     if not units:
         body.append("<p>No units or teams yet.</p>\n")
@@ -196,9 +203,13 @@ def _units(units: tuple[Unit, ...]) -> list[str]:
 
 
 def _team(team: Team) -> str:
-    members = "".join(f"<li>{_e(m.name)}{TM if m.from_teammeter else ''}</li>" for m in team.members)
     return (f"<details><summary>{_e(team.name)}{TM if team.from_teammeter else ''} "
-            f"<small>{_n(len(team.members), 'member')}</small></summary><ul class=\"cols\">{members}</ul></details>\n")
+            f"<small>{_n(len(team.members), 'member')}</small></summary>{_names(team.members)}</details>\n")
+
+
+def _names(members) -> str:
+    """Members as one line of text, not an element each: a unit can have thousands."""
+    return '<p class="names">' + ", ".join(_e(m.name) + (TM if m.from_teammeter else "") for m in members) + "</p>"
 
 
 def _team_sizes(sizes: tuple[tuple[str, int], ...]) -> list[str]:
