@@ -20,6 +20,7 @@ Prints JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -107,7 +108,8 @@ class Browser:
         url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
         from websockets.sync.client import connect
 
-        self.socket = connect(url, max_size=None).__enter__()  # closed in close()
+        self.connection = contextlib.ExitStack()
+        self.socket = self.connection.enter_context(connect(url, max_size=None))
         self.next_id = 0
         self.call("Page.enable")
 
@@ -140,7 +142,7 @@ class Browser:
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"]["value"]
 
     def close(self) -> None:
-        self.socket.close()
+        self.connection.close()
         self.process.terminate()
         self.process.wait(timeout=30)
 
