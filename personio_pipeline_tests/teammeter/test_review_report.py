@@ -7,6 +7,9 @@ hostile names stay text and the page loads nothing from anywhere."""
 from __future__ import annotations
 
 import json
+import shutil
+import struct
+import subprocess
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -234,3 +237,34 @@ def test_a_chain_thousands_deep_renders_without_recursion():
     page = ReportPage("".join(_org_chart(chart)))
     assert [depth for _, depth in page.tree] == list(range(1, 5001))
     assert chart.team_sizes()["0"] == 4999
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def headless_chromium() -> str:
+    found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
+    if found is None:
+        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium; .ci/run tries to): "
+                    "the page is checked by parsing only")
+    return found
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_chromium_opens_the_page_keeps_hostile_names_as_text_and_takes_a_screenshot(company, tmp_path):
+    browser = headless_chromium()
+    _, _, raw, _, _ = report(company)
+    page, shot = tmp_path / "report.html", tmp_path / "report.png"
+    page.write_text(raw, encoding="utf-8")
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+              f"--user-data-dir={tmp_path / 'profile'}"]
+    subprocess.run([*common, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (1200, 1600)
+    assert len(png) > 20_000, "a blank page compresses to a few kB"
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    assert dom.count("<details") == raw.count("<details") > 10, "the browser built the whole page"
+    assert "<img" not in dom and "<script" not in dom
+    assert "&lt;img src=x onerror=alert(1)&gt;" in dom
