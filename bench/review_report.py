@@ -7,7 +7,8 @@ open it.
     .venv/bin/python bench/review_report.py                        # 10,000 people, 5 browser loads
     .venv/bin/python bench/review_report.py --size 100000 --repeat 1
     .venv/bin/python bench/review_report.py --keep /tmp/report.html
-    .venv/bin/python bench/review_report.py --size 120 --screenshot docs/review_report.png
+    .venv/bin/python bench/review_report.py --page data/teammeter/review_report/acme-sandbox.html \
+        --screenshot docs/review_report.png          # the README's picture, after `make demo`
 
 The browser is driven over the DevTools protocol (`websockets`, installed with uvicorn[standard]):
 each load navigates to the file and waits for the load event; the figures are the page's own
@@ -181,7 +182,7 @@ def screenshot(page: str, target: Path, workdir: Path, sections: tuple[str, ...]
     opened.write_text(page, encoding="utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--window-size=1100,1500", f"--screenshot={target.resolve()}", opened.as_uri()],
+                    "--window-size=1100,1800", f"--screenshot={target.resolve()}", opened.as_uri()],
                    check=True, capture_output=True, timeout=120)
 
 
@@ -194,7 +195,16 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="also write the page here")
     parser.add_argument("--screenshot", type=Path, help="write a PNG of the page with some sections open")
     parser.add_argument("--open", default="people,sizes,managers", help="sections opened for --screenshot")
+    parser.add_argument("--page", type=Path, help="with --screenshot: picture this report instead of building one")
     args = parser.parse_args()
+
+    if args.page:
+        if not args.screenshot:
+            parser.error("--page goes with --screenshot")
+        with tempfile.TemporaryDirectory(prefix="bench-review-report-") as folder:
+            screenshot(args.page.read_text(encoding="utf-8"), args.screenshot, Path(folder), tuple(args.open.split(",")))
+        print(f"screenshot of {args.page} written to {args.screenshot}")
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-review-report-") as folder:
         workdir = Path(folder)
