@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from personio_pipeline.teammeter import manual
 from personio_pipeline.teammeter.report import build_report
 from personio_pipeline.teammeter.report.content import OrgPerson, build_org_chart
-from personio_pipeline.teammeter.report.render import CONTENT_SECURITY_POLICY
+from personio_pipeline.teammeter.report.page import CONTENT_SECURITY_POLICY
 from personio_pipeline.teammeter.review import format_review, review_summary, review_users
 from personio_pipeline.teammeter.schema import invitations, users
 from personio_pipeline_tests.teammeter.conftest import day_one, day_two, org_model, person, register, sync
@@ -230,7 +230,7 @@ def test_manager_tree_never_repeats_anyone_even_with_a_teammeter_cycle():
 
 
 def test_a_chain_thousands_deep_renders_without_recursion():
-    from personio_pipeline.teammeter.report.render import _org_chart
+    from personio_pipeline.teammeter.report.page import _org_chart
 
     people = {str(i): OrgPerson(str(i), f"P{i}") for i in range(5000)}
     chart = build_org_chart(people, [(str(i), str(i - 1), False) for i in range(1, 5000)], problems={})

@@ -10,9 +10,11 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.memory import cyclic_gc_paused
+
 from personio_pipeline.teammeter.report.content import ReportContent
-from personio_pipeline.teammeter.report.gather import gather
-from personio_pipeline.teammeter.report.render import render
+from personio_pipeline.teammeter.report.from_store import gather
+from personio_pipeline.teammeter.report.page import render
 
 __all__ = ["ReportContent", "build_report", "gather", "render"]
 
@@ -24,6 +26,8 @@ def build_report(
     *,
     generated_at: datetime | None = None,
 ) -> tuple[ReportContent, str]:
-    """The company's report content and its HTML page."""
-    content = gather(conn, consumer_id, model_employees, generated_at=generated_at)
-    return content, render(content)
+    """The company's report content and its HTML page (a few objects per person, none cyclic: the
+    garbage collector is paused while they are made)."""
+    with cyclic_gc_paused():
+        content = gather(conn, consumer_id, model_employees, generated_at=generated_at)
+        return content, render(content)

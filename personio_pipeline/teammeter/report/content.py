@@ -1,5 +1,5 @@
 """What the verification report says, in Teammeter's words (units, teams, roles, managers), as
-plain values: no database, no HTML. `gather.py` fills these from the store; `render.py` prints
+plain values: no database, no HTML. `from_store.py` fills these from the store; `page.py` prints
 them. The pure decisions live here too: why someone cannot log in and what to fix in Personio,
 and how the manager lines become a tree in which nobody appears twice.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from personio_pipeline.tables import natural_order
 
@@ -56,9 +57,9 @@ class Header:
     without_access: int
 
 
-@dataclass(frozen=True)
-class Invitee:
-    """An active person who can log in: where the invitation stands."""
+class Invitee(NamedTuple):
+    """An active person who can log in: where the invitation stands. The per-person types are
+    named tuples: a big company makes hundreds of thousands of them, and they are cheap to build."""
 
     employee_id: str
     name: str
@@ -69,8 +70,7 @@ class Invitee:
     note: str = ""  # e.g. held back with an older address
 
 
-@dataclass(frozen=True)
-class Blocked:
+class Blocked(NamedTuple):
     """An active person who cannot log in yet, why, and what to fix in Personio."""
 
     employee_id: str
@@ -80,8 +80,7 @@ class Blocked:
     fix: str
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     name: str
     employee_id: str
     from_teammeter: bool = False  # the membership was added in Teammeter
@@ -104,8 +103,7 @@ class Unit:
     without_team: tuple[Member, ...]
 
 
-@dataclass(frozen=True)
-class OrgPerson:
+class OrgPerson(NamedTuple):
     employee_id: str
     name: str
     roles: str = ""
