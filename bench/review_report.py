@@ -86,7 +86,7 @@ def build(size: int, profile: str, workdir: Path, company: str) -> tuple[str, di
         "people": content.header.people,
         "gather_s": round(gathered - started, 3),
         "render_s": round(rendered - gathered, 3),
-        "counts": content.counts,
+        "counts": content.counts(),
     }
 
 

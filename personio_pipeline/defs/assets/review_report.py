@@ -45,7 +45,7 @@ def review_report(
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "bytes": path.stat().st_size,
-            **content.counts,
+            **content.counts(),
         }
     )
 

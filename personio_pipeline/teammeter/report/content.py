@@ -7,7 +7,7 @@ and how the manager lines become a tree in which nobody appears twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -181,7 +181,20 @@ class ReportContent:
     variants_known: bool  # False: the organisation model was not at hand, variants unknown
     edits: tuple[Edit, ...]
     changes: Changes | None  # None: no earlier sync to compare with
-    counts: dict[str, int] = field(default_factory=dict)  # for metadata: numbers only, no names
+
+    def counts(self) -> dict[str, int]:
+        """What the page holds, as numbers only (asset metadata: no names, no addresses)."""
+        return {
+            "people": self.header.people,
+            "with_access": self.header.with_access,
+            "without_access": self.header.without_access,
+            "units": sum(1 for unit in self.units if unit.name is not None),
+            "teams": len(self.team_sizes),
+            "roles": len(self.roles),
+            "top_managers": len(self.org_chart.roots),
+            "outside_manager_tree": len(self.org_chart.outside),
+            "teammeter_edits": len(self.edits),
+        }
 
     def people_listed(self) -> list[str]:
         """Employee ids in the people list (invitees, then the blocked)."""

@@ -117,7 +117,7 @@ def gather(
         with_access=len(invitees),
         without_access=len(blocked),
     )
-    content = ReportContent(
+    return ReportContent(
         header=header,
         invitees=invitees,
         blocked=blocked,
@@ -129,18 +129,6 @@ def gather(
         edits=_edits(people, active, unit_rows, team_rows, role_rows, memberships, assignments, lines),
         changes=_changes(conn, org.id, people, unit_rows, team_rows),
     )
-    content.counts.update({
-        "people": header.people,
-        "with_access": header.with_access,
-        "without_access": header.without_access,
-        "units": sum(1 for u in unit_rows.values() if u.active),
-        "teams": sum(1 for t in team_rows.values() if t.active),
-        "roles": len(role_list),
-        "top_managers": len(org_chart.roots),
-        "outside_manager_tree": len(org_chart.outside),
-        "teammeter_edits": len(content.edits),
-    })
-    return content
 
 
 class _ModelFacts:
