@@ -133,9 +133,9 @@ def _header(content: ReportContent) -> list[str]:
     ]
 
 
-def _section(anchor: str, title: str, body: list[str], *, open_: bool = False) -> list[str]:
-    state = " open" if open_ else ""
-    return [f'<section id="{anchor}"><details{state}><summary><h2>{title}</h2></summary>\n', *body,
+def _section(anchor: str, title: str, body: list[str]) -> list[str]:
+    """A top-level section, closed as the page opens."""
+    return [f'<section id="{anchor}"><details><summary><h2>{title}</h2></summary>\n', *body,
             "</details></section>\n"]
 
 
