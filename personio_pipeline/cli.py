@@ -499,18 +499,44 @@ def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: 
 
 @main.command()
 @click.argument("consumer_id")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def review(consumer_id: str, fmt: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
+              show_default=True, help="html: the verification report for the customer's admin (one self-contained page).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of printing.")
+def review(consumer_id: str, fmt: str, output: str | None) -> None:
     """Print company CONSUMER_ID as Teammeter holds it, for the verification step."""
     from personio_pipeline.teammeter import organisations
-    from personio_pipeline.teammeter.review import format_review, review_summary, review_users
 
     try:
         with _engine().connect() as conn:
-            rows, summary = review_users(conn, consumer_id), review_summary(conn, consumer_id)
+            text = _review_html(conn, consumer_id) if fmt == "html" else _review_text(conn, consumer_id, fmt)
     except organisations.UnknownCompanyError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(format_review(rows, summary, fmt))
+    if output is None:
+        click.echo(text, nl=fmt != "html")
+        return
+    Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    click.echo(f"review of company '{consumer_id}' written to {Path(output).resolve()}", err=True)
+
+
+def _review_text(conn, consumer_id: str, fmt: str) -> str:
+    from personio_pipeline.teammeter.review import format_review, review_summary, review_users
+
+    return format_review(review_users(conn, consumer_id), review_summary(conn, consumer_id), fmt)
+
+
+def _review_html(conn, consumer_id: str) -> str:
+    """The report from the store, with the organisation model's employees from the data folder
+    when a sync has left them there (why addresses are unusable, merged spellings)."""
+    import pandas as pd
+
+    from personio_pipeline import settings
+    from personio_pipeline.company_files import model_file
+    from personio_pipeline.teammeter.report import build_report
+
+    employees_file = model_file(settings.data_dir(), ("org", "employees"), consumer_id)
+    employees = pd.read_parquet(employees_file) if employees_file.exists() else None
+    return build_report(conn, consumer_id, employees)[1]
 
 
 @main.command()
@@ -769,6 +795,10 @@ def demo() -> None:
                f"'{DEMO_COMPANY}'.")
     if not result.success:
         sys.exit(1)
+    from personio_pipeline.company_files import report_file
+
+    click.echo(f"Verification report for the customer's admin (open it in a browser): "
+               f"{report_file(settings.data_dir(), DEMO_COMPANY)}")
 
 
 @main.command()
@@ -872,6 +902,9 @@ _SUMMARY_KEYS = (
     "changes",
     "sent",
     "pending_after",
+    "people",
+    "with_access",
+    "without_access",
 )
 
 

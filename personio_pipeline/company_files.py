@@ -4,6 +4,8 @@ Where they are (see `defs/io.py`, `defs/assets/apideck.py`, `notify/mail.py`):
 - raw extracts: `<data>/<asset key path>/<company>.jsonl`, and `.<company>.jsonl.<uuid>.tmp`
   while one is moved into place;
 - model files: `<data>/<asset key path>/<company>.parquet` (`.parquet.tmp` while written);
+- verification reports: `<data>/teammeter/review_report/<company>.html` (`.html.tmp` while
+  written), see `report_file`;
 - spools: `<data>/spool/personio-raw-<digest of the company id>~….jsonl.part`, a listing in
   progress or left by a killed process (spools from before they carried the digest cannot be
   attributed; every listing deletes spools older than a day);
@@ -26,6 +28,7 @@ from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
 
 SPOOL_DIR = "spool"  # as defs/assets/apideck.py
 OUTBOX_DIR = "outbox"  # as the Mailer resource's default file outbox
+REPORT_DIR = ("teammeter", "review_report")  # as the asset key of the report
 ALERT_SUBJECT = "[personio_pipeline] {company}:"  # notify/alerts.py subjects
 
 
@@ -33,6 +36,7 @@ ALERT_SUBJECT = "[personio_pipeline] {company}:"  # notify/alerts.py subjects
 class CompanyFiles:
     raw_extracts: list[Path] = field(default_factory=list)
     model_files: list[Path] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
     spools: list[Path] = field(default_factory=list)
     mail_files: list[Path] = field(default_factory=list)
 
@@ -40,12 +44,23 @@ class CompanyFiles:
         return {
             "raw_extracts": self.raw_extracts,
             "model_files": self.model_files,
+            "reports": self.reports,
             "spools": self.spools,
             "mail_files": self.mail_files,
         }
 
     def __len__(self) -> int:
         return sum(len(paths) for paths in self.kinds().values())
+
+
+def report_file(data_dir: Path, company: str) -> Path:
+    """Where the company's verification report is kept (the `teammeter/review_report` asset)."""
+    return data_dir.joinpath(*REPORT_DIR) / f"{company}.html"
+
+
+def model_file(data_dir: Path, asset_path: tuple[str, ...], company: str) -> Path:
+    """Where the IO manager keeps the company's model table of asset `asset_path` (`defs/io.py`)."""
+    return data_dir.joinpath(*asset_path) / f"{company}.parquet"
 
 
 def find_company_files(data_dir: Path, company: str, addresses: set[str]) -> CompanyFiles:
@@ -55,7 +70,8 @@ def find_company_files(data_dir: Path, company: str, addresses: set[str]) -> Com
     if not data_dir.is_dir():
         return found
     stored = {f"{company}.jsonl": found.raw_extracts, f"{company}.parquet": found.model_files,
-              f"{company}.parquet.tmp": found.model_files}
+              f"{company}.parquet.tmp": found.model_files, f"{company}.html": found.reports,
+              f"{company}.html.tmp": found.reports}
     staging = f".{company}.jsonl."
     for folder, subfolders, names in os.walk(data_dir):
         if Path(folder) == data_dir:

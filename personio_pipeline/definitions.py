@@ -5,6 +5,7 @@ import dagster as dg
 from personio_pipeline.defs.assets.apideck import raw_employees
 from personio_pipeline.defs.assets.invitations import invitations_delivered, invite_company_job, teammeter_invitations
 from personio_pipeline.defs.assets.org import org_assets
+from personio_pipeline.defs.assets.review_report import review_report
 from personio_pipeline.defs.assets.teammeter import teammeter_sync
 from personio_pipeline.defs.connection_sensor import connection_sensor
 from personio_pipeline.defs.invitation_sensor import invitation_sensor
@@ -24,7 +25,7 @@ def build_defs() -> dg.Definitions:
     command, so a changed environment is honoured within one process)."""
     configure_python_logging()
     return dg.Definitions(
-        assets=[raw_employees, *org_assets, teammeter_sync, teammeter_invitations],
+        assets=[raw_employees, *org_assets, teammeter_sync, review_report, teammeter_invitations],
         asset_checks=[invitations_delivered],
         jobs=[sync_company_job, invite_company_job, change_log_retention_job],
         sensors=[missing_email_alerts, held_back_alerts, connection_sensor, invitation_sensor, sync_failure_sensor,

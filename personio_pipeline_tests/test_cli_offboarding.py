@@ -40,7 +40,7 @@ def test_tenants_remove_deletes_the_company_data_and_keeps_the_others(pipeline_e
     assert len(mails) > 50, "invitations went to the file outbox"
     acme_files = files_of(data, "acme-gmbh")
     globex_files = files_of(data, "globex")
-    assert {p.suffix for p in acme_files} == {".jsonl", ".parquet"} and len(globex_files) == len(acme_files)
+    assert {p.suffix for p in acme_files} == {".jsonl", ".parquet", ".html"} and len(globex_files) == len(acme_files)
 
     refused = runner.invoke(main, ["tenants", "remove", "acme-gmbh"], input="n\n")
     assert refused.exit_code != 0 and "not removed" in refused.output
@@ -50,6 +50,7 @@ def test_tenants_remove_deletes_the_company_data_and_keeps_the_others(pipeline_e
     assert removed.exit_code == 0, removed.output
     assert "removed company 'acme-gmbh'" in removed.output and "by alice" in removed.output
     assert f"mail files: {len(mails)} files" in removed.output
+    assert "reports: 1 files" in removed.output, "the verification report names people: it goes too"
     assert not any(p.exists() for p in acme_files + mails)
     assert files_of(data, "globex") == globex_files
     assert _instance().get_dynamic_partitions(companies.name) == ["globex"]

@@ -1,0 +1,111 @@
+"""The `teammeter/review_report` asset: part of the company sync (not of invitations), rebuilt on
+every sync as one file per company in the data folder, its metadata a path and counts with no
+name or address; `review --format html -o FILE` writes the same page from the same store."""
+
+from __future__ import annotations
+
+import re
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from personio_pipeline.cli import main
+from personio_pipeline.defs.assets.apideck import raw_employees
+from personio_pipeline.defs.assets.org import org_assets
+from personio_pipeline.defs.assets.review_report import REPORT_KEY, review_report
+from personio_pipeline.defs.assets.teammeter import teammeter_sync
+from personio_pipeline.defs.io import LocalFilesIOManager
+from personio_pipeline.defs.jobs import SYNC_JOB_NAME
+from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.definitions import defs
+from personio_pipeline.teammeter import organisations
+from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.defs.crafted import crafted_company, person
+from personio_pipeline_tests.teammeter.report_page import ReportPage
+
+COMPANY = "report-co"
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def test_the_report_runs_in_the_sync_job_and_not_with_invitations():
+    key = dg.AssetKey(REPORT_KEY)
+    assert key in defs.resolve_job_def(SYNC_JOB_NAME).asset_layer.selected_asset_keys
+    assert key not in defs.resolve_job_def("invite_company").asset_layer.selected_asset_keys
+
+
+@pytest.fixture
+def world(pipeline_env, sandbox):
+    db = TeammeterDatabase(url=f"sqlite:///{pipeline_env / 'teammeter.sqlite'}")
+    with db.engine().begin() as conn:
+        organisations.register(conn, COMPANY, "Report & Söhne <GmbH>")
+    instance = dg.DagsterInstance.get()
+    instance.add_dynamic_partitions(companies.name, [COMPANY])
+    resources = {
+        "apideck": ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url),
+        "teammeter_db": db,
+        "io_manager": LocalFilesIOManager(base_dir=str(pipeline_env / "data")),
+    }
+
+    def sync(records):
+        sandbox.set_company(COMPANY, records)
+        result = dg.materialize([raw_employees, *org_assets, teammeter_sync, review_report], resources=resources,
+                                instance=instance, partition_key=COMPANY)
+        assert result.success
+        (materialization,) = result.asset_materializations_for_node("teammeter__review_report")
+        return materialization.metadata
+
+    return pipeline_env, sync
+
+
+def records(day: int):
+    company = crafted_company() + [
+        person("10", HOSTILE, "Ødegård", email="hostile@acme.example", manager="1"),
+        person("11", "Sam", "Shared", email="team@acme.example", manager="1"),
+        person("12", "Sue", "Shared", email="team@acme.example", manager="1"),
+    ]
+    if day == 2:
+        company.append(person("13", "Nia", "New", email="nia@acme.example", manager="10", team=("t2", "Data")))
+    return company
+
+
+def test_written_after_each_sync_with_counts_only_in_its_metadata(world):
+    home, sync = world
+    metadata = sync(records(1))
+    path = home / "data" / "teammeter" / "review_report" / f"{COMPANY}.html"
+    assert metadata["path"].value == str(path) and path.exists()
+    assert (metadata["people"].value, metadata["with_access"].value, metadata["without_access"].value) == (9, 5, 4)
+    assert metadata["bytes"].value == path.stat().st_size
+    for name, value in metadata.items():
+        text = str(value.value)
+        assert "@" not in text and "Ødegård" not in text and "onerror" not in text, name
+        assert isinstance(value.value, int) or name == "path", f"{name}: counts and the path only"
+    page = ReportPage(path.read_text(encoding="utf-8"))
+    assert "This is the first sync" in page.all_text
+    blocked = {row[1]: row[2] for row in page.table("people", "Name", "Reason").rows}
+    assert blocked == {"3": "no email", "5": "invalid email", "11": "shared email", "12": "shared email"}
+    roles = {row[0]: row[2] for row in page.table("roles", "Role", "People").rows}
+    assert "Software Engineer (1)" in roles["Software Engineer"] and "software engineer (1)" in roles["Software Engineer"]
+    outside = {row[1]: row[2] for row in page.table("managers", "Name", "Why").rows}
+    assert outside["5"] == "manager not in Personio's export (HR id 99)"
+    assert outside["9"] == "manager Greta Gone has left"
+    assert HOSTILE + " Ødegård" in page.all_text and not any(tag == "img" for tag, _ in page.tags)
+
+    sync(records(2))
+    page = ReportPage(path.read_text(encoding="utf-8"))
+    assert "Nia New" in page.all_text and "Hires and returns: 1" in page.all_text
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_review_format_html_writes_the_page_the_asset_wrote(world):
+    home, sync = world
+    sync(records(1))
+    out = home / "review.html"
+    result = CliRunner().invoke(main, ["review", COMPANY, "--format", "html", "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    asset_page = (home / "data" / "teammeter" / "review_report" / f"{COMPANY}.html").read_text(encoding="utf-8")
+    made = re.compile(r"Report made [^<]*")
+    assert made.sub("", out.read_text(encoding="utf-8")) == made.sub("", asset_page)
+    printed = CliRunner().invoke(main, ["review", COMPANY, "--format", "html"], catch_exceptions=False)
+    assert printed.output.startswith("<!doctype html>") and "Report &amp; Söhne &lt;GmbH&gt;" in printed.output
