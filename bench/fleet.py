@@ -8,7 +8,8 @@ What runs: `dagster-daemon run` on deploy/dagster.yaml (PostgreSQL run/event/sch
 QueuedRunCoordinator, DefaultRunLauncher: one run worker process per run, started by the code
 server) and deploy/workspace.yaml; a fresh PostgreSQL database for Dagster and one for Teammeter;
 a sandbox process serving N companies of M people. The companies are registered as
-`personio-pipeline tenants add` registers them, with their first sync recorded as done, and the
+`personio-pipeline tenants add` registers them, connected, with their first sync recorded as done (the daily
+schedule only takes connected companies), and the
 `daily_sync` schedule fires once (DAILY_SYNC_CRON set to one minute ahead): it requests one run
 per company, the queue launches them within the limits of deploy/dagster.yaml.
 
@@ -251,10 +252,12 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
 
     engine = create_engine(teammeter_url)
     migrate(engine)  # the deploy step (`personio-pipeline db upgrade`)
-    with engine.begin() as conn:  # what `tenants add` does, plus a first sync recorded as done
+    with engine.begin() as conn:  # what `tenants add` does, connected, with a first sync recorded as done
         for company in companies:
             organisations.register(conn, company, company.upper())
-        conn.execute(sa.update(organisations.organisations).values(first_synced_at=sa.func.now()))
+        conn.execute(sa.update(organisations.organisations).values(
+            first_synced_at=sa.func.now(), connection_state=organisations.CONNECTED,
+            connection_changed_at=sa.func.now()))
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(partitions.name, companies)
     instance.event_log_storage.set_concurrency_slots("apideck", 4)  # as deploy/README.md sets them
