@@ -174,15 +174,18 @@ def _choose_emails(emails: pa.ChunkedArray, rows: int) -> tuple[list, list, list
     is_object = entries.is_valid()  # a null entry is no address at all
     person, entries = person[is_object.to_numpy(zero_copy_only=False)], entries.filter(is_object)
     served = pc.struct_field(entries, "email")
-    entry_type = np.array(_per_distinct(pc.struct_field(entries, "type"), employees._text) or [], dtype=object)
-    rank = np.array(_per_distinct(pc.struct_field(entries, "type"), employees._email_rank) or [], dtype=np.int64)
+    typed = _per_distinct(pc.struct_field(entries, "type"), _type_and_rank)
+    entry_type = np.array([served_type for served_type, _ in typed], dtype=object)
+    rank = np.fromiter((entry_rank for _, entry_rank in typed), dtype=np.int64, count=len(typed))
     normalised, reason = _checked_addresses(served)
+    is_valid = pc.is_valid(normalised).to_numpy(zero_copy_only=False)
 
-    # Candidates (entries with an address) per person by rank, served order breaking ties, as
-    # `_choose_email`'s stable sort orders them; the first valid one wins, else the first's problem.
-    candidates = np.flatnonzero(pc.is_valid(normalised).to_numpy(zero_copy_only=False) | (reason != None))  # noqa: E711
+    # Candidates (entries with an address: valid, or invalid with a reason) per person by rank,
+    # served order breaking ties, as `_choose_email`'s stable sort orders them; the first valid
+    # one wins, else the first's problem.
+    candidates = np.flatnonzero(is_valid | (reason != None))  # noqa: E711
     candidates = candidates[np.lexsort((candidates, rank[candidates], person[candidates]))]
-    valid = candidates[pc.is_valid(normalised).to_numpy(zero_copy_only=False)[candidates]]
+    valid = candidates[is_valid[candidates]]
     winners = valid[np.unique(person[valid], return_index=True)[1]]
     firsts = candidates[np.unique(person[candidates], return_index=True)[1]]
 
@@ -194,6 +197,12 @@ def _choose_emails(emails: pa.ChunkedArray, rows: int) -> tuple[list, list, list
     chosen_type[person[winners]] = entry_type[winners]
     problem[person[winners]] = None
     return email.tolist(), chosen_type.tolist(), problem.tolist()
+
+
+def _type_and_rank(served_type: Any) -> tuple[str | None, int]:
+    """An address entry's type as `_choose_email` reads it, and its rank."""
+    text = employees._text(served_type)
+    return text, employees._email_rank(text)
 
 
 def _checked_addresses(served: pa.Array) -> tuple[pa.Array, np.ndarray]:
