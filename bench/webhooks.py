@@ -36,8 +36,9 @@ DUPLICATE_SHARE = UNKNOWN_SHARE = 0.02
 
 
 def events(count: int, seed: int = 7) -> list[tuple[str, bytes, dict[str, str]]]:
-    """(idempotency key, body, headers) of each request, duplicates included, signed."""
-    from personio_pipeline.webhooks.signature import sign
+    """(idempotency key, body, headers) of each request, duplicates included, signed as Apideck
+    signs (over the sorted form) and sent as Apideck may send it (another key order, whitespace)."""
+    from personio_pipeline.webhooks.signature import sign_event
 
     rng = random.Random(seed)
     requests = []
@@ -51,9 +52,10 @@ def events(count: int, seed: int = 7) -> list[tuple[str, bytes, dict[str, str]]]
             "event_id": key, "entity_id": str(rng.randrange(100_000)), "entity_type": "employee",
             "occurred_at": "2026-11-29T09:00:00.000Z",
         }
-        body = json.dumps({"payload": payload}, separators=(",", ":")).encode()
+        document = {"payload": payload}
+        body = json.dumps(document).encode()
         headers = {"x-apideck-event-type": payload["event_type"], "x-apideck-idempotency-key": key,
-                   "x-apideck-signature": sign(body, API_KEY)}
+                   "x-apideck-signature": sign_event(document, API_KEY)}
         requests.append((key, body, headers))
         if rng.random() < DUPLICATE_SHARE:
             requests.append((key, body, headers))

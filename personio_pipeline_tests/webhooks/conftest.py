@@ -3,14 +3,14 @@ receiver (uvicorn) on loopback."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import httpx
 import pytest
 
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
-from personio_pipeline.webhooks.signature import sign
+from personio_pipeline.apideck.sandbox.webhooks import delivery_body
+from personio_pipeline.webhooks.signature import sign, sign_event
 from personio_pipeline_tests.conftest import TEST_API_KEY
 from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures)
     engine,
@@ -46,12 +46,16 @@ def vault_event(consumer_id: str, event_type: str, state: str = "added", enabled
 
 def signed_request(event: dict, *, key: str = TEST_API_KEY, idempotency_key: str | None = None,
                    body: bytes | None = None, signature: str | None = None) -> tuple[bytes, dict[str, str]]:
-    body = body if body is not None else json.dumps(event).encode()
+    """A delivery as Apideck makes it: the body not in canonical form (delivery key order, spaces),
+    signed over the canonical form. A given `body` (e.g. not JSON) is signed over its raw bytes."""
+    if signature is None:
+        signature = sign(body, key) if body is not None else sign_event(event, key)
+    body = body if body is not None else delivery_body(event)
     headers = {
         "content-type": "application/json",
         "x-apideck-event-type": event["payload"]["event_type"],
         "x-apideck-idempotency-key": idempotency_key or event["payload"]["event_id"],
-        "x-apideck-signature": signature if signature is not None else sign(body, key),
+        "x-apideck-signature": signature,
     }
     return body, headers
 

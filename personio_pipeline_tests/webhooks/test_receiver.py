@@ -53,9 +53,11 @@ def test_forged_tampered_and_unsigned_requests_are_refused_and_not_stored(receiv
     body, headers = signed_request(event)
     tampered = body.replace(b"4711", b"4712")
     assert receiver.client.post(PATH, content=tampered, headers=headers).status_code == 401
-    # The signature is over the raw bytes: the same JSON re-encoded (spaces) does not verify.
-    reencoded = json.dumps(event, indent=2).encode()
-    assert receiver.client.post(PATH, content=reencoded, headers=headers).status_code == 401
+    # A value changed inside the JSON (not just its bytes) is refused however it is encoded.
+    changed = {"payload": {**event["payload"], "entity_id": "4712"}}
+    assert receiver.client.post(PATH, content=json.dumps(changed, indent=2).encode(), headers=headers).status_code == 401
+    # The body is signed over the sorted form: a body that is not JSON cannot borrow a JSON signature.
+    assert receiver.client.post(PATH, content=body + b"x", headers=headers).status_code == 401
     unsigned = {k: v for k, v in headers.items() if k != "x-apideck-signature"}
     assert receiver.client.post(PATH, content=body, headers=unsigned).status_code == 401
     assert receiver.client.post(PATH, content=body, headers={**headers, "x-apideck-signature": ""}).status_code == 401

@@ -3,7 +3,10 @@ webhook.yml) and signed `hris.employee.*` / `vault.connection.*` deliveries to t
 event-driven path runs locally end to end.
 
 Like Apideck, the sandbox signs each delivery with the application's API key (the Bearer key
-that created the subscription): `x-apideck-signature` is the hex HMAC-SHA256 of the raw body.
+that created the subscription) over the body's canonical form (keys sorted recursively, serialised
+as `JSON.stringify` does: `personio_pipeline.webhooks.signature`), and sends a body that is *not*
+in that form (keys in delivery order, with whitespace), so a receiver that hashes the raw bytes
+alone fails here as it would against Apideck.
 A churn day (`advance_day`) emits one event per employee created, changed, terminated or removed
 between the previous day and the new one; a Vault connection change emits the matching
 `vault.connection.*` event. A URL configured with `SandboxConfig.webhook_url` receives every
@@ -13,7 +16,6 @@ event, as if subscribed to `*`.
 from __future__ import annotations
 
 import hmac
-import hashlib
 import json
 import logging
 import re
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import httpx
 
 from personio_pipeline.apideck.sandbox.generator import generate_company
+from personio_pipeline.webhooks.signature import sign_event
 
 if TYPE_CHECKING:
     from personio_pipeline.apideck.sandbox.server import SandboxServer
@@ -74,8 +77,10 @@ def employee_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) 
     return events
 
 
-def sign(body: bytes, key: str) -> str:
-    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+def delivery_body(document: dict[str, Any]) -> bytes:
+    """The bytes Apideck might send for `document`: its own key order, whitespace after `:` and `,`,
+    non-ASCII text as it is: never the canonical form the signature is computed over."""
+    return json.dumps(document, ensure_ascii=False, separators=(", ", ": ")).encode()
 
 
 class SandboxWebhooks:
@@ -191,10 +196,9 @@ class SandboxWebhooks:
         """Apideck checks a delivery URL with a signed POST; a failure disables the subscription."""
         if hook["status"] != "enabled":
             return
-        body = b"{}"
         try:
-            response = httpx.post(hook["delivery_url"], content=body, timeout=DELIVERY_TIMEOUT_SECONDS,
-                                  headers={"content-type": "application/json", "x-apideck-signature": sign(body, key)})
+            response = httpx.post(hook["delivery_url"], content=b"{ }", timeout=DELIVERY_TIMEOUT_SECONDS,
+                                  headers={"content-type": "application/json", "x-apideck-signature": sign_event({}, key)})
             ok = 200 <= response.status_code < 300
         except httpx.HTTPError:
             ok = False
@@ -272,14 +276,15 @@ class SandboxWebhooks:
         return targets
 
     def _deliver(self, event_type: str, payload: dict[str, Any]) -> int:
-        body = json.dumps({"payload": payload}, separators=(",", ":")).encode()
+        document = {"payload": payload}
+        body = delivery_body(document)
         accepted = 0
         for url, key in self._targets(event_type):
             headers = {
                 "content-type": "application/json",
                 "x-apideck-event-type": event_type,
                 "x-apideck-idempotency-key": payload["event_id"],
-                "x-apideck-signature": sign(body, key),
+                "x-apideck-signature": sign_event(document, key),
             }
             status = 0
             for attempt in range(DELIVERY_ATTEMPTS):
