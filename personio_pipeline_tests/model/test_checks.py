@@ -68,7 +68,13 @@ class TestMissingEmails:
         assert "2 of 3 active people" in outcome.description
 
     def test_invalid_address_is_not_echoed(self):
+        """The person is reported (who, and why the address is unusable), the address itself not."""
         outcome = checks.missing_emails(employees(record("1", email="ada lovelace@example.com")))
+        assert not outcome.passed and (outcome.metadata["count"], outcome.metadata["invalid"]) == (1, 1)
+        (person,) = outcome.metadata["people"]
+        assert (person["employee_id"], person["display_name"]) == ("1", "Person 1")
+        assert person["problem"].startswith("invalid: ") and len(person["problem"]) > len("invalid: ")
+        assert "| 1 | Person 1 | Core | invalid: " in outcome.metadata["preview_md"]
         assert_no_addresses(outcome, "lovelace")
 
     def test_passes_when_everyone_active_has_one(self):

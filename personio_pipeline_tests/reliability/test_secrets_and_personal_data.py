@@ -126,10 +126,10 @@ def test_console_output_at_file_descriptor_level_holds_neither(tmp_path, capfd):
     assert not leaked, f"{len(leaked)} e-mail addresses printed, e.g. {leaked[:3]}"
 
 
-def metadata_holding_addresses(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, int]:
-    """'<asset or check> <metadata key>' -> how many addresses its value holds."""
-    known = {address.lower() for address in addresses()}
-    found: dict[str, int] = {}
+def scanned_metadata(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple[str, str]]:
+    """('<asset or check> <metadata key>', the value as recorded, serialised, in lower case) for
+    every metadata entry of every materialization and check evaluation of the runs."""
+    scanned: list[tuple[str, str]] = []
     for entry in entries(instance, run_ids):
         event = entry.dagster_event
         if event is None:
@@ -144,14 +144,50 @@ def metadata_holding_addresses(instance: dg.DagsterInstance, run_ids: list[str])
         else:
             continue
         for key, value in metadata.items():
-            text = serialize_value(value).lower()
-            count = sum(1 for address in known if address in text)
-            if count:
-                found[f"{owner} {key}"] = count
+            scanned.append((f"{owner} {key}", serialize_value(value).lower()))
+    return scanned
+
+
+def planned(instance: dg.DagsterInstance, run_ids: list[str]) -> set[str]:
+    """The assets ('<key>') and checks ('<key>:<check>') the runs planned to materialize or evaluate."""
+    owners = set()
+    for entry in entries(instance, run_ids):
+        event = entry.dagster_event
+        if event is not None and event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
+            owners.add(event.asset_key.to_user_string())
+        elif event is not None and event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+            check = event.event_specific_data
+            owners.add(f"{check.asset_key.to_user_string()}:{check.check_name}")
+    return owners
+
+
+def holding_addresses(scanned: list[tuple[str, str]], known: set[str]) -> dict[str, int]:
+    """'<asset or check> <metadata key>' -> how many of the known addresses its values hold."""
+    found: dict[str, int] = {}
+    for place, text in scanned:
+        count = sum(1 for address in known if address in text)
+        if count:
+            found[place] = found.get(place, 0) + count
     return found
 
 
 def test_no_metadata_holds_an_email_address(runs):
     instance, run_ids, *_ = runs
-    found = metadata_holding_addresses(instance, run_ids)
+    known = {address.lower() for address in addresses()}
+    assert len(known) >= SIZE, f"only {len(known)} addresses to look for: the sandbox serves too few"
+    scanned = scanned_metadata(instance, run_ids)
+    # What was scanned: every asset and check the runs planned, raw to Teammeter...
+    expected = planned(instance, run_ids)
+    assert {"apideck/employees", "org/employees:missing_emails", "teammeter/users"} <= expected, sorted(expected)
+    scanned_owners = {place.split(" ")[0] for place, _ in scanned}
+    assert expected <= scanned_owners, f"planned but not scanned: {sorted(expected - scanned_owners)}"
+    # ...including the lists of people a check names, where an address would sit next to a name.
+    names = {record["display_name"].lower() for record in expected_raw(day=0) if record.get("display_name")}
+    naming = {place for place, text in scanned if any(name in text for name in names)}
+    assert "org/employees:missing_emails people" in naming, sorted(naming)
+    # The scan finds an address wherever one is: one planted in a preview like those recorded.
+    planted = sorted(known)[0]
+    preview = serialize_value(dg.MetadataValue.md(f"| 1 | Person | {planted.upper()} |")).lower()
+    assert holding_addresses([*scanned, ("planted preview", preview)], known) == {"planted preview": 1}
+    found = holding_addresses(scanned, known)
     assert not found, f"metadata holding e-mail addresses: {found}"
