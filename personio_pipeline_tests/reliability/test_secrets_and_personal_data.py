@@ -188,6 +188,6 @@ def test_no_metadata_holds_an_email_address(runs):
     # The scan finds an address wherever one is: one planted in a preview like those recorded.
     planted = sorted(known)[0]
     preview = serialize_value(dg.MetadataValue.md(f"| 1 | Person | {planted.upper()} |")).lower()
-    assert holding_addresses([*scanned, ("planted preview", preview)], known) == {"planted preview": 1}
+    assert holding_addresses([("planted preview", preview)], known) == {"planted preview": 1}
     found = holding_addresses(scanned, known)
     assert not found, f"metadata holding e-mail addresses: {found}"
