@@ -21,7 +21,11 @@ from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 FAST_RETRY = RetrySettings(max_attempts=5, base_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=10)
 
 
-def make_client(sandbox, *, api_key=TEST_API_KEY, retry=FAST_RETRY, logger=None, sleeps=None, timeout=5.0):
+def make_client(sandbox, *, api_key=TEST_API_KEY, retry=FAST_RETRY, logger=None, sleeps=None, timeout=None):
+    """A client of the sandbox that never sleeps (waits go to `sleeps`). No HTTP timeout unless a
+    test is about timeouts: a loaded machine can take seconds to serve a page (generating and
+    validating it), and a timeout would turn that into a retry and an extra request. A hang is
+    still bounded by pytest-timeout."""
     sleep = sleeps.append if sleeps is not None else (lambda _seconds: None)
     return ApideckHrisClient(
         api_key=api_key,
@@ -52,9 +56,13 @@ def test_lists_every_page_with_the_minimum_number_of_requests(sandbox):
     assert stats.requests == math.ceil(1234 / 200) == 7
     assert stats.pages == 7 and stats.rows == 1234 and stats.retries == 0
     assert stats.total_count == 1234
+    # What the server saw: seven answered requests of 200, each cursor followed once, in order.
     logged = hris_requests(sandbox)
+    assert [entry["status"] for entry in logged] == [200] * 7
     assert {entry["query"]["limit"] for entry in logged} == {"200"}
     assert all(entry["consumer_id"] == "big-co" for entry in logged)
+    cursors = [entry["query"].get("cursor") for entry in logged]
+    assert cursors[0] is None and None not in cursors[1:] and len(set(cursors)) == 7
 
 
 def test_asks_only_for_the_needed_attributes(sandbox):
