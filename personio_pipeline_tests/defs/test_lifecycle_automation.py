@@ -44,8 +44,7 @@ def tick(instance, apideck, db, alerts=None):
         return connection_sensor(context)
 
 
-def test_connection_sensor_adds_the_partition_only_when_callable(sandbox, apideck, db):
-    instance = dg.DagsterInstance.ephemeral()
+def test_connection_sensor_adds_the_partition_only_when_callable(sandbox, apideck, db, instance):
     register(db, "new-co", "broken-co")
     sandbox.set_connection("new-co", "added")
     sandbox.set_connection("broken-co", "invalid")
@@ -69,8 +68,7 @@ def test_connection_sensor_adds_the_partition_only_when_callable(sandbox, apidec
     assert {e["consumer_id"] for e in vault_calls[-1:]} == {"broken-co"}
 
 
-def test_connection_sensor_records_revoked_and_disabled(sandbox, apideck, db):
-    instance = dg.DagsterInstance.ephemeral()
+def test_connection_sensor_records_revoked_and_disabled(sandbox, apideck, db, instance):
     register(db, "gone-co", "off-co")
     sandbox.set_connection("gone-co", "revoked")
     sandbox.set_connection("off-co", "callable", enabled=False)
@@ -90,12 +88,6 @@ def _set_lifecycle(db, consumer_id, *, state="callable", auto_sync=True, synced=
                 .where(organisations.organisations.c.consumer_id == consumer_id)
                 .values(first_synced_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
             )
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def test_daily_schedule_requests_one_run_per_due_company(db, instance):

@@ -23,8 +23,8 @@ from personio_pipeline_tests.teammeter.conftest import day_one
 
 
 @pytest.fixture
-def instance():
-    instance = dg.DagsterInstance.ephemeral()
+def instance(instance):
+    """The shared instance (support/dagster_instance.py) with the company's partition."""
     instance.add_dynamic_partitions(companies.name, [COMPANY])
     return instance
 

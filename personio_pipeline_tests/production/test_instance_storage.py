@@ -30,13 +30,13 @@ def downstream(upstream: int):
 
 
 @pytest.fixture
-def instance(tmp_path, new_database, monkeypatch):
+def pooled_instance(tmp_path, new_database, monkeypatch, open_instance):
+    """The production instance (deploy/dagster.yaml) on a new database, and that database."""
     database = new_database("dagster_pooled")
     for name, value in dagster_pg_env(database).items():
         monkeypatch.setenv(name, value)
     production_instance(tmp_path / "home")
-    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
-        yield instance, database
+    return open_instance(home=tmp_path / "home"), database
 
 
 def connections_opened(storage: PooledPostgresEventLogStorage) -> list[int]:
@@ -45,8 +45,8 @@ def connections_opened(storage: PooledPostgresEventLogStorage) -> list[int]:
     return opened
 
 
-def test_a_partitioned_run_reuses_its_connections(instance):
-    instance, _ = instance
+def test_a_partitioned_run_reuses_its_connections(pooled_instance):
+    instance, _ = pooled_instance
     storage = instance.event_log_storage
     assert isinstance(storage, PooledPostgresEventLogStorage)
     instance.add_dynamic_partitions("companies", ["acme"])
@@ -60,8 +60,8 @@ def test_a_partitioned_run_reuses_its_connections(instance):
     assert record.dagster_event.partition == "acme"
 
 
-def test_a_dropped_connection_is_replaced_before_the_next_write(instance):
-    instance, database = instance
+def test_a_dropped_connection_is_replaced_before_the_next_write(pooled_instance):
+    instance, database = pooled_instance
     instance.add_dynamic_partitions("companies", ["acme"])
     assert dg.materialize([upstream], instance=instance, partition_key="acme").success
     with psycopg.connect(**{k: v for k, v in database.items() if k != "password" or v}, autocommit=True) as admin:

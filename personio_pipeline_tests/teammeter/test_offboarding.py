@@ -33,12 +33,6 @@ T0 = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
 HOSTILE = "ops\x00admin\u202e" + "ø" * 400  # NUL (PostgreSQL refuses it), bidi control, too long
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
-
-
 def stored_files(data, company):
     """A stored value of every kind for `company`, as the IO manager, spool and outbox write them."""
     paths = [

@@ -30,12 +30,6 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def instance():
-    with dg.DagsterInstance.ephemeral() as instance:
-        yield instance
-
-
-@pytest.fixture
 def post(db):
     with ReceiverServer(create_app(db.engine(), TEST_API_KEY)) as server, httpx.Client(base_url=server.url) as client:
         def send(event: dict) -> httpx.Response:
