@@ -5,7 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test dev validate clean
+# pytest-xdist workers for `make test` and `make check` (both cores of the 2-core machine). Each
+# worker takes a whole test file at a time (--dist loadfile), so a module's shared sandbox or
+# PostgreSQL database stays in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
+.PHONY: install demo test check dev validate clean
 
 $(BIN)/personio-pipeline: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +28,12 @@ demo: install
 test: install
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster definitions validate -m personio_pipeline.definitions
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
+
+# The edit loop, under 2 minutes: everything but the tests marked slow (daemons, brokers, backlogs,
+# 100k-row runs) and those needing PostgreSQL. `make test` runs them all.
+check: install
+	$(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not slow and not postgres"
 
 dev: install
 	$(BIN)/personio-pipeline dev
