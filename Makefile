@@ -7,9 +7,10 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 # pytest-xdist workers for `make test` and `make check` (both cores of the 2-core machine). Each
 # worker takes a whole test file at a time (--dist loadfile), so a module's shared sandbox or
-# PostgreSQL database stays in one process.
+# PostgreSQL database stays in one process; files go out in collection order, the files with slow
+# tests first (personio_pipeline_tests/support/ordering.py), not xdist's most-tests-first.
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: install demo test check dev validate clean
 

@@ -15,7 +15,11 @@ TEST_API_KEY = "sk_test_TOPSECRET_4f9a1c"
 TEST_APP_ID = "test-app"
 
 # Shared fixtures live in the support package, registered here as plugins (only the root conftest may).
-pytest_plugins = ["personio_pipeline_tests.support.dagster_instance", "personio_pipeline_tests.support.isolation"]
+pytest_plugins = [
+    "personio_pipeline_tests.support.dagster_instance",
+    "personio_pipeline_tests.support.isolation",
+    "personio_pipeline_tests.support.ordering",
+]
 
 
 # The model's "today", pinned so runs on different days compare (the sandbox's day 0 is 2026-01-05).
