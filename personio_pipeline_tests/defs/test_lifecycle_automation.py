@@ -90,6 +90,7 @@ def _set_lifecycle(db, consumer_id, *, state="callable", auto_sync=True, synced=
             )
 
 
+@pytest.mark.dagster_instance(on_disk=True)  # a schedule context needs an instance reference
 def test_daily_schedule_requests_one_run_per_due_company(db, instance):
     names = ["due-a", "due-b", "never-synced", "auto-off", "not-connected", "no-partition"]
     register(db, *names)
@@ -122,6 +123,7 @@ def test_daily_schedule_defaults():
     assert daily_sync.execution_timezone == "Europe/Berlin"
 
 
+@pytest.mark.dagster_instance(on_disk=True)  # a schedule context needs an instance reference
 def test_daily_schedule_skips_when_nothing_is_due(db, instance):
     with dg.build_schedule_context(instance=instance, resources={"teammeter_db": db},
                                    scheduled_execution_time=datetime(2026, 11, 26, 4, tzinfo=timezone.utc)) as context:

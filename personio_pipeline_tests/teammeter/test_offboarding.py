@@ -32,6 +32,9 @@ from personio_pipeline_tests.teammeter.conftest import day_one, register, sync, 
 T0 = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
 HOSTILE = "ops\x00admin\u202e" + "ø" * 400  # NUL (PostgreSQL refuses it), bidi control, too long
 
+# The removal deletes the company's runs and their compute logs: an instance that keeps them on disk.
+pytestmark = pytest.mark.dagster_instance(on_disk=True)
+
 
 def stored_files(data, company):
     """A stored value of every kind for `company`, as the IO manager, spool and outbox write them."""
