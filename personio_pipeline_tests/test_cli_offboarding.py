@@ -9,14 +9,14 @@ import json
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from personio_pipeline import settings
+from personio_pipeline.common import settings
 from personio_pipeline.cli import _instance, main
-from personio_pipeline.defs.assets.invitations import invite_company_job
-from personio_pipeline.defs.jobs import SYNC_JOB_NAME
-from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.invitations.assets import invite_company_job
+from personio_pipeline.defs.shared.jobs import SYNC_JOB_NAME
+from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.definitions import build_defs
-from personio_pipeline.teammeter.db import migrated_engine
-from personio_pipeline.teammeter.schema import company_offboardings, users
+from personio_pipeline.store.db import migrated_engine
+from personio_pipeline.store.schema import company_offboardings, users
 
 
 def run(job_name, company):

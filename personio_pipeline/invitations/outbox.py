@@ -1,7 +1,7 @@
 """The invitation outbox: who is invited, and a send protocol that sends each invitation at most
 once and loses none. Plain functions over the Teammeter store; no Dagster.
 
-Who: a company's users are invited once the company is verified (`organisations.verified_at`).
+Who: a company's users are invited once the company is verified (`registry.verified_at`).
 A user is eligible while active, with access and an email address, and without an invitation
 that is sent or still open (pending, claimed, ambiguous) and without a failed one to the same
 address. So a person who gets an email later (from a coach, or a new hire from a later sync) is
@@ -74,7 +74,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from personio_pipeline.addresses import AddressNotValid
+from personio_pipeline.org.addresses import AddressNotValid
 from personio_pipeline.invitations.state import (
     NEEDS_DECISION,
     OPEN,
@@ -85,9 +85,9 @@ from personio_pipeline.invitations.state import (
     utc,
 )
 from personio_pipeline.notify.mail import RELAY, DeliveryError, DeliveryUnknown
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import company_transaction
-from personio_pipeline.teammeter.schema import invitations, users
+from personio_pipeline.companies import registry
+from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import invitations, users
 
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(minutes=5)  # after the first failed attempt; doubles with each further one
@@ -116,8 +116,8 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_DELAY * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY)
 
 
-def require_verified(conn: sa.Connection, consumer_id: str) -> organisations.Organisation:
-    organisation = organisations.get(conn, consumer_id)
+def require_verified(conn: sa.Connection, consumer_id: str) -> registry.Organisation:
+    organisation = registry.get(conn, consumer_id)
     if organisation.verified_at is None:
         raise NotVerifiedError(consumer_id)
     return organisation
@@ -167,7 +167,7 @@ def enqueue_eligible(conn: sa.Connection, consumer_id: str, now: datetime) -> in
 
 def pending_ids(conn: sa.Connection, consumer_id: str) -> list[int]:
     """Pending invitations whose user still has access, fewest attempts first."""
-    organisation = organisations.get(conn, consumer_id)
+    organisation = registry.get(conn, consumer_id)
     query = (
         sa.select(invitations.c.id)
         .where(invitations.c.organisation_id == organisation.id, invitations.c.status == "pending", can_receive())
@@ -215,7 +215,7 @@ def claim(conn: sa.Connection, invitation_id: int, now: datetime) -> Claim | Non
     )
     if claimed.rowcount != 1:
         return None
-    org = organisations.organisations
+    org = registry.organisations
     row = conn.execute(
         sa.select(
             org.c.consumer_id, org.c.name, users.c.employee_id, users.c.display_name, invitations.c.email,
@@ -296,7 +296,7 @@ def release_claim(conn: sa.Connection, claimed: Claim) -> bool:
 
 def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after: timedelta = STALE_AFTER) -> list[int]:
     """Claims older than `stale_after` whose sender never recorded an outcome become ambiguous."""
-    organisation = organisations.get(conn, consumer_id)
+    organisation = registry.get(conn, consumer_id)
     stale = (invitations.c.organisation_id == organisation.id, stale_claim(now, stale_after))
     ids = sorted(conn.execute(sa.select(invitations.c.id).where(*stale)).scalars())
     if ids:

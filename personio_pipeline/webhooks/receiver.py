@@ -240,7 +240,7 @@ def serve(app: Starlette, host: str, port: int, *, access_log: bool = False) -> 
     """Run the receiver in the foreground (the CLI) until SIGINT/SIGTERM."""
     import uvicorn
 
-    from personio_pipeline.logs import json_handler, json_logs_enabled
+    from personio_pipeline.common.logs import json_handler, json_logs_enabled
 
     if json_logs_enabled():  # uvicorn's own lines as JSON too
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

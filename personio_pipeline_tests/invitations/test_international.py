@@ -11,7 +11,7 @@ import smtplib
 
 import pytest
 
-from personio_pipeline import addresses
+from personio_pipeline.org import addresses
 from personio_pipeline.invitations import outbox
 from personio_pipeline.invitations.state import list_invitations
 from personio_pipeline.notify.mail import DeliveryError, DeliveryUnknown, FileOutbox, SmtpTransport

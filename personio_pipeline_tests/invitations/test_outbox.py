@@ -16,10 +16,10 @@ from personio_pipeline.invitations import outbox
 from personio_pipeline.invitations.decisions import InvitationDecisionError, confirm_delivered, release_stale, retry_failed
 from personio_pipeline.invitations.due import due_work
 from personio_pipeline.invitations.state import format_invitations, list_invitations
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.review import review_users
-from personio_pipeline.teammeter.schema import invitations
-from personio_pipeline.teammeter.db import company_transaction
+from personio_pipeline.store import hand_edits
+from personio_pipeline.reporting.review import review_users
+from personio_pipeline.store.schema import invitations
+from personio_pipeline.store.db import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,
@@ -91,7 +91,7 @@ def test_the_link_token_matches_the_stored_hash_and_is_never_stored(verified, sm
 def test_a_person_given_an_email_by_a_coach_later_is_invited_on_the_next_run(verified, smtp_server):
     deliver(verified, smtp_server)
     with company_transaction(verified) as conn:
-        manual.set_email(conn, COMPANY, "5", "Eve.Ek@Acme-GmbH.com")
+        hand_edits.set_email(conn, COMPANY, "5", "Eve.Ek@Acme-GmbH.com")
     report = deliver(verified, smtp_server, at=later(10))
     assert (report.enqueued, report.sent) == (1, ["5"])
     assert received(smtp_server) == {**EVERYONE_ONCE, "eve.ek@acme-gmbh.com": 1}
@@ -180,7 +180,7 @@ def test_a_failed_invitation_is_replaced_once_the_address_is_corrected(verified,
     deliver(verified, smtp_server, max_attempts=1)
     smtp_server.fail_with = None
     with company_transaction(verified) as conn:
-        manual.set_email(conn, COMPANY, "1", "ada@acme-gmbh.com")
+        hand_edits.set_email(conn, COMPANY, "1", "ada@acme-gmbh.com")
     report = deliver(verified, smtp_server, at=later(5))
     assert report.enqueued == 1 and "1" in report.sent
     assert received(smtp_server)["ada@acme-gmbh.com"] == 1 and email_of("1") not in received(smtp_server)

@@ -10,11 +10,11 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.defs.resources import TeammeterDatabase
-from personio_pipeline.defs.retention import change_log_retention_job, change_log_retention_schedule
-from personio_pipeline.teammeter import retention
-from personio_pipeline.teammeter.db import as_utc
-from personio_pipeline.teammeter.schema import change_log
+from personio_pipeline.defs.shared.resources import TeammeterDatabase
+from personio_pipeline.defs.lifecycle.retention import change_log_retention_job, change_log_retention_schedule
+from personio_pipeline.store import retention
+from personio_pipeline.store.db import as_utc
+from personio_pipeline.store.schema import change_log
 from personio_pipeline_tests.teammeter.conftest import day_one, day_two, person, register, sync
 
 T0 = datetime(2026, 1, 1, 5, 0, tzinfo=timezone.utc)
