@@ -5,8 +5,6 @@ A person can be in several teams, hold several roles or have several managers (H
 Teammeter ones side by side); those cells list them all, HR first, joined by '; '. A person the
 sync holds back (shared address, management cycle) is marked in `held_back` with the problem,
 the HR field to fix and who else is involved.
-
-`sync_preview` is the same look at one sync run: its changes as markdown for Dagster metadata.
 """
 
 from __future__ import annotations
@@ -15,15 +13,12 @@ import csv
 import io
 import json
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from personio_pipeline.common.tables import cell, format_table, markdown_cell, natural_order
-from personio_pipeline.store import held_back_records
+from personio_pipeline.common.tables import cell, format_table, natural_order
+from personio_pipeline.store import held_back
 from personio_pipeline.companies import registry
-from personio_pipeline.store.diff import ENTITIES, Change
-from personio_pipeline.store.ownership import CONFLICT_KEPT_TEAMMETER
 from personio_pipeline.store.schema import (
     invitations,
     reporting_lines,
@@ -34,9 +29,6 @@ from personio_pipeline.store.schema import (
     user_roles,
     users,
 )
-
-if TYPE_CHECKING:
-    from personio_pipeline.store.sync import SyncResult
 
 COLUMNS = (
     "employee_id",
@@ -58,15 +50,6 @@ COLUMNS = (
 FORMATS = ("table", "json", "csv")
 SEPARATOR = "; "
 
-PREVIEW_SECTIONS = (
-    ("Creates", ("create",)),
-    ("Updates", ("update",)),
-    ("Deactivations", ("deactivate", "end")),
-    ("Reactivations", ("reactivate",)),
-    ("Conflicts (Teammeter value kept)", (CONFLICT_KEPT_TEAMMETER,)),
-    ("Held back (HR record to fix) and released", (held_back_records.HOLD_BACK, held_back_records.RELEASE)),
-)
-PREVIEW_ACTIONS = tuple(action for _, actions in PREVIEW_SECTIONS for action in actions)
 
 
 def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
@@ -106,7 +89,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
             )
         ).scalars()
     )
-    held = held_back_records.open_by_employee(conn, org.id)
+    held = held_back.open_by_employee(conn, org.id)
     rows = []
     for person in people:
         team, team_source = team_cells.get(person.id, ("", ""))
@@ -149,7 +132,7 @@ def review_summary(conn: sa.Connection, consumer_id: str) -> dict:
     for name, table in (("teams", teams), ("units", units), ("roles", roles)):
         summary[name] = _count(conn, table, org.id, table.c.active)
     summary["reporting_lines"] = _count(conn, reporting_lines, org.id, reporting_lines.c.ended_at.is_(None))
-    summary["held_back"] = len(held_back_records.open_by_employee(conn, org.id))
+    summary["held_back"] = len(held_back.open_by_employee(conn, org.id))
     summary["invited"] = conn.execute(
         sa.select(sa.func.count(sa.distinct(invitations.c.user_id))).where(
             invitations.c.organisation_id == org.id, invitations.c.status == "sent"
@@ -196,47 +179,3 @@ def _open_links(
 def _count(conn: sa.Connection, table: sa.Table, organisation_id: int, condition) -> int:
     query = sa.select(sa.func.count()).select_from(table).where(table.c.organisation_id == organisation_id, condition)
     return conn.execute(query).scalar_one()
-
-
-def sync_preview(result: SyncResult, limit: int = 50) -> str:
-    """A sync's changes as markdown for Dagster metadata: totals per entity and action, then up to
-    `limit` changes per section."""
-    lines = [
-        f"Sync of company `{result.consumer_id}` (run `{result.run_id}`): {result.rows_written} rows written."
-        + (" The organisation model and the store were as the last sync left them: no diff needed."
-           if result.diff_skipped else ""),
-        "",
-        "| entity | " + " | ".join(PREVIEW_ACTIONS) + " |",
-        "| --- |" + " ---: |" * len(PREVIEW_ACTIONS),
-    ]
-    for entity in ENTITIES:
-        tally = result.counts.get(entity, {})
-        lines.append(f"| {entity} | " + " | ".join(str(tally.get(a, 0)) for a in PREVIEW_ACTIONS) + " |")
-    totals = [sum(t.get(a, 0) for t in result.counts.values()) for a in PREVIEW_ACTIONS]
-    lines.append("| **total** | " + " | ".join(str(n) for n in totals) + " |")
-    for title, actions in PREVIEW_SECTIONS:
-        section = [c for c in result.changes if c.action in actions]
-        lines += ["", f"### {title}: {len(section)}"]
-        if section:
-            lines += ["", "| entity | key | action | before | after |", "| --- | --- | --- | --- | --- |"]
-            lines += [_preview_row(c) for c in section[:limit]]
-        if len(section) > limit:
-            lines += ["", f"… and {len(section) - limit} more (all of them are in change_log)."]
-    return "\n".join(lines)
-
-
-def _preview_row(change: Change) -> str:
-    cells = [change.entity, change.key, change.action, _describe(change.before), _describe(change.after)]
-    return "| " + " | ".join(markdown_cell(text) for text in cells) + " |"
-
-
-# Previews end up in Dagster metadata: addresses are shown as set/unset only (change_log has them).
-PERSONAL_FIELDS = frozenset({"email", "hr_email"})
-
-
-def _describe(values: dict | None) -> str:
-    if not values:
-        return ""
-    return ", ".join(
-        f"{k}: {('(set)' if v else '(none)') if k in PERSONAL_FIELDS else v}" for k, v in values.items()
-    )

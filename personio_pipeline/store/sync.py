@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from personio_pipeline.common.memory import cyclic_gc_paused
 from personio_pipeline.org.held_back import HELD_BACK_COLUMNS, held_back_ids, held_back_records
-from personio_pipeline.store import held_back_records as held_back_store
+from personio_pipeline.store import held_back as held_back_store
 from personio_pipeline.companies import registry
-from personio_pipeline.reporting import review
+from personio_pipeline.store import preview
 from personio_pipeline.store import safeguard, unchanged
 from personio_pipeline.store.bulk_write import insert_many, update_many
 from personio_pipeline.store.db import company_transaction
@@ -101,8 +101,8 @@ class SyncResult:
     held_back: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(HELD_BACK_COLUMNS)), repr=False)
 
     def preview_markdown(self, limit: int = 50) -> str:
-        """The run's changes as markdown for Dagster metadata (`review.sync_preview`)."""
-        return review.sync_preview(self, limit)
+        """The run's changes as markdown for Dagster metadata (`preview.sync_preview`)."""
+        return preview.sync_preview(self, limit)
 
 
 

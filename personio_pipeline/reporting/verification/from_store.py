@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from personio_pipeline.org.structure import derive_reporting_lines
 from personio_pipeline.common.tables import natural_order
-from personio_pipeline.store import held_back_records
+from personio_pipeline.store import held_back
 from personio_pipeline.companies import registry
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.ownership import TEAMMETER
@@ -180,7 +180,7 @@ def _open(conn: sa.Connection, links: sa.Table, organisation_id: int, other) -> 
 def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str, str]]:
     """employee id -> problem -> detail, for the people held back now."""
     held: dict[str, dict[str, str]] = defaultdict(dict)
-    for row in held_back_records.open_records(conn, organisation_id).itertuples(index=False):
+    for row in held_back.open_records(conn, organisation_id).itertuples(index=False):
         held[row.employee_id][row.problem] = row.detail or ""
     return held
 
