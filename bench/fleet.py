@@ -248,6 +248,8 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
 
     from personio_pipeline.defs.shared.partitions import companies as partitions
     from personio_pipeline.companies import registry
+    from personio_pipeline.companies import connection_health
+    from personio_pipeline.store.schema import organisations
     from personio_pipeline.store.db import create_engine, migrate
 
     engine = create_engine(teammeter_url)
@@ -255,8 +257,8 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
     with engine.begin() as conn:  # what `tenants add` does, connected, with a first sync recorded as done
         for company in companies:
             registry.register(conn, company, company.upper())
-        conn.execute(sa.update(registry.organisations).values(
-            first_synced_at=sa.func.now(), connection_state=registry.CONNECTED,
+        conn.execute(sa.update(organisations).values(
+            first_synced_at=sa.func.now(), connection_state=connection_health.CONNECTED,
             connection_changed_at=sa.func.now()))
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(partitions.name, companies)

@@ -166,7 +166,7 @@ def tenants_list() -> None:
     """Companies registered in Teammeter, with their sync state."""
     from personio_pipeline.defs.shared.partitions import companies
     from personio_pipeline.common.tables import format_table
-    from personio_pipeline.companies import registry, sync_runs
+    from personio_pipeline.companies import connection_health, registry, sync_runs
 
     with _engine().connect() as conn:
         rows = registry.list_all(conn)
@@ -192,7 +192,7 @@ def tenants_list() -> None:
             summary.last_success_at.isoformat(timespec="minutes")[:16] if summary.last_success_at else "-",
             last_status,
         ])
-        if blocker := registry.daily_sync_blocker(org):
+        if blocker := connection_health.daily_sync_blocker(org):
             skipped.append(f"  {org.consumer_id}: daily sync skips it: {blocker}")
     headers = ("consumer id", "name", "service", "state", "auto", "partition", "first sync", "last success", "last status")
     click.echo("\n".join([format_table(table, headers).rstrip("\n"), *skipped]))
@@ -295,7 +295,7 @@ def connect(consumer_id: str, name: str, service_id: str, session_length: str) -
     from personio_pipeline.apideck.errors import ApideckError
     from personio_pipeline.apideck.http import DEFAULT_BASE_URL
     from personio_pipeline.defs.shared.resources import ApideckResource
-    from personio_pipeline.companies import registry
+    from personio_pipeline.companies import connection_health, registry
 
     _require_apideck_settings()
     try:
@@ -311,7 +311,7 @@ def connect(consumer_id: str, name: str, service_id: str, session_length: str) -
             link = vault.create_connection_link(consumer_id, name, service_id=service_id, session_length=session_length)
         with _engine().begin() as conn:
             if registry.get(conn, consumer_id).connection_state == "registered":
-                registry.set_connection_state(conn, consumer_id, "link_sent")
+                connection_health.set_connection_state(conn, consumer_id, "link_sent")
     except (ValueError, ApideckError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Send this link to the admin of {name} ({consumer_id}):")

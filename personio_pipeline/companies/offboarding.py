@@ -22,6 +22,7 @@ from personio_pipeline.store.schema import (
     change_log,
     company_offboardings,
     invitations,
+    organisations,
     reporting_lines,
     roles,
     team_memberships,
@@ -62,8 +63,8 @@ def begin(conn: sa.Connection, consumer_id: str, *, requested_by: str, purge_peo
     now = as_utc(now)
     if organisation.offboarded_at is None:
         conn.execute(
-            sa.update(registry.organisations)
-            .where(registry.organisations.c.id == organisation.id)
+            sa.update(organisations)
+            .where(organisations.c.id == organisation.id)
             .values(offboarded_at=now)
         )
     unfinished = conn.execute(
@@ -182,7 +183,7 @@ def _forget_synced_state(conn: sa.Connection, organisation_id: int, *, first_syn
     if first_sync:
         values.update(first_synced_at=None, verified_at=None)
     conn.execute(
-        sa.update(registry.organisations).where(registry.organisations.c.id == organisation_id).values(**values)
+        sa.update(organisations).where(organisations.c.id == organisation_id).values(**values)
     )
 
 

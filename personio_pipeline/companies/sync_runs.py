@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from personio_pipeline.common.redaction import redact
 from personio_pipeline.common.tables import cell, format_table
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.schema import ERROR_MESSAGE_LIMIT, company_sync_status, sync_runs
 
@@ -58,7 +59,7 @@ class CompanyStatus:
     @property
     def daily_sync_skipped(self) -> str | None:
         """Why the daily schedule leaves this company out (and the remedy), None when it is due."""
-        return registry.daily_sync_blocker(self)
+        return connection_health.daily_sync_blocker(self)
 
     def as_json(self) -> dict[str, Any]:
         values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}

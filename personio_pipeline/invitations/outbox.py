@@ -1,7 +1,7 @@
 """The invitation outbox: who is invited, and a send protocol that sends each invitation at most
 once and loses none. Plain functions over the Teammeter store; no Dagster.
 
-Who: a company's users are invited once the company is verified (`registry.verified_at`).
+Who: a company's users are invited once the company is verified (`organisations.verified_at`).
 A user is eligible while active, with access and an email address, and without an invitation
 that is sent or still open (pending, claimed, ambiguous) and without a failed one to the same
 address. So a person who gets an email later (from a coach, or a new hire from a later sync) is
@@ -87,7 +87,7 @@ from personio_pipeline.invitations.state import (
 from personio_pipeline.notify.mail import RELAY, DeliveryError, DeliveryUnknown
 from personio_pipeline.companies import registry
 from personio_pipeline.store.db import company_transaction
-from personio_pipeline.store.schema import invitations, users
+from personio_pipeline.store.schema import invitations, organisations, users
 
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(minutes=5)  # after the first failed attempt; doubles with each further one
@@ -116,7 +116,7 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_DELAY * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY)
 
 
-def require_verified(conn: sa.Connection, consumer_id: str) -> registry.Organisation:
+def require_verified(conn: sa.Connection, consumer_id: str) -> registry.Company:
     organisation = registry.get(conn, consumer_id)
     if organisation.verified_at is None:
         raise NotVerifiedError(consumer_id)
@@ -215,7 +215,7 @@ def claim(conn: sa.Connection, invitation_id: int, now: datetime) -> Claim | Non
     )
     if claimed.rowcount != 1:
         return None
-    org = registry.organisations
+    org = organisations
     row = conn.execute(
         sa.select(
             org.c.consumer_id, org.c.name, users.c.employee_id, users.c.display_name, invitations.c.email,

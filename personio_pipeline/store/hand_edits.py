@@ -12,15 +12,17 @@ SQLite an edit waits for a running sync instead of failing with "database is loc
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from personio_pipeline.org.employees import check_email
 from personio_pipeline.companies import registry
 from personio_pipeline.store import unchanged
+from personio_pipeline.common.clock import utc_now
 from personio_pipeline.store.ownership import TEAMMETER
 from personio_pipeline.store.schema import (
+    organisations,
     reporting_lines,
     roles,
     team_memberships,
@@ -97,7 +99,7 @@ def set_email(
     conn.execute(
         sa.update(users)
         .where(users.c.id == user_id)
-        .values(email=address, email_source=TEAMMETER, has_access=users.c.active, updated_at=_now(now))
+        .values(email=address, email_source=TEAMMETER, has_access=users.c.active, updated_at=now or utc_now())
     )
     return address
 
@@ -105,11 +107,11 @@ def set_email(
 def mark_verified(conn: sa.Connection, consumer_id: str, *, now: datetime | None = None) -> None:
     """The data team checked the imported organisation: invitations may go out."""
     registry.lock(conn, consumer_id)
-    table = registry.organisations
-    conn.execute(sa.update(table).where(table.c.consumer_id == consumer_id).values(verified_at=_now(now)))
+    table = organisations
+    conn.execute(sa.update(table).where(table.c.consumer_id == consumer_id).values(verified_at=now or utc_now()))
 
 
-def _lock_for_edit(conn: sa.Connection, consumer_id: str) -> registry.Organisation:
+def _lock_for_edit(conn: sa.Connection, consumer_id: str) -> registry.Company:
     """The company lock, and the next sync diffs in full: the store is about to change."""
     organisation = registry.lock(conn, consumer_id)
     unchanged.forget(conn, organisation.id)
@@ -131,7 +133,7 @@ def _open_link(conn: sa.Connection, table: sa.Table, organisation_id: int, *, no
 def _insert(conn: sa.Connection, table: sa.Table, **values) -> int:
     for stamp in ("created_at", "started_at"):
         if stamp in values:
-            values[stamp] = _now(values[stamp])
+            values[stamp] = values[stamp] or utc_now()
     return conn.execute(sa.insert(table).values(**values).returning(table.c.id)).scalar_one()
 
 
@@ -160,7 +162,3 @@ def _email(email: str) -> str:
     if normalised is None:
         raise ValueError(f"'{email}' is not a usable email address: {reason}")
     return normalised
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(timezone.utc)

@@ -11,7 +11,7 @@ not a stop: bad records are held back one by one and the rest of the company is 
 
 from __future__ import annotations
 
-from personio_pipeline.companies.registry import Organisation
+from personio_pipeline.companies.registry import Company
 
 DEFAULT_MAX_DEACTIVATION_SHARE = 0.20
 DEFAULT_MAX_HELD_BACK_SHARE = 0.05
@@ -31,7 +31,7 @@ class SafeguardError(RuntimeError):
         self.fields = fields or []
 
 
-def limit_for(organisation: Organisation, run_share: float | None) -> tuple[float, str]:
+def limit_for(organisation: Company, run_share: float | None) -> tuple[float, str]:
     """The share that applies, and where it comes from: the run, the company, or the default."""
     if run_share is not None:
         share, origin = run_share, "run config `max_deactivation_share`"
@@ -44,7 +44,7 @@ def limit_for(organisation: Organisation, run_share: float | None) -> tuple[floa
     return share, origin
 
 
-def refuse_empty(organisation: Organisation, employee_count: int) -> None:
+def refuse_empty(organisation: Company, employee_count: int) -> None:
     """An empty employee list is never applied, approved or not."""
     if employee_count == 0:
         raise SafeguardError(
@@ -56,7 +56,7 @@ def refuse_empty(organisation: Organisation, employee_count: int) -> None:
 
 
 def check_deactivations(
-    organisation: Organisation,
+    organisation: Company,
     *,
     active_users: int,
     deactivations: list[str],
@@ -91,7 +91,7 @@ def held_back_limit(run_share: float | None) -> float:
 
 
 def check_held_back(
-    organisation: Organisation,
+    organisation: Company,
     *,
     active_people: int,
     newly_held: list[str],

@@ -29,6 +29,7 @@ from personio_pipeline.store.diff import ENTITIES, Change, EntityPlan, OrgModel,
 from personio_pipeline.store.ownership import HR
 from personio_pipeline.store.schema import (
     change_log,
+    organisations,
     reporting_lines,
     roles,
     team_memberships,
@@ -225,7 +226,7 @@ def _apply(
 
 
 def _mark_synced(conn: sa.Connection, organisation_id: int, now: datetime) -> None:
-    org = registry.organisations
+    org = organisations
     conn.execute(
         sa.update(org)
         .where(org.c.id == organisation_id)

@@ -23,6 +23,7 @@ from personio_pipeline.defs.lifecycle.schedules import daily_sync
 from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
 from personio_pipeline.definitions import build_defs
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "acme-gmbh"
@@ -126,7 +127,7 @@ def test_revoked_connection_is_found_after_a_401_alerted_once_skipped_and_resume
 
     sandbox.set_connection(COMPANY, "callable", enabled=False)  # a new problem is alerted again
     with pipeline.db.engine().begin() as conn:
-        registry.record_connection_check(conn, COMPANY, "callable", now=MORNING - timedelta(days=1))
+        connection_health.record_connection_check(conn, COMPANY, "callable", now=MORNING - timedelta(days=1))
     pipeline.connection_tick()  # due because the last check is older than CONNECTION_RECHECK_HOURS
     assert [p["state"] for p in webhook_receiver.payloads] == ["revoked", "disabled"]
 
@@ -136,7 +137,7 @@ def test_connected_companies_are_rechecked_after_the_interval(pipeline, sandbox,
     before = len(pipeline.vault_checks())
     monkeypatch.setenv("CONNECTION_RECHECK_HOURS", "0.001")  # 3.6 s
     with pipeline.db.engine().begin() as conn:
-        registry.record_connection_check(
+        connection_health.record_connection_check(
             conn, COMPANY, "callable", now=datetime.now(timezone.utc) - timedelta(seconds=10)
         )
     pipeline.connection_tick()
@@ -150,7 +151,7 @@ def test_an_undelivered_alert_is_sent_on_a_later_tick(pipeline, sandbox, webhook
     pipeline.connection_tick()
     sandbox.set_connection(COMPANY, "invalid")
     with pipeline.db.engine().begin() as conn:
-        registry.record_connection_check(conn, COMPANY, "callable", now=MORNING)  # long ago
+        connection_health.record_connection_check(conn, COMPANY, "callable", now=MORNING)  # long ago
     webhook_receiver.status = 503
     pipeline.connection_tick()
     assert pipeline.organisation().connection_state == "invalid"

@@ -13,6 +13,8 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.defs.lifecycle.schedules import daily_sync
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
+from personio_pipeline.store.schema import organisations
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 
@@ -82,12 +84,12 @@ def test_connection_sensor_records_revoked_and_disabled(sandbox, apideck, db):
 
 def _set_lifecycle(db, consumer_id, *, state="callable", auto_sync=True, synced=True):
     with db.engine().begin() as conn:
-        registry.set_connection_state(conn, consumer_id, state)
+        connection_health.set_connection_state(conn, consumer_id, state)
         registry.set_auto_sync(conn, consumer_id, auto_sync)
         if synced:
             conn.execute(
-                registry.organisations.update()
-                .where(registry.organisations.c.consumer_id == consumer_id)
+                organisations.update()
+                .where(organisations.c.consumer_id == consumer_id)
                 .values(first_synced_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
             )
 

@@ -27,9 +27,9 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster_postgres import PostgresRunStorage
 
 from personio_pipeline import cli
-from personio_pipeline.companies import registry, sync_runs
+from personio_pipeline.companies import connection_health, registry, sync_runs
 from personio_pipeline.store.db import migrated_engine
-from personio_pipeline.store.schema import users
+from personio_pipeline.store.schema import organisations, users
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.production.conftest import (
     BIN,
@@ -117,7 +117,7 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
         assert result.exit_code == 0, result.output
     engine = migrated_engine(settings["TEAMMETER_DATABASE_URL"])
     with engine.begin() as conn:
-        conn.execute(sa.update(registry.organisations).values(first_synced_at=sa.func.now()))
+        conn.execute(sa.update(organisations).values(first_synced_at=sa.func.now()))
         assert {o.connection_state for o in registry.list_all(conn)} == {"registered"}
 
     instance = dg.DagsterInstance.get()
@@ -152,7 +152,7 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
                 return {o.connection_state for o in registry.list_all(conn)}
 
         wait_for("connection sensor records every company as callable",
-                 lambda: states() == {registry.CONNECTED}, timeout=90, **watch)
+                 lambda: states() == {connection_health.CONNECTED}, timeout=90, **watch)
 
         # `* * * * *` would request every company again each minute: pause each company once
         # its scheduled run exists, as an operator would with `tenants auto-sync ID off`.

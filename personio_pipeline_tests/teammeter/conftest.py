@@ -25,7 +25,7 @@ from personio_pipeline.org.columns import (
 from personio_pipeline.companies import registry
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.diff import OrgModel
-from personio_pipeline.store.schema import change_log, metadata
+from personio_pipeline.store.schema import change_log, metadata, organisations
 from personio_pipeline.store.sync import sync_company
 
 ADMIN_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
@@ -133,7 +133,7 @@ def register(engine: sa.Engine, consumer_id: str = "acme", name: str = "ACME Gmb
 
 def table_rows(engine: sa.Engine, table: sa.Table, consumer_id: str, *columns: str, **where) -> list[tuple]:
     """Sorted tuples of `columns` of a company's rows matching `where`."""
-    org = registry.organisations
+    org = organisations
     query = (
         sa.select(*(table.c[c] for c in columns))
         .join(org, org.c.id == table.c.organisation_id)

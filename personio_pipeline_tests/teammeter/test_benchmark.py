@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from personio_pipeline.org.columns import EMPLOYEE_COLUMNS
 from personio_pipeline.store.diff import OrgModel
-from personio_pipeline.companies.registry import organisations
+from personio_pipeline.store.schema import organisations
 from personio_pipeline.store.schema import (
     reporting_lines,
     roles,

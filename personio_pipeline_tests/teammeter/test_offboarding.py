@@ -16,12 +16,13 @@ from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.notify.mail import FileOutbox, build_message
 from personio_pipeline.companies.removal import RunsInProgressError, remove_company
-from personio_pipeline.companies import offboarding, registry
+from personio_pipeline.companies import connection_health, offboarding, registry
 from personio_pipeline.companies.registry import OffboardedCompanyError
 from personio_pipeline.store.schema import (
     change_log,
     company_offboardings,
     invitations,
+    organisations,
     reporting_lines,
     team_memberships,
     teams,
@@ -117,13 +118,13 @@ def test_remove_deactivates_people_and_deletes_only_the_company_files(engine, in
     assert len(record.requested_by) == 255 and record.finished_at is not None and not record.purge_people
     assert record.report == removal.report and record.report["rows_deactivated"]["users"] == 8
     assert organisation.offboarded_at == T0 + timedelta(days=1)
-    assert registry.daily_sync_blocker(organisation) == "removed on 2026-03-02 05:00Z"
+    assert connection_health.daily_sync_blocker(organisation) == "removed on 2026-03-02 05:00Z"
 
     with pytest.raises(OffboardedCompanyError, match="removed from the pipeline.*tenants add acme"):
         sync(engine, day_one(), "late-run", now=T0 + timedelta(days=2))
     with engine.connect() as conn:
-        assert "acme" not in [o.consumer_id for o in registry.awaiting_connection(conn)]
-        due = registry.due_for_connection_check(conn, T0 + timedelta(days=3), timedelta(hours=12), 50)
+        assert "acme" not in [o.consumer_id for o in connection_health.awaiting_connection(conn)]
+        due = connection_health.due_for_connection_check(conn, T0 + timedelta(days=3), timedelta(hours=12), 50)
     assert [o.consumer_id for o in due] == ["globex"]
 
     with engine.begin() as conn:  # the company returns
@@ -191,11 +192,11 @@ def test_connection_checks_are_due_when_stale_failed_or_not_connected(engine):
     now = T0 + timedelta(days=1)
     with engine.begin() as conn:
         for company in ("fresh", "stale", "failed"):
-            registry.record_connection_check(conn, company, "callable", now=now - timedelta(hours=1))
-        registry.record_connection_check(conn, "stale", "callable", now=now - timedelta(hours=13))
-        registry.record_connection_check(conn, "waiting", "added", now=now - timedelta(minutes=1))
+            connection_health.record_connection_check(conn, company, "callable", now=now - timedelta(hours=1))
+        connection_health.record_connection_check(conn, "stale", "callable", now=now - timedelta(hours=13))
+        connection_health.record_connection_check(conn, "waiting", "added", now=now - timedelta(minutes=1))
         sync_runs.record_failure(conn, "failed", "run-1", finished_at=now - timedelta(minutes=30), error=HOSTILE)
-        due = registry.due_for_connection_check(conn, now, timedelta(hours=12), 50)
+        due = connection_health.due_for_connection_check(conn, now, timedelta(hours=12), 50)
     assert [o.consumer_id for o in due] == ["stale", "failed", "waiting"]  # least recently checked first
 
 
@@ -203,22 +204,22 @@ def test_each_connection_problem_is_alerted_once_and_cleared_by_a_reconnect(engi
     register(engine, "acme")
     register(engine, "new-co")
     with engine.begin() as conn:
-        registry.record_connection_check(conn, "acme", "callable", now=T0)
-        conn.execute(registry.organisations.update().values(first_synced_at=T0))
-        conn.execute(registry.organisations.update().where(
-            registry.organisations.c.consumer_id == "new-co").values(first_synced_at=None))
-        registry.record_connection_check(conn, "new-co", "added", now=T0)  # never connected: no problem
-        assert registry.unalerted_connection_problems(conn) == []
-        registry.record_connection_check(conn, "acme", "available", now=T0 + timedelta(hours=1))  # deleted
-        (problem,) = registry.unalerted_connection_problems(conn)
+        connection_health.record_connection_check(conn, "acme", "callable", now=T0)
+        conn.execute(organisations.update().values(first_synced_at=T0))
+        conn.execute(organisations.update().where(
+            organisations.c.consumer_id == "new-co").values(first_synced_at=None))
+        connection_health.record_connection_check(conn, "new-co", "added", now=T0)  # never connected: no problem
+        assert connection_health.unalerted_connection_problems(conn) == []
+        connection_health.record_connection_check(conn, "acme", "available", now=T0 + timedelta(hours=1))  # deleted
+        (problem,) = connection_health.unalerted_connection_problems(conn)
         assert (problem.consumer_id, problem.connection_changed_at) == ("acme", T0 + timedelta(hours=1))
-        registry.mark_connection_alerted(conn, "acme", "available")
-        assert registry.unalerted_connection_problems(conn) == []
-        assert registry.daily_sync_blocker(registry.get(conn, "acme")).startswith(
+        connection_health.mark_connection_alerted(conn, "acme", "available")
+        assert connection_health.unalerted_connection_problems(conn) == []
+        assert connection_health.daily_sync_blocker(registry.get(conn, "acme")).startswith(
             "connection available since 2026-03-01 06:00Z: the customer's admin must re-authorise"
         )
-        registry.record_connection_check(conn, "acme", "callable", now=T0 + timedelta(hours=2))
+        connection_health.record_connection_check(conn, "acme", "callable", now=T0 + timedelta(hours=2))
         assert registry.get(conn, "acme").connection_alerted_state is None
-        assert registry.daily_sync_blocker(registry.get(conn, "acme")) is None
-        registry.record_connection_check(conn, "acme", "revoked", now=T0 + timedelta(hours=3))
-        assert [o.connection_state for o in registry.unalerted_connection_problems(conn)] == ["revoked"]
+        assert connection_health.daily_sync_blocker(registry.get(conn, "acme")) is None
+        connection_health.record_connection_check(conn, "acme", "revoked", now=T0 + timedelta(hours=3))
+        assert [o.connection_state for o in connection_health.unalerted_connection_problems(conn)] == ["revoked"]

@@ -27,6 +27,7 @@ from personio_pipeline.sandbox.generator import generate_company
 from personio_pipeline.sandbox.server import SandboxServer
 from personio_pipeline.sandbox.webhooks import employee_changes
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.schema import users, webhook_events
 from personio_pipeline.webhooks.debounce import Debounce
@@ -122,7 +123,7 @@ def test_a_hire_on_day_two_becomes_a_user_and_is_invited_within_minutes(tmp_path
                 return registry.get(conn, COMPANY).connection_state
 
         wait_for("the vault.connection.callable event marks the company connected",
-                 lambda: state() == registry.CONNECTED, timeout=120, **watch)
+                 lambda: state() == connection_health.CONNECTED, timeout=120, **watch)
         wait_for("day one's invitations are sent", lambda: len(smtp_server.messages) > 0, timeout=240, **watch)
         with engine.connect() as conn:
             day_one_users = set(conn.execute(sa.select(users.c.employee_id)).scalars())

@@ -16,7 +16,8 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.defs.webhooks.sensor import BATCH_TAG, webhook_sensor
 from personio_pipeline.companies import registry
-from personio_pipeline.store.schema import webhook_events
+from personio_pipeline.companies import connection_health
+from personio_pipeline.store.schema import organisations, webhook_events
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
 from personio_pipeline_tests.conftest import TEST_API_KEY
 from personio_pipeline_tests.webhooks.conftest import employee_event, signed_request, vault_event
@@ -55,11 +56,11 @@ def short_debounce(monkeypatch):
 def connected_company(db, instance, consumer_id="acme", *, auto_sync=True, first_synced=True):
     with db.engine().begin() as conn:
         registry.register(conn, consumer_id, consumer_id.upper())
-        registry.set_connection_state(conn, consumer_id, registry.CONNECTED)
+        connection_health.set_connection_state(conn, consumer_id, connection_health.CONNECTED)
         registry.set_auto_sync(conn, consumer_id, auto_sync)
         if first_synced:
-            conn.execute(sa.update(registry.organisations)
-                         .where(registry.organisations.c.consumer_id == consumer_id)
+            conn.execute(sa.update(organisations)
+                         .where(organisations.c.consumer_id == consumer_id)
                          .values(first_synced_at=sa.func.now()))
     instance.add_dynamic_partitions(companies.name, [consumer_id])
 
@@ -171,7 +172,7 @@ def test_connection_events_change_the_state_at_once_alert_on_revoked_and_add_the
         assert registry.get(conn, "acme").connection_state == "revoked"
         assert registry.get(conn, "newco").connection_state == "callable"
         # The connection sensor alerts once per problem state: it does not repeat this alert.
-        assert "acme" not in {o.consumer_id for o in registry.unalerted_connection_problems(conn)}
+        assert "acme" not in {o.consumer_id for o in connection_health.unalerted_connection_problems(conn)}
     (alert,) = webhook_receiver.payloads
     assert alert["kind"] == "connection_problem" and alert["consumer_id"] == "acme" and alert["state"] == "revoked"
     assert "personio-pipeline connect acme" in alert["text"]

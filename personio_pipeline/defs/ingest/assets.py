@@ -12,6 +12,7 @@ from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDa
 from personio_pipeline.defs.shared.retries import retry_transient_errors
 from personio_pipeline.defs.shared.types import RawEmployeeRecords
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
 
 SPOOL_DIR = "spool"  # under the data folder, next to the stored extracts: storing one is a rename
 
@@ -42,7 +43,7 @@ def raw_employees(
                 for page in client.iter_employee_pages(consumer_id, organisation.service_id, stats=stats):
                     spool.write(page.records)
             with teammeter_db.engine().begin() as conn:  # a full listing proves the connection works
-                registry.set_connection_state(conn, consumer_id, registry.CONNECTED)
+                connection_health.set_connection_state(conn, consumer_id, connection_health.CONNECTED)
             extract = spool.finish()  # last: anything failing before it deletes the spool file
     except (ApideckError, registry.UnknownCompanyError) as error:
         raise dg.Failure(description=str(error)) from None

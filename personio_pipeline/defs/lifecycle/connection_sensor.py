@@ -14,15 +14,17 @@ partition; CLI: `personio-pipeline sync ID`) once they are ready to review.
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import dagster as dg
 
 from personio_pipeline.apideck.errors import ApideckError
+from personio_pipeline.common.clock import utc_now
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, TeammeterDatabase
 from personio_pipeline.notify.alerts import ConnectionAlert
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
 
 RECHECK_HOURS_ENV = "CONNECTION_RECHECK_HOURS"
 DEFAULT_RECHECK_HOURS = 12.0
@@ -39,7 +41,7 @@ def recheck_after() -> timedelta:
 def observed_state(status) -> str:
     """The state to record: Vault's state, with 'disabled' for a callable but switched-off
     connection and 'revoked' when Vault's health says so (the state is then `added`)."""
-    if status.state == registry.CONNECTED and not status.enabled:
+    if status.state == connection_health.CONNECTED and not status.enabled:
         return "disabled"
     if status.health == "revoked":
         return "revoked"
@@ -62,7 +64,7 @@ def connection_sensor(
 ):
     engine = teammeter_db.engine()
     with engine.connect() as conn:
-        due = registry.due_for_connection_check(conn, _now(), recheck_after(), CHECKS_PER_TICK)
+        due = connection_health.due_for_connection_check(conn, utc_now(), recheck_after(), CHECKS_PER_TICK)
     known = set(context.instance.get_dynamic_partitions(companies.name))
     connected, checked, changed = [], 0, 0
     started = time.monotonic()
@@ -79,7 +81,7 @@ def connection_sensor(
                 checked += 1
                 state = observed_state(status)
                 with engine.begin() as conn:
-                    state_changed = registry.record_connection_check(conn, organisation.consumer_id, state)
+                    state_changed = connection_health.record_connection_check(conn, organisation.consumer_id, state)
                 if state_changed:
                     changed += 1
                     _log_change(context, organisation, state)
@@ -93,16 +95,16 @@ def connection_sensor(
     return dg.SensorResult(dynamic_partitions_requests=[companies.build_add_request(connected)])
 
 
-def _log_change(context: dg.SensorEvaluationContext, organisation: registry.Organisation, state: str) -> None:
+def _log_change(context: dg.SensorEvaluationContext, organisation: registry.Company, state: str) -> None:
     consumer_id = organisation.consumer_id
-    if state == registry.CONNECTED and organisation.first_synced_at is None:
+    if state == connection_health.CONNECTED and organisation.first_synced_at is None:
         context.log.info(
             f"company '{consumer_id}' is connected; launch its first sync by hand: "
             f"`personio-pipeline sync {consumer_id}` or materialise the partition in the UI"
         )
-    elif state == registry.CONNECTED:
+    elif state == connection_health.CONNECTED:
         context.log.info(f"company '{consumer_id}' is connected again; the daily sync resumes")
-    elif registry.needs_reauthorisation(state, organisation.first_synced_at):
+    elif connection_health.needs_reauthorisation(state, organisation.first_synced_at):
         context.log.warning(
             f"company '{consumer_id}': Personio connection is {state}; the daily sync skips it. Ask the "
             f"customer's admin to re-authorise it (`personio-pipeline connect {consumer_id} --name ...` "
@@ -116,7 +118,7 @@ def _alert_problems(context: dg.SensorEvaluationContext, engine, data_team_alert
     """Tell the data team about each connection problem not yet reported; a delivery that fails
     is tried again on the next tick. Without a channel the problem is logged once."""
     with engine.connect() as conn:
-        problems = registry.unalerted_connection_problems(conn)
+        problems = connection_health.unalerted_connection_problems(conn)
     sent = 0
     for organisation in problems:
         since = organisation.connection_changed_at.isoformat(timespec="minutes") if organisation.connection_changed_at else None
@@ -134,9 +136,5 @@ def _alert_problems(context: dg.SensorEvaluationContext, engine, data_team_alert
                 continue
             sent += 1
         with engine.begin() as conn:
-            registry.mark_connection_alerted(conn, organisation.consumer_id, organisation.connection_state)
+            connection_health.mark_connection_alerted(conn, organisation.consumer_id, organisation.connection_state)
     return sent
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)

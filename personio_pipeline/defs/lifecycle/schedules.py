@@ -16,6 +16,7 @@ from personio_pipeline.defs.shared.jobs import sync_company_job
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
 
 DAILY_SYNC_CRON = os.environ.get("DAILY_SYNC_CRON", "0 5 * * *")
 DAILY_SYNC_TIMEZONE = os.environ.get("DAILY_SYNC_TIMEZONE", "Europe/Berlin")
@@ -37,7 +38,7 @@ def daily_sync(context: dg.ScheduleEvaluationContext, teammeter_db: TeammeterDat
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
     requests, skipped = [], []
     for organisation in registered:
-        reason = registry.daily_sync_blocker(organisation)
+        reason = connection_health.daily_sync_blocker(organisation)
         if reason is None and organisation.consumer_id not in partitions:
             reason = "no partition on this instance (`personio-pipeline tenants add` adds it)"
         if reason is not None:

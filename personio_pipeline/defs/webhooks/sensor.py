@@ -25,6 +25,7 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, TeammeterDatabase
 from personio_pipeline.notify.alerts import ConnectionAlert
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import connection_health
 from personio_pipeline.webhooks import inbox
 from personio_pipeline.webhooks.debounce import Debounce
 
@@ -56,7 +57,7 @@ def _sync_in_flight(instance: dg.DagsterInstance, consumer_id: str) -> bool:
 
 
 def _why_not_synced(company: inbox.PendingSync, partitions: set[str]) -> str | None:
-    if company.connection_state != registry.CONNECTED:
+    if company.connection_state != connection_health.CONNECTED:
         return "not_connected"
     if not company.auto_sync:
         return "auto_sync_off"
@@ -93,18 +94,18 @@ def _apply_connection_changes(context, engine, alerts: DataTeamAlerts, partition
                     continue
             context.log.warning(alert.text.strip())
         with engine.begin() as conn:
-            changed = registry.set_connection_state(conn, change.consumer_id, state)
+            changed = connection_health.set_connection_state(conn, change.consumer_id, state)
             if alerted:  # the connection sensor, which alerts once per problem state, need not repeat it
-                registry.mark_connection_alerted(conn, change.consumer_id, state)
+                connection_health.mark_connection_alerted(conn, change.consumer_id, state)
             inbox.mark_handled(conn, change.id, now)
-        if changed and state == registry.CONNECTED and organisation.first_synced_at is None:
+        if changed and state == connection_health.CONNECTED and organisation.first_synced_at is None:
             context.log.info(
                 f"company '{change.consumer_id}' is connected; launch its first sync by hand: "
                 f"`personio-pipeline sync {change.consumer_id}` or materialise the partition in the UI"
             )
         elif changed:
             context.log.info(f"company '{change.consumer_id}': connection {state} ({change.event_type})")
-        if state == registry.CONNECTED and change.consumer_id not in partitions and change.consumer_id not in to_add:
+        if state == connection_health.CONNECTED and change.consumer_id not in partitions and change.consumer_id not in to_add:
             to_add.append(change.consumer_id)
     return to_add
 
