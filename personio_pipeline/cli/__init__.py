@@ -266,10 +266,11 @@ def retention(days: int | None, dry_run: bool) -> None:
     (the daily `change_log_retention` schedule does the same)."""
     from datetime import datetime, timezone
 
+    from personio_pipeline.common import settings
     from personio_pipeline.store import retention as change_log_retention
 
     try:
-        days = days or change_log_retention.retention_days()
+        days = days or settings.change_log_retention_days()
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     now = datetime.now(timezone.utc)
@@ -343,7 +344,7 @@ def run_company_job_in_process(
     from personio_pipeline.defs.shared.jobs import SYNC_JOB_NAME
     from personio_pipeline.defs.shared.partitions import companies
     from personio_pipeline.definitions import build_defs
-    from personio_pipeline.common.logs import json_logs_enabled
+    from personio_pipeline.common.settings import json_logs_enabled
     from personio_pipeline.companies.registry import UnknownCompanyError
 
     if not _instance().has_dynamic_partition(companies.name, consumer_id):

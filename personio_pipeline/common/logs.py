@@ -12,7 +12,6 @@ values of secret environment variables (APIDECK_API_KEY …) in case a library p
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -20,9 +19,9 @@ from typing import Any
 import dagster as dg
 import orjson
 
+from personio_pipeline.common import settings
 from personio_pipeline.common.redaction import redact, secrets_from_env
 
-LOG_FORMAT_ENV = "PERSONIO_LOG_FORMAT"
 PROJECT_LOGGER = "personio_pipeline"
 PARTITION_TAG = "dagster/partition"
 ERROR_LIMIT = 2000
@@ -39,10 +38,6 @@ def error_summary(error) -> str:
     if error.cls_name and prefix.endswith(error.cls_name):
         message = rest
     return f"{error.cls_name}: {message}" if error.cls_name else message
-
-
-def json_logs_enabled() -> bool:
-    return os.environ.get(LOG_FORMAT_ENV, "").strip().lower() == "json"
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -116,13 +111,13 @@ def json_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
 def run_loggers() -> dict[str, dg.LoggerDefinition] | None:
     """Loggers for `dg.Definitions`: the JSON console logger under Dagster's `console` key when
     JSON logs are on, else None (Dagster's default)."""
-    return {"console": json_console_logger} if json_logs_enabled() else None
+    return {"console": json_console_logger} if settings.json_logs_enabled() else None
 
 
 def configure_python_logging() -> None:
     """Send the project's Python loggers (used outside runs: CLI, sensors' clients, the sandbox)
     to one JSON handler when JSON logs are on. Idempotent."""
-    if not json_logs_enabled():
+    if not settings.json_logs_enabled():
         return
     logger = logging.getLogger(PROJECT_LOGGER)
     if any(isinstance(h, _StderrHandler) for h in logger.handlers):

@@ -4,21 +4,19 @@ last line of defence for text it does not control, such as a driver's or a libra
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 
-# Environment variables holding secrets whose values must never appear in text we emit.
-SECRET_ENV_VARS = ("APIDECK_API_KEY", "SMTP_PASSWORD", "DAGSTER_PG_PASSWORD")
+from personio_pipeline.common import settings
+
 EMAIL_ADDRESS = re.compile(r"[^\s@<>()\[\]\"',;:]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
 BEARER_TOKEN = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 MIN_SECRET_LENGTH = 6  # shorter values (an empty password, "x" in a test) would mangle any text
 
 
-def secrets_from_env(names: Iterable[str] = SECRET_ENV_VARS) -> tuple[str, ...]:
+def secrets_from_env(names: Iterable[str] = settings.SECRET_ENV_VARS) -> tuple[str, ...]:
     """The values of the secret environment variables that are set (long enough to redact)."""
-    values = (os.environ.get(name) or "" for name in names)
-    return tuple(value for value in values if len(value) >= MIN_SECRET_LENGTH)
+    return tuple(value for value in settings.secret_values(names) if len(value) >= MIN_SECRET_LENGTH)
 
 
 def redact(text: str, secrets: Iterable[str] = (), limit: int | None = None) -> str:

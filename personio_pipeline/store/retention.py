@@ -11,7 +11,6 @@ and a partial index finds the entries still to strip without reading the strippe
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,19 +19,9 @@ import sqlalchemy as sa
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.schema import change_log
 
-RETENTION_ENV = "CHANGE_LOG_RETENTION_DAYS"
-DEFAULT_RETENTION_DAYS = 90
 PERSONAL_FIELDS = frozenset({"display_name", "first_name", "last_name", "email", "hr_email"})
 PERSONAL_ENTITY = "user"
 BATCH = 5_000
-
-
-def retention_days() -> int:
-    """`CHANGE_LOG_RETENTION_DAYS`, default 90; a clear error for anything but a positive integer."""
-    raw = os.environ.get(RETENTION_ENV) or str(DEFAULT_RETENTION_DAYS)
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise ValueError(f"{RETENTION_ENV}={raw!r}: use a whole number of days, at least 1 (default {DEFAULT_RETENTION_DAYS}).")
-    return int(raw)
 
 
 def cutoff(now: datetime, days: int) -> datetime:

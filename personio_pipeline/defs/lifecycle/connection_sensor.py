@@ -12,13 +12,12 @@ first sync is deliberately not started: the data team launches it by hand (UI: m
 partition; CLI: `personio-pipeline sync ID`) once they are ready to review.
 """
 
-import os
 import time
-from datetime import timedelta
 
 import dagster as dg
 
 from personio_pipeline.apideck.errors import ApideckError
+from personio_pipeline.common import settings
 from personio_pipeline.common.clock import utc_now
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, TeammeterDatabase
@@ -26,16 +25,10 @@ from personio_pipeline.notify.alerts import ConnectionAlert
 from personio_pipeline.companies import registry
 from personio_pipeline.companies import connection_health
 
-RECHECK_HOURS_ENV = "CONNECTION_RECHECK_HOURS"
-DEFAULT_RECHECK_HOURS = 12.0
 CHECKS_PER_TICK = 50
 # Vault calls stop after this many seconds so a tick ends well inside Dagster's 60 s limit; the
 # companies left over are the least recently checked on the next tick.
 TICK_BUDGET_SECONDS = 30.0
-
-
-def recheck_after() -> timedelta:
-    return timedelta(hours=float(os.environ.get(RECHECK_HOURS_ENV) or DEFAULT_RECHECK_HOURS))
 
 
 def observed_state(status) -> str:
@@ -64,7 +57,7 @@ def connection_sensor(
 ):
     engine = teammeter_db.engine()
     with engine.connect() as conn:
-        due = connection_health.due_for_connection_check(conn, utc_now(), recheck_after(), CHECKS_PER_TICK)
+        due = connection_health.due_for_connection_check(conn, utc_now(), settings.connection_recheck_after(), CHECKS_PER_TICK)
     known = set(context.instance.get_dynamic_partitions(companies.name))
     connected, checked, changed = [], 0, 0
     started = time.monotonic()

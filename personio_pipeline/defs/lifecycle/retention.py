@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from personio_pipeline.common import settings
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.store import retention
 
@@ -13,7 +14,7 @@ from personio_pipeline.store import retention
 @dg.op(description="Replaces names and e-mail addresses in change_log entries older than "
        "CHANGE_LOG_RETENTION_DAYS (default 90) by null.")
 def strip_old_change_log_values(context: dg.OpExecutionContext, teammeter_db: TeammeterDatabase) -> dg.Output[int]:
-    days = retention.retention_days()
+    days = settings.change_log_retention_days()
     now = datetime.now(timezone.utc)
     older_than = retention.cutoff(now, days)
     stripped = retention.strip_personal_values(teammeter_db.engine(), older_than, now=now)

@@ -8,25 +8,20 @@ Companies left out (connection not working, auto-sync off, removed …) are name
 log with the reason, the same reason `personio-pipeline status` shows.
 """
 
-import os
-
 import dagster as dg
 
+from personio_pipeline.common import settings
 from personio_pipeline.defs.shared.jobs import sync_company_job
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.companies import registry
 from personio_pipeline.companies import connection_health
 
-DAILY_SYNC_CRON = os.environ.get("DAILY_SYNC_CRON", "0 5 * * *")
-DAILY_SYNC_TIMEZONE = os.environ.get("DAILY_SYNC_TIMEZONE", "Europe/Berlin")
-
-
 @dg.schedule(
     name="daily_sync",
     job=sync_company_job,
-    cron_schedule=DAILY_SYNC_CRON,
-    execution_timezone=DAILY_SYNC_TIMEZONE,
+    cron_schedule=settings.daily_sync_cron(),  # DAILY_SYNC_CRON, read when the definitions load
+    execution_timezone=settings.daily_sync_timezone(),
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily sync of every connected company with auto-sync on (after its first, manual sync); "
     "companies whose connection is invalid, revoked or disabled are skipped until they reconnect.",

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import functools
-import os
 import ssl
 from typing import Any
 
 import dagster as dg
+import httpx
 import sqlalchemy as sa
 from pydantic import Field
 
 from personio_pipeline.common import settings
 from personio_pipeline.apideck.client import DEFAULT_BASE_URL, ApideckHrisClient, RetrySettings
 from personio_pipeline.apideck.vault import ApideckVaultClient
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.notify.mail import FileOutbox, MailTransport, SmtpTransport, build_message
 from personio_pipeline.store.db import migrated_engine
 
@@ -65,7 +66,7 @@ class Mailer(dg.ConfigurableResource):
     smtp_user: str | None = Field(default=None, description="SMTP user name (SMTP_USER, secret).")
     smtp_password: str | None = Field(default=None, description="SMTP password (SMTP_PASSWORD, secret).")
     require_tls: bool = Field(default=False, description="Refuse servers without STARTTLS.")
-    sender: str = Field(default="Teammeter <no-reply@teammeter.local>", description="From address (SMTP_FROM).")
+    sender: str = Field(default=settings.DEFAULT_SENDER, description="From address (SMTP_FROM).")
     outbox_dir: str = Field(default="", description="Folder for the file outbox when no SMTP host is set.")
 
     def transport(self) -> MailTransport:
@@ -94,8 +95,6 @@ class DataTeamAlerts(dg.ConfigurableResource):
         if self.email_to:
             self.mailer.send(to=self.email_to, subject=subject, text=text)
         if self.webhook_url:
-            import httpx
-
             # One TLS context for every alert: building it loads the CA bundle, which a
             # tick alerting hundreds of companies would otherwise pay per alert.
             httpx.post(self.webhook_url, json=payload, timeout=10.0, verify=_tls_context()).raise_for_status()
@@ -106,23 +105,19 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name) or default
-
-
 def _secret(name: str) -> dg.EnvVar | None:
     """A secret setting as `dg.EnvVar` when it is set: Dagster then stores and shows the variable's
     name (UI resource page, run config), and reads the value only where a run or sensor uses it."""
-    return dg.EnvVar(name) if os.environ.get(name) else None
+    return dg.EnvVar(name) if settings.is_set(name) else None
 
 
 def default_mailer() -> Mailer:
     return Mailer(
-        smtp_host=_env("SMTP_HOST"),
-        smtp_port=int(_env("SMTP_PORT", "587")),
-        smtp_user=_secret("SMTP_USER"),
-        smtp_password=_secret("SMTP_PASSWORD"),
-        sender=_env("SMTP_FROM", "Teammeter <no-reply@teammeter.local>"),
+        smtp_host=settings.smtp_host(),
+        smtp_port=settings.smtp_port(),
+        smtp_user=_secret(settings.SMTP_USER_ENV),
+        smtp_password=_secret(settings.SMTP_PASSWORD_ENV),
+        sender=settings.smtp_sender(),
     )
 
 
@@ -136,18 +131,18 @@ def default_teammeter_database() -> TeammeterDatabase:
 def default_resources() -> dict[str, Any]:
     """Resources as deployed: every secret (Apideck key, database URL, SMTP user and password,
     webhook URL) through `dg.EnvVar`, plain settings with local defaults."""
-    from personio_pipeline.defs.shared.io import LocalFilesIOManager
-
     return {
         "apideck": ApideckResource(
-            api_key=dg.EnvVar("APIDECK_API_KEY"),
-            app_id=dg.EnvVar("APIDECK_APP_ID"),
-            base_url=os.environ.get("APIDECK_BASE_URL", DEFAULT_BASE_URL),
+            api_key=dg.EnvVar(settings.APIDECK_API_KEY_ENV),
+            app_id=dg.EnvVar(settings.APIDECK_APP_ID_ENV),
+            base_url=settings.apideck_base_url(DEFAULT_BASE_URL),
         ),
         "teammeter_db": default_teammeter_database(),
         "io_manager": LocalFilesIOManager(base_dir=str(settings.data_dir())),
         "mailer": default_mailer(),
         "data_team_alerts": DataTeamAlerts(
-            email_to=_env("DATA_TEAM_EMAIL"), webhook_url=_secret("DATA_TEAM_WEBHOOK_URL"), mailer=default_mailer()
+            email_to=settings.data_team_email(),
+            webhook_url=_secret(settings.DATA_TEAM_WEBHOOK_URL_ENV),
+            mailer=default_mailer(),
         ),
     }

@@ -15,11 +15,11 @@ company are then invited by the invitation sensor.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
 import dagster as dg
 
+from personio_pipeline.common import settings
 from personio_pipeline.defs.shared.jobs import sync_company_job
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, TeammeterDatabase
@@ -36,7 +36,6 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("WEBHOOK_SENSOR_INTERVAL_SECONDS", "30"))
 
 
 def _sync_request(consumer_id: str, run_key: str, events: int) -> dg.RunRequest:
@@ -113,7 +112,7 @@ def _apply_connection_changes(context, engine, alerts: DataTeamAlerts, partition
 @dg.sensor(
     name="webhook_sensor",
     job=sync_company_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    minimum_interval_seconds=settings.webhook_sensor_interval_seconds(),  # read when the definitions load
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Apideck webhook events: connection states at once; one debounced sync run per company "
     "with employee changes (connected, auto-sync on, first sync done, no sync queued or running).",
@@ -138,7 +137,7 @@ def webhook_sensor(context: dg.SensorEvaluationContext, teammeter_db: TeammeterD
             requests.append(_sync_request(batch.consumer_id, batch.run_key, batch.events))
             waiting_for_run.add(batch.consumer_id)
 
-    debounce = Debounce.from_env()
+    debounce = Debounce.from_settings()
     for company in pending:
         reason = _why_not_synced(company, partitions)
         if reason:
