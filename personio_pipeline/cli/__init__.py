@@ -341,7 +341,7 @@ def run_company_job_in_process(
     instance, so the run shows in the UI.
     Not `verbose`: Dagster's console log (which prints every failure's stack trace) stays quiet and
     `_print_run_summary` says what happened, one line per cause; JSON logs (no traces) always flow."""
-    from personio_pipeline.defs.shared.jobs import SYNC_JOB_NAME
+    from personio_pipeline.defs.shared.keys import SYNC_JOB
     from personio_pipeline.defs.shared.partitions import companies
     from personio_pipeline.definitions import build_defs
     from personio_pipeline.common.settings import json_logs_enabled
@@ -349,7 +349,7 @@ def run_company_job_in_process(
 
     if not _instance().has_dynamic_partition(companies.name, consumer_id):
         raise click.ClickException(str(UnknownCompanyError(consumer_id)))
-    job = build_defs().resolve_job_def(job_name or SYNC_JOB_NAME)
+    job = build_defs().resolve_job_def(job_name or SYNC_JOB)
     log_level = "INFO" if verbose or json_logs_enabled() else "CRITICAL"
     result = job.execute_in_process(
         instance=_instance(),
@@ -370,11 +370,7 @@ def _record_in_process_failure(result) -> None:
 
     import dagster as dg
 
-    from personio_pipeline.defs.lifecycle.sync_failure_sensor import (
-        failure_details_from,
-        is_company_sync,
-        record_sync_failure,
-    )
+    from personio_pipeline.runtime.run_failures import failure_details_from, is_company_sync, record_sync_failure
 
     instance = _instance()
     run = instance.get_run_by_id(result.run_id)
@@ -488,7 +484,7 @@ def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: 
     dagster-daemon, or with --in-process, the run executes in this process. Prints one line per
     problem (company, step, employee ids and HR field); --verbose adds the run log and stack
     traces, which the Dagster UI keeps for every run anyway."""
-    from personio_pipeline.defs.shared.jobs import SYNC_JOB_NAME
+    from personio_pipeline.defs.shared.keys import SYNC_JOB
 
     config = {
         "approve_deactivations": approve_deactivations,
@@ -497,7 +493,7 @@ def sync(consumer_id: str, approve_deactivations: bool, max_deactivation_share: 
         "max_held_back_share": max_held_back_share,
     }
     ops_config = {"ops": {"teammeter_sync": {"config": config}}}
-    if not run_company_job(consumer_id, SYNC_JOB_NAME, ops_config, in_process=in_process,
+    if not run_company_job(consumer_id, SYNC_JOB, ops_config, in_process=in_process,
                            workspace_file=workspace_file, needs_apideck=True, verbose=verbose):
         sys.exit(1)
 
@@ -596,7 +592,7 @@ def invitations_list(consumer_id: str, fmt: str) -> None:
 def invitations_send(consumer_id: str, in_process: bool, workspace_file: str | None) -> None:
     """Run the invitation job for CONSUMER_ID now (the invitation sensor does this on its own),
     through the instance's run queue like `sync` (in this process without a daemon)."""
-    from personio_pipeline.defs.invitations.assets import invite_company_job
+    from personio_pipeline.defs.shared.jobs import invite_company_job
 
     if not run_company_job(consumer_id, invite_company_job.name, None, in_process=in_process,
                            workspace_file=workspace_file, needs_apideck=False):

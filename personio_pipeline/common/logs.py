@@ -21,9 +21,9 @@ import orjson
 
 from personio_pipeline.common import settings
 from personio_pipeline.common.redaction import redact, secrets_from_env
+from personio_pipeline.defs.shared.keys import PARTITION_TAG
 
 PROJECT_LOGGER = "personio_pipeline"
-PARTITION_TAG = "dagster/partition"
 ERROR_LIMIT = 2000
 
 

@@ -23,10 +23,10 @@ import dagster as dg
 import sqlalchemy as sa
 
 from personio_pipeline.companies.files import delete_files, find_company_files
+from personio_pipeline.defs.shared.keys import PARTITION_TAG
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.companies import offboarding
 
-PARTITION_TAG = "dagster/partition"
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,

@@ -18,7 +18,8 @@ import pytest
 
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
-from personio_pipeline.defs.org.checks import EMPLOYEES, MISSING_EMAILS
+from personio_pipeline.defs.shared.keys import MISSING_EMAILS
+from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.alerts.sensors import (
     COMPANIES_PER_TICK,

@@ -17,7 +17,8 @@ from dagster_graphql.test.utils import define_out_of_process_context, execute_da
 
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
-from personio_pipeline.defs.org.checks import EMPLOYEE_CHECKS, EMPLOYEES, NAME_CHECKS, REPORTING_LINE_CHECKS
+from personio_pipeline.defs.org.checks import EMPLOYEE_CHECKS, NAME_CHECKS, REPORTING_LINE_CHECKS
+from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from personio_pipeline.common import settings
 from personio_pipeline.cli import _instance, main
 from personio_pipeline.defs.lifecycle.connection_sensor import connection_sensor
-from personio_pipeline.defs.shared.jobs import SYNC_JOB_NAME
+from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.defs.lifecycle.schedules import daily_sync
@@ -51,7 +51,7 @@ class Pipeline:
         return result
 
     def sync(self):
-        job = build_defs().resolve_job_def(SYNC_JOB_NAME)
+        job = build_defs().resolve_job_def(SYNC_JOB)
         result = job.execute_in_process(instance=self.instance, partition_key=COMPANY, raise_on_error=False)
         with dg.build_sensor_context(
             instance=self.instance, cursor=self.failure_cursor, resources={"teammeter_db": self.db}

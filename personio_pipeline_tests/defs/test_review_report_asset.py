@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from personio_pipeline.cli import main
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
-from personio_pipeline.defs.store.review_report import REPORT_KEY, review_report
+from personio_pipeline.defs.shared.keys import REVIEW_REPORT
+from personio_pipeline.defs.store.review_report import review_report
 from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
-from personio_pipeline.defs.shared.jobs import SYNC_JOB_NAME
+from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.definitions import defs
@@ -30,8 +31,8 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def test_the_report_runs_in_the_sync_job_and_not_with_invitations():
-    key = dg.AssetKey(REPORT_KEY)
-    assert key in defs.resolve_job_def(SYNC_JOB_NAME).asset_layer.selected_asset_keys
+    key = REVIEW_REPORT
+    assert key in defs.resolve_job_def(SYNC_JOB).asset_layer.selected_asset_keys
     assert key not in defs.resolve_job_def("invite_company").asset_layer.selected_asset_keys
 
 

@@ -8,12 +8,9 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from personio_pipeline.defs.invitations.assets import (
-    INVITATIONS,
-    invitations_delivered,
-    invite_company_job,
-    teammeter_invitations,
-)
+from personio_pipeline.defs.invitations.assets import invitations_delivered, teammeter_invitations
+from personio_pipeline.defs.shared.jobs import invite_company_job
+from personio_pipeline.defs.shared.keys import INVITATIONS
 from personio_pipeline.defs.invitations.sensor import invitation_sensor
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.invitations import outbox

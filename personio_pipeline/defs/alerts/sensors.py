@@ -24,14 +24,14 @@ import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from personio_pipeline.defs.org.checks import EMPLOYEES, HELD_BACK, MISSING_EMAILS, USERS
+from personio_pipeline.defs.shared.keys import HELD_BACK, MISSING_EMAILS, ORG_EMPLOYEES, TEAMMETER_USERS
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, TeammeterDatabase
 from personio_pipeline.notify.alerts import held_back_alert, held_back_key, missing_email_alert
 from personio_pipeline.companies import alert_log
 from personio_pipeline.companies.registry import UnknownCompanyError
 
-MISSING_EMAILS_CHECK = dg.AssetCheckKey(EMPLOYEES, MISSING_EMAILS)
-HELD_BACK_CHECK_KEY = dg.AssetCheckKey(USERS, HELD_BACK)
+MISSING_EMAILS_CHECK = dg.AssetCheckKey(ORG_EMPLOYEES, MISSING_EMAILS)
+HELD_BACK_CHECK_KEY = dg.AssetCheckKey(TEAMMETER_USERS, HELD_BACK)
 COMPANIES_PER_TICK = 250
 # Sensor ticks must end well within Dagster's 60 s evaluation limit; slow alert channels
 # (SMTP with STARTTLS, a webhook) stop a tick early and the next one goes on from there.

@@ -7,6 +7,7 @@ from personio_pipeline.common import settings
 from personio_pipeline.apideck.client import FetchStats
 from personio_pipeline.apideck.errors import ApideckError
 from personio_pipeline.apideck.extract import RawExtractSpool
+from personio_pipeline.defs.shared.keys import APIDECK_GROUP, RAW_EMPLOYEES
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors
@@ -18,9 +19,9 @@ SPOOL_DIR = "spool"  # under the data folder, next to the stored extracts: stori
 
 
 @dg.asset(
-    key=["apideck", "employees"],
+    key=RAW_EMPLOYEES,
     partitions_def=companies,
-    group_name="apideck",
+    group_name=APIDECK_GROUP,
     kinds={"apideck", "json"},
     owners=["team:data"],
     pool="apideck",

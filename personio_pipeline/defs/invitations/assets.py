@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from personio_pipeline.defs.shared.keys import INVITATIONS, INVITATIONS_DELIVERED, INVITATIONS_GROUP, TEAMMETER_USERS
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.invitations import outbox
@@ -18,9 +19,6 @@ from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.notify.mail import RECIPIENT, DeliveryError
 from personio_pipeline.companies.registry import UnknownCompanyError
 
-INVITATIONS = dg.AssetKey(["teammeter", "invitations"])
-INVITE_JOB_NAME = "invite_company"
-DELIVERED_CHECK = "invitations_delivered"
 
 
 class InvitationConfig(dg.Config):
@@ -38,8 +36,8 @@ class InvitationConfig(dg.Config):
 
 @dg.asset(
     key=INVITATIONS,
-    deps=[dg.AssetKey(["teammeter", "users"])],
-    group_name="invitations",
+    deps=[TEAMMETER_USERS],
+    group_name=INVITATIONS_GROUP,
     partitions_def=companies,
     kinds={"email"},
     owners=["team:data"],
@@ -169,7 +167,7 @@ def _alert_data_team(context: dg.AssetExecutionContext, alerts: DataTeamAlerts, 
 
 @dg.asset_check(
     asset=teammeter_invitations,
-    name=DELIVERED_CHECK,
+    name=INVITATIONS_DELIVERED,
     description="Every invitation is sent or on its way: lists failed ones and ambiguous ones awaiting an "
     "operator's decision, by employee id (WARN). Runs with the company partition of the run.",
 )
@@ -179,7 +177,7 @@ def invitations_delivered(
     # Like the project's other checks the check itself is not partitioned (partitioned checks are
     # a preview feature); the run's partition names the company.
     if not context.has_partition_key:
-        raise dg.Failure(description=f"{DELIVERED_CHECK} needs a company: run it with a partition of 'companies'.")
+        raise dg.Failure(description=f"{INVITATIONS_DELIVERED} needs a company: run it with a partition of 'companies'.")
     with teammeter_db.engine().connect() as conn:
         state = invitation_state(conn, context.partition_key)
     problems = []
@@ -202,9 +200,3 @@ def invitations_delivered(
         },
     )
 
-
-invite_company_job = dg.define_asset_job(
-    INVITE_JOB_NAME,
-    selection=dg.AssetSelection.groups("invitations"),  # partitioned by companies, like its asset
-    description="Send a verified company's pending invitations (launched by the invitation sensor).",
-)

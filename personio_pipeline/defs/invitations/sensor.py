@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from personio_pipeline.defs.invitations.assets import invite_company_job
+from personio_pipeline.defs.shared.jobs import invite_company_job
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.invitations.due import due_work

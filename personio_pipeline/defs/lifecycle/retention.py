@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from personio_pipeline.common import settings
+from personio_pipeline.defs.shared.keys import RETENTION_JOB
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.store import retention
 
@@ -23,14 +24,14 @@ def strip_old_change_log_values(context: dg.OpExecutionContext, teammeter_db: Te
                                          "older_than": older_than.isoformat(timespec="minutes")})
 
 
-@dg.job(name="change_log_retention", description="Strip personal values from change-log entries older than "
+@dg.job(name=RETENTION_JOB, description="Strip personal values from change-log entries older than "
         "CHANGE_LOG_RETENTION_DAYS (default 90).")
 def change_log_retention_job():
     strip_old_change_log_values()
 
 
 change_log_retention_schedule = dg.ScheduleDefinition(
-    name="change_log_retention",
+    name=RETENTION_JOB,
     job=change_log_retention_job,
     cron_schedule="15 4 * * *",
     execution_timezone="Europe/Berlin",

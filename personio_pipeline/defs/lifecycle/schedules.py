@@ -12,6 +12,7 @@ import dagster as dg
 
 from personio_pipeline.common import settings
 from personio_pipeline.defs.shared.jobs import sync_company_job
+from personio_pipeline.defs.shared.keys import TRIGGER_TAG
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.companies import registry
@@ -43,7 +44,7 @@ def daily_sync(context: dg.ScheduleEvaluationContext, teammeter_db: TeammeterDat
             dg.RunRequest(
                 run_key=f"daily-{day}-{organisation.consumer_id}",
                 partition_key=organisation.consumer_id,
-                tags={"personio_pipeline/trigger": "daily_sync"},
+                tags={TRIGGER_TAG: "daily_sync"},
             )
         )
     if skipped:

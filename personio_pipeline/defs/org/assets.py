@@ -12,9 +12,17 @@ from personio_pipeline.defs.org.checks import (
     NAME_CHECKS,
     NAMED_TABLES,
     REPORTING_LINE_CHECKS,
-    REPORTING_LINES,
     names_present_in,
-    to_result,
+)
+from personio_pipeline.defs.shared.check_results import to_result
+from personio_pipeline.defs.shared.keys import (
+    MISSING_EMAILS,
+    ORG_EMPLOYEES,
+    ORG_GROUP,
+    ORG_REPORTING_LINES,
+    ORG_STRUCTURE_STEP,
+    RAW_EMPLOYEES,
+    org,
 )
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.types import RawEmployeeRecords
@@ -23,7 +31,7 @@ from personio_pipeline.org.columns import EMPLOYEE_COLUMNS, REPORTING_LINE_COLUM
 from personio_pipeline.org.employees_columnar import normalise_extract
 from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
 
-ORG = dict(partitions_def=companies, group_name="organisation", owners=["team:data"])
+ORG = dict(partitions_def=companies, group_name=ORG_GROUP, owners=["team:data"])
 
 
 def column_schema(columns: dict[str, str], frame: pd.DataFrame) -> dg.TableSchema:
@@ -48,7 +56,7 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(counts.head(50).to_markdown(index=False))
 
 
-@dg.asset(key=["org", "employees"], ins={"raw": dg.AssetIn(["apideck", "employees"], dagster_type=RawEmployeeRecords)},
+@dg.asset(key=ORG_EMPLOYEES, ins={"raw": dg.AssetIn(RAW_EMPLOYEES, dagster_type=RawEmployeeRecords)},
           kinds={"pandas"}, check_specs=EMPLOYEE_CHECKS, **ORG)
 def employees(context: dg.AssetExecutionContext, raw: RawExtract):
     """One row per HR employee id: names, the email to use, status (active / inactive /
@@ -71,7 +79,7 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract):
             status_counts=counts_md(table["status"], "status"),
         ),
     )
-    yield to_result("missing_emails", checks.missing_emails(table))
+    yield to_result(MISSING_EMAILS, checks.missing_emails(table))
     yield to_result("duplicate_active_emails", checks.duplicate_active_emails(table))
     yield to_result("unique_employee_ids", checks.unique_employee_ids(normalised))
 
@@ -90,14 +98,14 @@ STRUCTURE = {
 
 @dg.multi_asset(
     outs={
-        name: dg.AssetOut(key=["org", name], description=text, kinds={"pandas"}, group_name="organisation",
+        name: dg.AssetOut(key=org(name), description=text, kinds={"pandas"}, group_name=ORG_GROUP,
                           owners=["team:data"])
         for name, text in STRUCTURE.items()
     },
-    ins={"employees": dg.AssetIn(["org", "employees"])},
+    ins={"employees": dg.AssetIn(ORG_EMPLOYEES)},
     check_specs=[*NAME_CHECKS, *REPORTING_LINE_CHECKS],
     partitions_def=companies,
-    name="org_structure",
+    name=ORG_STRUCTURE_STEP,
 )
 def org_structure(employees: pd.DataFrame):
     """Teams, units, roles and reporting lines from the employees, in one step: each is a quick
@@ -113,7 +121,7 @@ def org_structure(employees: pd.DataFrame):
     yield dg.Output(tables["units"], output_name="units", metadata=table_metadata(tables["units"], UNIT_COLUMNS))
     yield dg.Output(tables["roles"], output_name="roles", metadata=table_metadata(tables["roles"], ROLE_COLUMNS))
     for name in NAMED_TABLES:
-        yield to_result("names_present", names_present_in(name, employees), dg.AssetKey(["org", name]))
+        yield to_result("names_present", names_present_in(name, employees), org(name))
 
     result = derive_reporting_lines(employees)
     problems = result.problems
@@ -127,8 +135,8 @@ def org_structure(employees: pd.DataFrame):
             problems=counts_md(problems["problem"], "problem") if len(problems) else dg.MetadataValue.md("none"),
         ),
     )
-    yield to_result("unknown_or_inactive_managers", checks.unknown_or_inactive_managers(result), REPORTING_LINES)
-    yield to_result("management_cycles", checks.management_cycles(result), REPORTING_LINES)
+    yield to_result("unknown_or_inactive_managers", checks.unknown_or_inactive_managers(result), ORG_REPORTING_LINES)
+    yield to_result("management_cycles", checks.management_cycles(result), ORG_REPORTING_LINES)
 
 
 org_assets = [employees, org_structure]

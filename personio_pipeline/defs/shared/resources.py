@@ -146,3 +146,9 @@ def default_resources() -> dict[str, Any]:
             mailer=default_mailer(),
         ),
     }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The code location's resources, read from the environment when the definitions are built."""
+    return dg.Definitions(resources=default_resources())

@@ -8,7 +8,8 @@ import pandas as pd
 from pydantic import Field
 
 from personio_pipeline.common import settings
-from personio_pipeline.defs.org.checks import HELD_BACK, HELD_BACK_CHECK, to_result
+from personio_pipeline.defs.shared.check_results import to_result
+from personio_pipeline.defs.shared.keys import HELD_BACK, SYNC_WRITE_STEP, TEAMMETER_GROUP, TEAMMETER_USERS, org, teammeter
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors
@@ -28,6 +29,12 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "user_roles": ("user_role", ("employees", "roles")),
     "reporting_lines": ("reporting_line", ("reporting_lines",)),
 }
+
+HELD_BACK_CHECK = dg.AssetCheckSpec(
+    HELD_BACK, asset=TEAMMETER_USERS, partitions_def=companies,
+    description="People the Teammeter write held back (shared address, management cycle): existing users keep "
+    "their previous state, new ones have no access (ERROR; alerts the data team; the rest is synced).",
+)
 
 
 class TeammeterSyncConfig(dg.Config):
@@ -53,20 +60,20 @@ class TeammeterSyncConfig(dg.Config):
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            ["teammeter", table],
-            deps=[dg.AssetKey(["org", name]) for name in sources],
+            teammeter(table),
+            deps=[org(name) for name in sources],
             description=f"Teammeter {table.replace('_', ' ')} of the company, kept in step with Personio.",
-            group_name="teammeter",
+            group_name=TEAMMETER_GROUP,
             kinds={"sqlalchemy", settings.teammeter_database_kind()},
             owners=["team:data"],
         )
         for table, (_, sources) in TABLES.items()
     ],
-    ins={name: dg.AssetIn(["org", name]) for name in ORG_INPUTS},
+    ins={name: dg.AssetIn(org(name)) for name in ORG_INPUTS},
     check_specs=[HELD_BACK_CHECK],
     partitions_def=companies,
     pool="teammeter_write",
-    name="teammeter_sync",
+    name=SYNC_WRITE_STEP,
 )
 @retry_transient_errors
 def teammeter_sync(
@@ -117,10 +124,10 @@ def teammeter_sync(
             metadata["preview"] = dg.MetadataValue.md(result.preview_markdown())
         if table == "users":
             metadata["held_back"] = len(set(result.held_back["employee_id"]))
-        yield dg.MaterializeResult(asset_key=["teammeter", table], metadata=metadata)
+        yield dg.MaterializeResult(asset_key=teammeter(table), metadata=metadata)
     if len(result.held_back):
         context.log.warning(
             f"company '{context.partition_key}': {len(set(result.held_back['employee_id']))} people held back "
             f"(fields: {', '.join(sorted(set(result.held_back['field'])))}); see the {HELD_BACK} check"
         )
-    yield to_result(HELD_BACK, checks.records_held_back(result.held_back), dg.AssetKey(["teammeter", "users"]))
+    yield to_result(HELD_BACK, checks.records_held_back(result.held_back), TEAMMETER_USERS)

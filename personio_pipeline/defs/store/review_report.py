@@ -12,20 +12,18 @@ import pandas as pd
 from personio_pipeline.common import settings
 from personio_pipeline.companies.files import report_file
 from personio_pipeline.defs.store.assets import TABLES
+from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES, REVIEW_REPORT, TEAMMETER_GROUP, teammeter
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors
 from personio_pipeline.reporting.verification import build_report
 
-REPORT_KEY = ["teammeter", "review_report"]
-
-
 @dg.asset(
-    key=REPORT_KEY,
-    deps=[dg.AssetKey(["teammeter", table]) for table in TABLES],
-    ins={"employees": dg.AssetIn(["org", "employees"])},
+    key=REVIEW_REPORT,
+    deps=[teammeter(table) for table in TABLES],
+    ins={"employees": dg.AssetIn(ORG_EMPLOYEES)},
     partitions_def=companies,
-    group_name="teammeter",
+    group_name=TEAMMETER_GROUP,
     kinds={"html"},
     owners=["team:data"],
 )

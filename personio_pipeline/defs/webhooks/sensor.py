@@ -21,6 +21,7 @@ import dagster as dg
 
 from personio_pipeline.common import settings
 from personio_pipeline.defs.shared.jobs import sync_company_job
+from personio_pipeline.defs.shared.keys import PARTITION_TAG, TRIGGER_TAG, WEBHOOK_BATCH_TAG
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, TeammeterDatabase
 from personio_pipeline.notify.alerts import ConnectionAlert
@@ -29,7 +30,6 @@ from personio_pipeline.companies import connection_health
 from personio_pipeline.webhooks import inbox
 from personio_pipeline.webhooks.debounce import Debounce
 
-BATCH_TAG = "personio_pipeline/webhook_batch"
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -42,16 +42,16 @@ def _sync_request(consumer_id: str, run_key: str, events: int) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=run_key,
         partition_key=consumer_id,
-        tags={"personio_pipeline/trigger": "webhooks", BATCH_TAG: run_key, "webhooks/events": str(events)},
+        tags={TRIGGER_TAG: "webhooks", WEBHOOK_BATCH_TAG: run_key, "webhooks/events": str(events)},
     )
 
 
 def _run_exists(instance: dg.DagsterInstance, run_key: str) -> bool:
-    return bool(instance.get_run_ids(filters=dg.RunsFilter(tags={BATCH_TAG: run_key}), limit=1))
+    return bool(instance.get_run_ids(filters=dg.RunsFilter(tags={WEBHOOK_BATCH_TAG: run_key}), limit=1))
 
 
 def _sync_in_flight(instance: dg.DagsterInstance, consumer_id: str) -> bool:
-    filters = dg.RunsFilter(job_name=sync_company_job.name, tags={"dagster/partition": consumer_id}, statuses=IN_FLIGHT)
+    filters = dg.RunsFilter(job_name=sync_company_job.name, tags={PARTITION_TAG: consumer_id}, statuses=IN_FLIGHT)
     return bool(instance.get_run_ids(filters=filters, limit=1))
 
 
