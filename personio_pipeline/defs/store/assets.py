@@ -3,6 +3,8 @@ role assignments and reporting lines in one transaction, so a failure anywhere l
 as it was. One asset key per table keeps the lineage readable. Records that cannot be applied
 safely are held back one by one and reported by the `records_held_back` check."""
 
+from datetime import timedelta
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -29,6 +31,13 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "user_roles": ("user_role", ("employees", "roles")),
     "reporting_lines": ("reporting_line", ("reporting_lines",)),
 }
+
+# The daily sync writes every connected company once a day: a Teammeter table whose last
+# materialisation is older than 26 hours (a day and a margin for a slow queue) shows as stale in
+# the UI. Dagster 1.13 evaluates the policy per asset, on its latest materialisation of any
+# company; per company, `personio-pipeline status` and the company_sync_status view say when its
+# last sync succeeded.
+SYNC_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
 
 HELD_BACK_CHECK = dg.AssetCheckSpec(
     HELD_BACK, asset=TEAMMETER_USERS, partitions_def=companies,
@@ -65,6 +74,7 @@ class TeammeterSyncConfig(dg.Config):
             description=f"Teammeter {table.replace('_', ' ')} of the company, kept in step with Personio.",
             group_name=TEAMMETER_GROUP,
             kinds={"sqlalchemy", settings.teammeter_database_kind()},
+            freshness_policy=SYNC_FRESHNESS,
             owners=["team:data"],
         )
         for table, (_, sources) in TABLES.items()

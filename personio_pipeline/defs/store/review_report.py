@@ -11,7 +11,7 @@ import pandas as pd
 
 from personio_pipeline.common import settings
 from personio_pipeline.companies.files import report_file
-from personio_pipeline.defs.store.assets import TABLES
+from personio_pipeline.defs.store.assets import SYNC_FRESHNESS, TABLES
 from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES, REVIEW_REPORT, TEAMMETER_GROUP, teammeter
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
@@ -25,6 +25,7 @@ from personio_pipeline.reporting.verification import build_report
     partitions_def=companies,
     group_name=TEAMMETER_GROUP,
     kinds={"html"},
+    freshness_policy=SYNC_FRESHNESS,
     owners=["team:data"],
 )
 @retry_transient_errors
