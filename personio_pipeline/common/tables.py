@@ -1,4 +1,4 @@
-"""How the project prints tables and orders employee ids, in one place.
+"""How the project prints tables and lists and orders employee ids, in one place.
 
 Plain-text tables (CLI output) go through `tabulate`; markdown cells (Dagster metadata) are
 escaped by `markdown_cell`. No Dagster, no database: every layer may use it.
@@ -15,6 +15,14 @@ from tabulate import tabulate
 def natural_order(employee_id: str) -> tuple:
     """Sort key: numeric ids in numeric order (2 before 10), others after them alphabetically."""
     return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)
+
+
+def listed(values: Iterable[Any], limit: int = 20, separator: str = ", ") -> str:
+    """The first `limit` values for a message, saying how many more there are:
+    `a, b, c … and 7 more`."""
+    values = [str(value) for value in values]
+    more = f" … and {len(values) - limit} more" if len(values) > limit else ""
+    return separator.join(values[:limit]) + more
 
 
 def cell(value: Any, limit: int | None = None) -> str:

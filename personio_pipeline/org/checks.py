@@ -17,7 +17,7 @@ import pandas as pd
 from personio_pipeline.org.employees import NormalisedEmployees
 from personio_pipeline.org.structure import ReportingLines
 from personio_pipeline.org.held_back import held_back_ids
-from personio_pipeline.common.tables import markdown_cell
+from personio_pipeline.common.tables import listed, markdown_cell
 
 PREVIEW_ROWS = 50  # rows in a metadata markdown table
 LISTED_ROWS = 500  # entries in a metadata list; counts always cover everything
@@ -74,7 +74,7 @@ def duplicate_active_emails(employees: pd.DataFrame) -> CheckOutcome:
         severity="ERROR",
         description=(
             f"Addresses shared by active people: {len(groups)} "
-            f"(employee ids: {_listed(shared['employee_id'])}; field: email). They are held back: existing "
+            f"(employee ids: {listed(shared['employee_id'])}; field: email). They are held back: existing "
             "users keep their previous state, new ones are created without access, until HR gives each "
             "their own address. The rest of the company is synced."
             if groups
@@ -129,7 +129,7 @@ def management_cycles(reporting_lines: ReportingLines) -> CheckOutcome:
         severity="ERROR",
         description=(
             f"Management cycles (self-managed: {len(self_managed)}, longer: {len(cycles)}; field: manager): "
-            f"{_listed(named, separator='; ')}. The people on them are held back (existing users keep their "
+            f"{listed(named, separator='; ')}. The people on them are held back (existing users keep their "
             "previous state, new ones are created without access) until HR fixes a manager; the rest of the "
             "company is synced."
             if named
@@ -184,7 +184,7 @@ def names_present(nameless: pd.DataFrame) -> CheckOutcome:
         severity="WARN",
         description=(
             f"Without a name in HR (teams: {counts['team']}, roles: {counts['role']}, units: {counts['unit']}), "
-            f"given a fallback name: {_listed(named, separator='; ')}. Name them in Personio (or rename them "
+            f"given a fallback name: {listed(named, separator='; ')}. Name them in Personio (or rename them "
             "in Teammeter: a fallback name never overwrites a name)."
             if rows
             else "Every team, role and unit has a name."
@@ -210,7 +210,7 @@ def records_held_back(held_back: pd.DataFrame) -> CheckOutcome:
         passed=not people,
         severity="ERROR",
         description=(
-            f"{len(ids)} people held back (HR fields: {', '.join(fields)}; employee ids: {_listed(ids)}): "
+            f"{len(ids)} people held back (HR fields: {', '.join(fields)}; employee ids: {listed(ids)}): "
             "existing users keep their previous state, new ones were created without access. Everyone "
             "else was synced. Fix the records in Personio; the next sync releases them."
             if people
@@ -234,13 +234,6 @@ def _records(table: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 def _iso(timestamps: pd.Series) -> pd.Series:
     return timestamps.map(lambda timestamp: timestamp.isoformat(), na_action="ignore")
-
-
-def _listed(values: Any, separator: str = ", ", limit: int = 20) -> str:
-    """The first `limit` values for a description, saying how many more there are."""
-    values = [str(value) for value in values]
-    more = f"{separator}… {len(values) - limit} more" if len(values) > limit else ""
-    return separator.join(values[:limit]) + more
 
 
 def _markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:

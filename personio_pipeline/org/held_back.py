@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from personio_pipeline.common.tables import listed, natural_order
+
 from personio_pipeline.org.structure import cycles_of
 
 DUPLICATE_EMAIL = "duplicate_email"
@@ -62,7 +64,7 @@ def _shared_addresses(employees: pd.DataFrame) -> pd.DataFrame:
         for employee_id in ids:
             others = [other for other in ids if other != employee_id]
             rows.append({"employee_id": employee_id, "problem": DUPLICATE_EMAIL,
-                         "detail": "address shared with " + _listed(others)})
+                         "detail": "address shared with " + listed(others, NAMED_IN_DETAIL)})
     return pd.DataFrame(rows, columns=["employee_id", "problem", "detail"], dtype=object)
 
 
@@ -77,13 +79,3 @@ def _cycles(employees: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"employee_id": list(cycles), "problem": MANAGEMENT_CYCLE, "detail": list(cycles.values())}, dtype=object
     )
-
-
-def _listed(ids: list[str]) -> str:
-    more = f" and {len(ids) - NAMED_IN_DETAIL} more" if len(ids) > NAMED_IN_DETAIL else ""
-    return ", ".join(ids[:NAMED_IN_DETAIL]) + more
-
-
-def natural_order(employee_id: str) -> tuple:
-    """Numeric ids in numeric order (2 before 10), others after them alphabetically."""
-    return (0, int(employee_id), "") if employee_id.isascii() and employee_id.isdigit() else (1, 0, employee_id)

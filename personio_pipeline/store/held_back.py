@@ -13,7 +13,7 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from personio_pipeline.org.held_back import natural_order
+from personio_pipeline.common.tables import natural_order
 from personio_pipeline.store.diff import Change
 from personio_pipeline.store.schema import held_back_records
 
