@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from personio_pipeline.common import settings
-from personio_pipeline.cli import _instance, main
+from personio_pipeline.cli import main
+from personio_pipeline.runtime.instance import dagster_instance as _instance
 from personio_pipeline.defs.shared.jobs import invite_company_job
 from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies

@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from personio_pipeline.common import settings
-from personio_pipeline.cli import _instance, main
+from personio_pipeline.cli import main
+from personio_pipeline.runtime.instance import dagster_instance as _instance
 from personio_pipeline.defs.lifecycle.connection_sensor import connection_sensor
 from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
