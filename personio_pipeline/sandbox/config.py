@@ -4,8 +4,9 @@ failures it injects."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from personio_pipeline.sandbox.generator import DEFAULT_PROFILE, PROFILES
+from personio_pipeline.sandbox.catalogue import DEFAULT_PROFILE, PROFILES
 from personio_pipeline.sandbox.vault_state import check_state
 
 
@@ -41,3 +42,14 @@ class SandboxConfig:
 
     def company_size(self, consumer_id: str) -> int:
         return self.company_sizes.get(consumer_id, self.default_company_size)
+
+
+class SandboxHost(Protocol):
+    """What the sandbox's webhook side (`webhooks.py`) gets of its server: the URL its events point
+    at, and the configuration it reads (signing key, extra delivery URL, company sizes) and whose
+    churn day `POST /_sandbox/day` moves. The server satisfies it; the webhooks never import it."""
+
+    config: SandboxConfig
+
+    @property
+    def url(self) -> str: ...

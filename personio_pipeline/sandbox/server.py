@@ -6,188 +6,50 @@ The real clients, the demo and the benchmarks talk to it exactly as to unify.api
 pagination, retries, error handling and the connect flow are exercised end to end. Tests drive
 it through methods (`set_company`, `queue_faults`, `set_connection`, `complete_authorisation`,
 `request_log`, `reset`); a sandbox running as its own process is driven the same way under
-`/_sandbox/`.
+`/_sandbox/`. Replies and their shapes are `replies.py`, the HTTP plumbing `transport.py`, the
+webhook side `webhooks.py`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import collections
-import functools
 import hmac
 import json
 import logging
 import random
 import re
 import secrets
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from personio_pipeline.sandbox.contract import ContractViolation, shared_contract
-from personio_pipeline.apideck.fields import make_projector
 from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.contract import ContractViolation, shared_contract
 from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.sandbox.replies import (
+    ERRORS,
+    Listing,
+    Reply,
+    decode_cursor,
+    encode_cursor,
+    error_reply,
+    fault_reply,
+    session_problem,
+    unserved,
+    validate_fault,
+)
+from personio_pipeline.sandbox.transport import SandboxHTTPServer
 from personio_pipeline.sandbox.vault_state import SERVICE_ID, UNIFIED_API, SandboxConnection, VaultConnections
 from personio_pipeline.sandbox.webhooks import SandboxWebhooks
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 200
 STOP_POLL_SECONDS = 0.05  # how long `stop()` may wait; the default 0.5 s adds up over a test suite
 CACHED_COMPANIES = 3  # a 100,000-employee company takes ~400 MB with its encodings
-FAULT_KEYS = frozenset({"status", "retry_after", "delay", "repeat_cursor"})
-
-# Apideck's error vocabulary per status, as a connection to Personio produces it.
-ERRORS: dict[int, tuple[str, str, str]] = {
-    400: ("RequestValidationError", "Invalid Params", "The request was rejected as invalid"),
-    401: ("ConnectorCredentialsError", "Unauthorized Request",
-          "The Personio connection's credentials are no longer valid; re-authorize it in Vault"),
-    402: ("RequestLimitError", "Request Limit Reached", "You have reached your limit of 2000"),
-    403: ("ConnectorExecutionError", "Forbidden", "Personio refused access to employee attributes"),
-    404: ("ConnectionNotFoundError", "Unified API/service not found",
-          "No HRIS connection to Personio exists for this consumer"),
-    422: ("ConnectionSettingsError", "Connection Settings Error",
-          "The Personio connection is missing required settings"),
-    429: ("ConnectorRateLimitError", "Connector Rate Limit Error",
-          "Personio's rate limit was reached; retry after the Retry-After delay"),
-    500: ("InternalServerError", "Internal Server Error", "Something went wrong with the Unify API"),
-    502: ("ConnectorExecutionError", "Bad Gateway", "Personio answered with an unexpected error"),
-    503: ("ServiceUnavailableError", "Service Unavailable", "The Unify API is temporarily unavailable"),
-}
-_CURSOR = re.compile(r"personio::offset::(\d+)")
 _VAULT_CONNECTION = re.compile(r"/vault/connections/([^/]+)/([^/]+)")
 _SESSION_TOKEN_BYTES = 32
 
 log = logging.getLogger(__name__)
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # `json.dumps(**options)` builds one per call
-
-
-def _json(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode()
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    data: bytes | None = None  # a page's `data` array, already encoded
-
-    def encoded(self) -> bytes:
-        if self.data is None:
-            return _json(self.body)
-        return _json(self.body)[:-1] + b',"data":' + self.data + b"}"
-
-
-class _Listing:
-    """A company's records, each encoded to JSON once per `fields` value and reused by every page.
-
-    Serving then costs a join per page, and no new objects for the garbage collector to walk.
-    """
-
-    def __init__(self, records: list[dict[str, Any]]):
-        self.records = records
-        self._encoded: dict[str | None, list[bytes | None]] = {}
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def page(self, start: int, stop: int, fields: str | None) -> bytes:
-        encoded = self._encoded.setdefault(fields, [None] * len(self.records))
-        project = _projector(fields) if fields else None
-        for index in range(start, min(stop, len(self.records))):
-            if encoded[index] is None:
-                record = self.records[index]
-                encoded[index] = _json(project(record) if project else record)
-        return b"[" + b",".join(encoded[start:stop]) + b"]"
-
-
-def _error_reply(status: int, type_name: str, message: str, detail: Any, **headers: str) -> _Reply:
-    """An error in Apideck's shape (`status_code`, `error`, `type_name`, `message`, `detail`, `ref`)."""
-    body = {
-        "status_code": status,
-        "error": HTTPStatus(status).phrase,
-        "type_name": type_name,
-        "message": message,
-        "detail": detail,
-        "ref": f"https://developers.apideck.com/errors#{type_name.lower()}",
-    }
-    return _Reply(status, body, headers)
-
-
-def _fault_reply(status: int, retry_after: float | None = None) -> _Reply:
-    type_name, message, detail = ERRORS.get(status, ("ServerError", HTTPStatus(status).phrase, "Unexpected error"))
-    headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
-    return _error_reply(status, type_name, message, detail, **headers)
-
-
-def _seconds(value: float) -> str:
-    """Delta-seconds for `Retry-After`: whole numbers as integers, as RFC 9110 wants."""
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"personio::offset::{offset}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> int | None:
-    """The offset inside a cursor this sandbox issued; None for anything else."""
-    try:
-        match = _CURSOR.fullmatch(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except (binascii.Error, UnicodeError, ValueError):
-        return None
-    return int(match.group(1)) if match else None
-
-
-@functools.lru_cache(maxsize=32)
-def _projector(fields: str):
-    return make_projector(name.strip() for name in fields.split(",") if name.strip())
-
-
-def _validate_fault(fault: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(fault) - FAULT_KEYS
-    status = fault.get("status")
-    if unknown:
-        raise ValueError(f"fault {dict(fault)!r}: use only {sorted(FAULT_KEYS)}")
-    if status is not None and not (status in ERRORS or (isinstance(status, int) and 500 <= status <= 599)):
-        raise ValueError(f"fault {dict(fault)!r}: status must be one of {sorted(ERRORS)} or another 5xx")
-    if fault.get("delay", 0) < 0 or fault.get("retry_after", 0) < 0:
-        raise ValueError(f"fault {dict(fault)!r}: delay and retry_after must not be negative")
-    return dict(fault)
-
-
-def _unserved(method: str, path: str) -> _Reply:
-    return _error_reply(
-        404, "EntityNotFoundError", "Unknown Resource",
-        f"The sandbox serves only POST /vault/sessions and GET /vault/connections/{{unified_api}}/{{service_id}} "
-        f"under /vault, not {method} {path}",
-    )
-
-
-def _session_problem(body: bytes) -> str | None:
-    """What is wrong with a `Session` body, checked minimally; None when it will do (it is optional)."""
-    if not body.strip():
-        return None
-    try:
-        session = json.loads(body)
-    except ValueError:
-        return "The request body is not valid JSON"
-    if not isinstance(session, dict):
-        return "The request body must be a Session object"
-    settings = session.get("settings", {})
-    if not isinstance(settings, dict):
-        return "settings must be an object"
-    unified_apis = settings.get("unified_apis", [])
-    if not isinstance(unified_apis, list) or not all(isinstance(api, str) for api in unified_apis):
-        return "settings.unified_apis must be a list of unified API ids (strings)"
-    return None
 
 
 class SandboxServer:
@@ -195,11 +57,11 @@ class SandboxServer:
 
     def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0):
         self.config = config or SandboxConfig()
-        self._httpd = _HTTPServer((host, port), self)
+        self._httpd = SandboxHTTPServer((host, port), self)
         self._lock = threading.Lock()
         self._generating = threading.Lock()
-        self._companies: collections.OrderedDict[tuple[str, int, int, str, bool], _Listing] = collections.OrderedDict()
-        self._overrides: dict[str, _Listing] = {}
+        self._companies: collections.OrderedDict[tuple[str, int, int, str, bool], Listing] = collections.OrderedDict()
+        self._overrides: dict[str, Listing] = {}
         self._faults: collections.deque[dict[str, Any]] = collections.deque()
         self._log: list[dict[str, Any]] = []
         self._hris_requests = 0
@@ -251,7 +113,7 @@ class SandboxServer:
 
     def set_company(self, consumer_id: str, records: list[dict[str, Any]]) -> None:
         """Serve exactly these records for `consumer_id` (a copy), whatever the size and day."""
-        listing = _Listing(json.loads(json.dumps(records)))
+        listing = Listing(json.loads(json.dumps(records)))
         with self._lock:
             self._overrides[consumer_id] = listing
 
@@ -263,7 +125,7 @@ class SandboxServer:
         `{"repeat_cursor": true}` (next page cursor = the cursor just used), `{}` (answer normally).
         Keys combine.
         """
-        checked = [_validate_fault(fault) for fault in faults]
+        checked = [validate_fault(fault) for fault in faults]
         with self._lock:
             self._faults.extend(checked)
 
@@ -305,7 +167,7 @@ class SandboxServer:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def _respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one HTTP request; the handler only moves bytes."""
         url = urlsplit(target)
         path = url.path
@@ -319,10 +181,10 @@ class SandboxServer:
         elif path.startswith("/vault/"):
             reply = self._vault(method, path, headers, body)
         elif path.startswith("/webhook/"):
-            reply = _Reply(*self.webhooks.respond(method, path, headers, body))
+            reply = Reply(*self.webhooks.respond(method, path, headers, body))
             reply = self._enforce_contract("webhook.yml", method, path, reply) if self.config.strict else reply
         else:
-            reply = _error_reply(404, "EntityNotFoundError", "Unknown Resource", f"No route for {method} {path}")
+            reply = error_reply(404, "EntityNotFoundError", "Unknown Resource", f"No route for {method} {path}")
         with self._lock:
             self._log.append(
                 {
@@ -335,9 +197,9 @@ class SandboxServer:
             )
         return reply
 
-    def _hris(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str]) -> _Reply:
+    def _hris(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str]) -> Reply:
         if (method, path) != ("GET", "/hris/employees"):
-            return _error_reply(
+            return error_reply(
                 404, "EntityNotFoundError", "Unknown Resource",
                 f"The sandbox serves only GET /hris/employees, not {method} {path}",
             )
@@ -352,111 +214,111 @@ class SandboxServer:
             time.sleep(fault.get("delay", 0))
             if "status" in fault:
                 default_wait = self.config.retry_after_seconds if fault["status"] == 429 else None
-                reply = _fault_reply(fault["status"], fault.get("retry_after", default_wait))
+                reply = fault_reply(fault["status"], fault.get("retry_after", default_wait))
             elif rate_limited:
-                reply = _fault_reply(429, self.config.retry_after_seconds)
+                reply = fault_reply(429, self.config.retry_after_seconds)
             elif failing:
-                reply = _fault_reply(503)
+                reply = fault_reply(503)
             else:
                 reply = self._employees(headers["x-apideck-consumer-id"], query, fault.get("repeat_cursor", False))
         if self.config.strict:
             reply = self._enforce_contract("hris.yml", method, path, reply)
         return reply
 
-    def _refuse_connection(self, consumer_id: str) -> _Reply | None:
+    def _refuse_connection(self, consumer_id: str) -> Reply | None:
         """A 401 for a consumer whose connection was set (or moved by a session) to not callable."""
         connection = self._connections.get(consumer_id)
         if not connection.explicit or connection.callable:
             return None
         type_name, message, _ = ERRORS[401]
-        return _error_reply(401, type_name, message, connection.refusal)
+        return error_reply(401, type_name, message, connection.refusal)
 
-    def _vault(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+    def _vault(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         route = _VAULT_CONNECTION.fullmatch(path)
         if path == "/vault/sessions":
             if method != "POST":
-                return _unserved(method, path)
+                return unserved(method, path)
             reply = self._refuse_headers(headers, service=False) or self._create_session(headers, body)
         elif route:
             if method != "GET":
-                return _unserved(method, path)
+                return unserved(method, path)
             unified_api, service_id = (unquote(part) for part in route.groups())
             reply = self._refuse_headers(headers, service=False) or self._get_connection(
                 headers["x-apideck-consumer-id"], unified_api, service_id
             )
         else:
-            return _unserved(method, path)
+            return unserved(method, path)
         if self.config.strict:
             reply = self._enforce_contract("vault.yml", method, path, reply)
         return reply
 
-    def _create_session(self, headers: Mapping[str, str], body: bytes) -> _Reply:
-        problem = _session_problem(body)
+    def _create_session(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        problem = session_problem(body)
         if problem:
-            return _error_reply(400, "RequestValidationError", "Invalid Params", problem)
+            return error_reply(400, "RequestValidationError", "Invalid Params", problem)
         self._connections.open_session(headers["x-apideck-consumer-id"])
         token = secrets.token_urlsafe(_SESSION_TOKEN_BYTES)
         data = {"session_uri": f"{self.url}/vault/session/{token}", "session_token": token}
-        return _Reply(200, {"status_code": 200, "status": "OK", "data": data})
+        return Reply(200, {"status_code": 200, "status": "OK", "data": data})
 
-    def _get_connection(self, consumer_id: str, unified_api: str, service_id: str) -> _Reply:
+    def _get_connection(self, consumer_id: str, unified_api: str, service_id: str) -> Reply:
         if (unified_api, service_id) != (UNIFIED_API, SERVICE_ID):
             type_name, message, _ = ERRORS[404]
             detail = (
                 f"No {unified_api} connection to service '{service_id}'; "
                 f"this sandbox serves {UNIFIED_API}/{SERVICE_ID}"
             )
-            return _error_reply(404, type_name, message, detail)
+            return error_reply(404, type_name, message, detail)
         body = {"status_code": 200, "status": "OK", "data": self._connections.get(consumer_id).resource()}
-        return _Reply(200, body)
+        return Reply(200, body)
 
-    def _refuse_headers(self, headers: Mapping[str, str], service: bool = True) -> _Reply | None:
+    def _refuse_headers(self, headers: Mapping[str, str], service: bool = True) -> Reply | None:
         """Apideck's checks, in its order: API key, application, consumer, service (unified APIs only)."""
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return _error_reply(401, "UnauthorizedError", "Unauthorized Request", "Missing authentication")
+            return error_reply(401, "UnauthorizedError", "Unauthorized Request", "Missing authentication")
         if self.config.api_key is not None and not hmac.compare_digest(token.strip(), self.config.api_key):
-            return _error_reply(401, "UnauthorizedError", "Unauthorized Request", "Invalid API key")
+            return error_reply(401, "UnauthorizedError", "Unauthorized Request", "Invalid API key")
         app_id = headers.get("x-apideck-app-id")
         if not app_id:
-            return _error_reply(401, "UnauthorizedError", "Unauthorized Request", "Missing Header: x-apideck-app-id")
+            return error_reply(401, "UnauthorizedError", "Unauthorized Request", "Missing Header: x-apideck-app-id")
         if self.config.app_id is not None and app_id != self.config.app_id:
-            return _error_reply(401, "UnauthorizedError", "Unauthorized Request", "Unknown application id")
+            return error_reply(401, "UnauthorizedError", "Unauthorized Request", "Unknown application id")
         if not headers.get("x-apideck-consumer-id"):
-            return _error_reply(
+            return error_reply(
                 400, "RequestHeadersValidationError", "Missing Header: x-apideck-consumer-id",
                 {"missing": [{"x-apideck-consumer-id": "required"}]},
             )
         service_id = headers.get("x-apideck-service-id") if service else None
         if service_id and service_id != SERVICE_ID:
             detail = f"No HRIS connection to service '{service_id}'; this sandbox serves '{SERVICE_ID}'"
-            return _error_reply(404, "ConnectionNotFoundError", "Unified API/service not found", detail)
+            return error_reply(404, "ConnectionNotFoundError", "Unified API/service not found", detail)
         return None
 
-    def _employees(self, consumer_id: str, query: dict[str, str], repeat_cursor: bool) -> _Reply:
+    def _employees(self, consumer_id: str, query: dict[str, str], repeat_cursor: bool) -> Reply:
         raw_limit = query.get("limit", str(DEFAULT_LIMIT))
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            return _error_reply(
+            return error_reply(
                 400, "RequestValidationError", "Invalid Params",
                 f"limit must be an integer from 1 to {MAX_LIMIT}, got '{raw_limit}'",
             )
         fields = None if self.config.ignore_fields else query.get("fields") or None
         if fields and self.config.reject_fields:
-            return _error_reply(
+            return error_reply(
                 400, "RequestValidationError", "Invalid Params",
                 "The connector does not support the fields parameter",
             )
         listing = self._listing(consumer_id)
         limit, cursor = int(raw_limit), query.get("cursor") or None
-        offset = 0 if cursor is None else _decode_cursor(cursor)
+        offset = 0 if cursor is None else decode_cursor(cursor)
         if offset is None or offset > len(listing):
-            return _error_reply(
+            return error_reply(
                 400, "InvalidCursorError", "Invalid Cursor",
                 "Use a cursor returned by this API for the same listing",
             )
-        current = _encode_cursor(offset)
-        previous = _encode_cursor(max(0, offset - limit)) if offset else None
-        following = _encode_cursor(offset + limit) if offset + limit < len(listing) else None
+        current = encode_cursor(offset)
+        previous = encode_cursor(max(0, offset - limit)) if offset else None
+        following = encode_cursor(offset + limit) if offset + limit < len(listing) else None
         if repeat_cursor:
             following = cursor or current
         body = {
@@ -476,12 +338,12 @@ class SandboxServer:
                 "next": self._link(query, following) if following else None,
             },
         }
-        return _Reply(200, body, data=listing.page(offset, offset + limit, fields))
+        return Reply(200, body, data=listing.page(offset, offset + limit, fields))
 
     def _link(self, query: dict[str, str], cursor: str) -> str:
         return f"{self.url}/hris/employees?{urlencode({**query, 'cursor': cursor})}"
 
-    def _listing(self, consumer_id: str) -> _Listing:
+    def _listing(self, consumer_id: str) -> Listing:
         """The override if set, else the generated company, built once per (size, day, profile)."""
         with self._lock:
             if consumer_id in self._overrides:
@@ -490,25 +352,25 @@ class SandboxServer:
         key = (consumer_id, config.company_size(consumer_id), config.day, config.profile, config.shared_active_addresses)
         with self._generating:
             if key not in self._companies:
-                self._companies[key] = _Listing(generate_company(
+                self._companies[key] = Listing(generate_company(
                     consumer_id, key[1], day=key[2], profile=key[3], shared_active_addresses=key[4]))
                 while len(self._companies) > CACHED_COMPANIES:
                     self._companies.popitem(last=False)
             self._companies.move_to_end(key)
             return self._companies[key]
 
-    def _enforce_contract(self, spec_name: str, method: str, path: str, reply: _Reply) -> _Reply:
+    def _enforce_contract(self, spec_name: str, method: str, path: str, reply: Reply) -> Reply:
         try:
             shared_contract(spec_name).validate_response(path, method, reply.status, json.loads(reply.encoded()))
         except ContractViolation as violation:
             log.error(f"sandbox refused to send a response that breaks {spec_name}: {violation}")
-            return _error_reply(
+            return error_reply(
                 500, "SandboxContractViolation", "The sandbox produced an invalid response",
                 "; ".join(violation.problems[:5]),
             )
         return reply
 
-    def _control(self, method: str, path: str, body: bytes) -> _Reply:
+    def _control(self, method: str, path: str, body: bytes) -> Reply:
         """`/_sandbox/` endpoints: the control methods, for a sandbox in another process."""
         try:
             payload = json.loads(body) if body else {}
@@ -516,89 +378,28 @@ class SandboxServer:
             if method == "PUT" and company:
                 consumer_id = unquote(company.group(1))
                 self.set_company(consumer_id, payload["employees"])
-                return _Reply(200, {"consumer_id": consumer_id, "employees": len(payload["employees"])})
+                return Reply(200, {"consumer_id": consumer_id, "employees": len(payload["employees"])})
             connection = re.fullmatch(r"/_sandbox/connections/([^/]+)", path)
             if method == "PUT" and connection:
                 consumer_id = unquote(connection.group(1))
                 held = self.set_connection(consumer_id, payload["state"], payload.get("enabled", True))
-                return _Reply(
+                return Reply(
                     200,
                     {"consumer_id": consumer_id, "state": held.state, "enabled": held.enabled, "health": held.health},
                 )
             if (method, path) == ("POST", "/_sandbox/faults"):
                 self.queue_faults(payload["faults"])
-                return _Reply(200, {"queued": len(payload["faults"])})
+                return Reply(200, {"queued": len(payload["faults"])})
             if (method, path) == ("GET", "/_sandbox/requests"):
-                return _Reply(200, {"requests": self.request_log})
+                return Reply(200, {"requests": self.request_log})
             if (handled := self.webhooks.control(method, path, payload)) is not None:
-                return _Reply(*handled)
+                return Reply(*handled)
             if (method, path) == ("POST", "/_sandbox/reset"):
                 self.reset()
-                return _Reply(200, {"reset": True})
+                return Reply(200, {"reset": True})
         except (ValueError, KeyError, TypeError) as problem:
-            return _Reply(400, {"error": f"{type(problem).__name__}: {problem}"})
-        return _Reply(404, {"error": f"no sandbox control {method} {path}"})
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sandbox: SandboxServer):
-        self.sandbox = sandbox
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request, client_address) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, for pooled clients
-    disable_nagle_algorithm = True  # headers and body go out as two writes; don't wait for an ACK between
-    server_version = "ApideckSandbox/1.0"
-    server: _HTTPServer
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        try:
-            reply = self.server.sandbox._respond(self.command, self.path, self.headers, body)
-        except Exception:
-            log.exception(f"sandbox failed on {self.command} {self.path}")
-            reply = _fault_reply(500)
-        payload = reply.encoded()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        try:
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (timeout tests)
-            self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug(f"{self.address_string()} {format % args}")
+            return Reply(400, {"error": f"{type(problem).__name__}: {problem}"})
+        return Reply(404, {"error": f"no sandbox control {method} {path}"})
 
 
 def serve(config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:

@@ -29,7 +29,7 @@ import httpx
 from personio_pipeline.sandbox.generator import generate_company
 
 if TYPE_CHECKING:
-    from personio_pipeline.sandbox.server import SandboxServer
+    from personio_pipeline.sandbox.config import SandboxHost as SandboxServer
     from personio_pipeline.sandbox.vault_state import SandboxConnection
 
 DEFAULT_SIGNING_KEY = "sandbox-api-key"  # a sandbox that accepts any key signs the configured URL's events with this

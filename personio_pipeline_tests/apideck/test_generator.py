@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personio_pipeline.sandbox.contract import shared_contract
-from personio_pipeline.sandbox.generator import BASE_DATE, RENAMES, company_domain, generate_company
+from personio_pipeline.sandbox.catalogue import BASE_DATE, RENAMES, company_domain
+from personio_pipeline.sandbox.generator import generate_company
 
 CONSUMER = "acme-gmbh"
 SIZE = 2_000
