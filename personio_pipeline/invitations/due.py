@@ -11,7 +11,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from personio_pipeline.invitations.outbox import MAX_ATTEMPTS, MAX_RETRY_DELAY, can_receive, eligible_users, retry_delay
+from personio_pipeline.invitations.claims import MAX_ATTEMPTS, MAX_RETRY_DELAY, retry_delay
+from personio_pipeline.invitations.eligibility import can_receive, eligible_users
 from personio_pipeline.invitations.state import plain, utc
 from personio_pipeline.store.schema import invitations, organisations, users
 

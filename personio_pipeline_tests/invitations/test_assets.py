@@ -13,7 +13,7 @@ from personio_pipeline.defs.shared.jobs import invite_company_job
 from personio_pipeline.defs.shared.keys import INVITATIONS
 from personio_pipeline.defs.invitations.sensor import invitation_sensor
 from personio_pipeline.defs.shared.partitions import companies
-from personio_pipeline.invitations import outbox
+from personio_pipeline.invitations import claims, eligibility
 from personio_pipeline.invitations.decisions import release_stale
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.db import company_transaction
@@ -109,9 +109,9 @@ def test_an_smtp_outage_fails_the_run_after_recording_and_recovery_delivers_once
 
 def test_an_ambiguous_claim_is_reported_by_the_check_and_sent_after_release(verified, smtp_server):
     with verified.begin() as conn:
-        outbox.enqueue_eligible(conn, COMPANY, datetime.now(timezone.utc))
+        eligibility.enqueue_eligible(conn, COMPANY, datetime.now(timezone.utc))
     with verified.begin() as conn:  # a sender claimed 20 minutes ago and died
-        outbox.claim(conn, invitation_id(verified, "4"), datetime.now(timezone.utc) - timedelta(minutes=20))
+        claims.claim(conn, invitation_id(verified, "4"), datetime.now(timezone.utc) - timedelta(minutes=20))
 
     result = materialize(verified, smtp_server)
     assert result.success and (metadata(result)["sent"], metadata(result)["ambiguous"]) == (6, 1)

@@ -1,7 +1,8 @@
 """Invitations layer: sends a verified company's Teammeter invitations through the outbox
-(`personio_pipeline.invitations.outbox`), reports what is undelivered in an asset check, and the
-job the invitation sensor launches. Retries are paced by the sensor (backoff per invitation),
-not by a Dagster retry policy, which would retry at once and use up the attempts."""
+(`personio_pipeline.invitations.outbox`) and reports what is undelivered in an asset check; the
+invitation sensor launches its job (`defs/shared/jobs.py`). Retries are paced by the sensor
+(backoff per invitation), not by a Dagster retry policy, which would retry at once and use up the
+attempts."""
 
 from datetime import timedelta
 from typing import Any
@@ -12,23 +13,22 @@ from pydantic import Field
 from personio_pipeline.defs.shared.keys import INVITATIONS, INVITATIONS_DELIVERED, INVITATIONS_GROUP, TEAMMETER_USERS
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.invitations import outbox
-from personio_pipeline.invitations.state import InvitationState, invitation_state
+from personio_pipeline.invitations import claims, eligibility, outbox
+from personio_pipeline.invitations.state import STALE_AFTER, InvitationState, invitation_state
 from personio_pipeline.notify.invitation_alerts import failed_invitations_alert
 from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.notify.mail import RECIPIENT, DeliveryError
 from personio_pipeline.companies.registry import UnknownCompanyError
 
 
-
 class InvitationConfig(dg.Config):
     """Run config for the outbox (defaults suit production)."""
 
     max_attempts: int = Field(
-        default=outbox.MAX_ATTEMPTS, ge=1, description="Attempts before an invitation fails for good."
+        default=claims.MAX_ATTEMPTS, ge=1, description="Attempts before an invitation fails for good."
     )
     stale_after_minutes: float = Field(
-        default=outbox.STALE_AFTER.total_seconds() / 60,
+        default=STALE_AFTER.total_seconds() / 60,
         gt=0,
         description="A claim without a recorded outcome after this long is reported as ambiguous.",
     )
@@ -59,7 +59,7 @@ def teammeter_invitations(
     company = context.partition_key
     with mailer.transport() as transport:
 
-        def send(claim: outbox.Claim) -> None:
+        def send(claim: claims.Claim) -> None:
             try:
                 message = build_invitation(
                     sender=mailer.sender,
@@ -84,7 +84,7 @@ def teammeter_invitations(
                 stale_after=timedelta(minutes=config.stale_after_minutes),
                 log=context.log.info,
             )
-        except (outbox.NotVerifiedError, UnknownCompanyError) as error:
+        except (eligibility.NotVerifiedError, UnknownCompanyError) as error:
             raise dg.Failure(description=str(error)) from None
     metadata = delivery_metadata(report)
     metadata["data_team_alerted"] = _alert_data_team(context, data_team_alerts, report)
