@@ -13,6 +13,8 @@ import re
 import unicodedata
 
 from faker import Faker
+from faker.providers.person.ja_JP import Provider as JapaneseNames
+from faker.providers.person.zh_CN import Provider as ChineseNames
 
 # Share of each locale among the people not from the company's home locale. Latin scripts with
 # diacritics, Cyrillic and Greek (transliterated for addresses), Japanese (kanji with their
@@ -190,9 +192,7 @@ def name_pools() -> dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], str]
             if locale == "ja_JP":
                 first, last = _japanese(gender)
             elif locale == "zh_CN":
-                from faker.providers.person.zh_CN import Provider
-
-                first, last = _distinct(Provider.first_romanized_names), _distinct(Provider.last_romanized_names)
+                first, last = _distinct(ChineseNames.first_romanized_names), _distinct(ChineseNames.last_romanized_names)
             else:
                 first, last = _listed_names(locale, "first", gender), _listed_names(locale, "last", gender)
             per_gender.append((first, last, gender))
@@ -201,16 +201,13 @@ def name_pools() -> dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...], str]
 
 
 def _japanese(gender: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from faker.providers.person.ja_JP import Provider
-
-    first = getattr(Provider, f"first_name_{gender}_pairs")
-    return tuple(sorted(native for native, _, _ in first)), tuple(sorted(native for native, _, _ in Provider.last_name_pairs))
+    first = getattr(JapaneseNames, f"first_name_{gender}_pairs")
+    last = JapaneseNames.last_name_pairs
+    return tuple(sorted(native for native, _, _ in first)), tuple(sorted(native for native, _, _ in last))
 
 
 @functools.lru_cache(maxsize=None)
 def romanised() -> dict[str, str]:
     """Kanji name → its romanisation (Faker's Japanese name pairs)."""
-    from faker.providers.person.ja_JP import Provider
-
-    pairs = [*Provider.first_name_female_pairs, *Provider.first_name_male_pairs, *Provider.last_name_pairs]
+    pairs = [*JapaneseNames.first_name_female_pairs, *JapaneseNames.first_name_male_pairs, *JapaneseNames.last_name_pairs]
     return {native: roman for native, _kana, roman in pairs}

@@ -63,7 +63,7 @@ def company_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def alembic_config(engine: sa.Engine | None) -> Config:
-    from alembic.config import Config
+    from alembic.config import Config  # lazy: only migrating needs alembic (see HEAD_REVISION)
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -88,7 +88,7 @@ def head_revision() -> str:
 
 def shipped_revisions() -> set[str]:
     """Every migration this code ships, read from the scripts."""
-    from alembic.script import ScriptDirectory
+    from alembic.script import ScriptDirectory  # lazy: only migrating needs alembic (see HEAD_REVISION)
 
     return {script.revision for script in ScriptDirectory.from_config(alembic_config(None)).walk_revisions()}
 
@@ -109,7 +109,7 @@ def migrate(engine: sa.Engine) -> str | None:
     """Bring the schema to the newest migration; returns the revision found before (None: an
     empty database). Safe to call at once from many processes: on PostgreSQL they take turns on
     an advisory lock, and each one after the first finds the schema at head and does nothing."""
-    from alembic import command
+    from alembic import command  # lazy: only migrating needs alembic (see HEAD_REVISION)
 
     if engine.dialect.name != "postgresql":
         before = current_revision(engine)
