@@ -32,9 +32,9 @@ def person_key(employee_id: object) -> str:
 def alerted(conn: sa.Connection, consumer_id: str, check_name: str) -> set[str]:
     """Keys (`person_key`) of the people already alerted and still reported; raises
     `UnknownCompanyError` for a company that is not registered."""
-    organisation = registry.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     query = sa.select(alerted_people.c.employee_id).where(
-        alerted_people.c.organisation_id == organisation.id,
+        alerted_people.c.organisation_id == company.id,
         alerted_people.c.check_name == check_name,
         alerted_people.c.cleared_at.is_(None),
     )
@@ -54,9 +54,9 @@ def remember(
 
     `still_reported` is everyone the latest result reports, or None when that list was cut short
     (then nobody is closed: an unlisted person may still be affected)."""
-    organisation = registry.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     scope = (
-        alerted_people.c.organisation_id == organisation.id,
+        alerted_people.c.organisation_id == company.id,
         alerted_people.c.check_name == check_name,
         alerted_people.c.cleared_at.is_(None),
     )
@@ -71,7 +71,7 @@ def remember(
         conn.execute(
             sa.insert(alerted_people),
             [
-                {"organisation_id": organisation.id, "check_name": check_name, "employee_id": key, "alerted_at": at}
+                {"organisation_id": company.id, "check_name": check_name, "employee_id": key, "alerted_at": at}
                 for key in new_keys
             ],
         )

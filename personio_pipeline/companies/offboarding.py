@@ -59,18 +59,18 @@ def clean_requested_by(name: str) -> str:
 def begin(conn: sa.Connection, consumer_id: str, *, requested_by: str, purge_people: bool, now: datetime) -> Offboarding:
     """Mark the company removed (from now on nothing is synced or written for it) and open the
     offboarding record; an interrupted removal of the same kind is resumed instead."""
-    organisation = registry.lock(conn, consumer_id, allow_offboarded=True)
+    company = registry.lock(conn, consumer_id, allow_offboarded=True)
     now = as_utc(now)
-    if organisation.offboarded_at is None:
+    if company.offboarded_at is None:
         conn.execute(
             sa.update(organisations)
-            .where(organisations.c.id == organisation.id)
+            .where(organisations.c.id == company.id)
             .values(offboarded_at=now)
         )
     unfinished = conn.execute(
         sa.select(company_offboardings.c.id)
         .where(
-            company_offboardings.c.organisation_id == organisation.id,
+            company_offboardings.c.organisation_id == company.id,
             company_offboardings.c.finished_at.is_(None),
             company_offboardings.c.purge_people == purge_people,
         )
@@ -81,7 +81,7 @@ def begin(conn: sa.Connection, consumer_id: str, *, requested_by: str, purge_peo
     offboarding_id = conn.execute(
         sa.insert(company_offboardings)
         .values(
-            organisation_id=organisation.id,
+            organisation_id=company.id,
             consumer_id=consumer_id,
             requested_by=clean_requested_by(requested_by),
             started_at=now,
@@ -94,10 +94,10 @@ def begin(conn: sa.Connection, consumer_id: str, *, requested_by: str, purge_peo
 
 def company_addresses(conn: sa.Connection, consumer_id: str) -> set[str]:
     """Every e-mail address Teammeter holds for the company's people (to find their mail files)."""
-    organisation = registry.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     found: set[str] = set()
     for column in (users.c.email, users.c.hr_email, invitations.c.email):
-        query = sa.select(column).where(column.table.c.organisation_id == organisation.id, column.is_not(None))
+        query = sa.select(column).where(column.table.c.organisation_id == company.id, column.is_not(None))
         found.update(address.casefold() for address in conn.execute(query).scalars())
     return found
 
@@ -105,9 +105,9 @@ def company_addresses(conn: sa.Connection, consumer_id: str) -> set[str]:
 def deactivate_people(conn: sa.Connection, consumer_id: str, *, run_id: str, now: datetime) -> dict[str, int]:
     """Every user loses access (inactive, no login), open links end, structures are deactivated;
     each deactivated user gets a change-log entry. Rows stay. Counts per table."""
-    organisation = registry.lock(conn, consumer_id, allow_offboarded=True)
+    company = registry.lock(conn, consumer_id, allow_offboarded=True)
     now = as_utc(now)
-    active_users = sa.and_(users.c.organisation_id == organisation.id, users.c.active.is_(True))
+    active_users = sa.and_(users.c.organisation_id == company.id, users.c.active.is_(True))
     conn.execute(
         sa.insert(change_log).from_select(
             ["organisation_id", "run_id", "entity", "entity_key", "action", "before", "after", "at"],
@@ -131,28 +131,28 @@ def deactivate_people(conn: sa.Connection, consumer_id: str, *, run_id: str, now
     for link in LINKS:
         counts[link.name] = conn.execute(
             sa.update(link)
-            .where(link.c.organisation_id == organisation.id, link.c.ended_at.is_(None))
+            .where(link.c.organisation_id == company.id, link.c.ended_at.is_(None))
             .values(ended_at=now)
         ).rowcount
     for structure in STRUCTURES:
         counts[structure.name] = conn.execute(
             sa.update(structure)
-            .where(structure.c.organisation_id == organisation.id, structure.c.active.is_(True))
+            .where(structure.c.organisation_id == company.id, structure.c.active.is_(True))
             .values(active=False, deactivated_at=now, updated_at=now)
         ).rowcount
-    _forget_synced_state(conn, organisation.id)
+    _forget_synced_state(conn, company.id)
     return counts
 
 
 def purge_people(conn: sa.Connection, consumer_id: str) -> dict[str, int]:
     """Delete the company's people data: users, their links, invitations, the change log and the
     units, teams and roles. Rows deleted per table."""
-    organisation = registry.lock(conn, consumer_id, allow_offboarded=True)
+    company = registry.lock(conn, consumer_id, allow_offboarded=True)
     counts = {
-        table.name: conn.execute(sa.delete(table).where(table.c.organisation_id == organisation.id)).rowcount
+        table.name: conn.execute(sa.delete(table).where(table.c.organisation_id == company.id)).rowcount
         for table in PEOPLE_DATA
     }
-    _forget_synced_state(conn, organisation.id, first_sync=True)
+    _forget_synced_state(conn, company.id, first_sync=True)
     return counts
 
 
@@ -167,10 +167,10 @@ def finish(conn: sa.Connection, offboarding_id: int, report: dict[str, Any], *, 
 
 def history(conn: sa.Connection, consumer_id: str) -> list[Offboarding]:
     """The company's removals, newest first."""
-    organisation = registry.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     ids = conn.execute(
         sa.select(company_offboardings.c.id)
-        .where(company_offboardings.c.organisation_id == organisation.id)
+        .where(company_offboardings.c.organisation_id == company.id)
         .order_by(company_offboardings.c.id.desc())
     ).scalars()
     return [_get(conn, offboarding_id) for offboarding_id in list(ids)]

@@ -94,17 +94,17 @@ def get(conn: sa.Connection, consumer_id: str, *, missing_ok: bool = False) -> C
 
 
 def lock(conn: sa.Connection, consumer_id: str, *, allow_offboarded: bool = False) -> Company:
-    """The organisation, its row locked until the transaction ends so company writes never
+    """The company, its row locked until the transaction ends so company writes never
     interleave (SELECT ... FOR UPDATE on PostgreSQL; SQLite needs a BEGIN IMMEDIATE transaction).
     A company removed from the pipeline raises OffboardedCompanyError unless `allow_offboarded`."""
     query = sa.select(organisations).where(organisations.c.consumer_id == consumer_id).with_for_update()
     row = conn.execute(query).first()
     if row is None:
         raise UnknownCompanyError(consumer_id)
-    organisation = from_row(row)
-    if organisation.offboarded and not allow_offboarded:
-        raise OffboardedCompanyError(consumer_id, organisation.offboarded_at)
-    return organisation
+    company = from_row(row)
+    if company.offboarded and not allow_offboarded:
+        raise OffboardedCompanyError(consumer_id, company.offboarded_at)
+    return company
 
 
 def set_max_deactivation_share(conn: sa.Connection, consumer_id: str, share: float | None) -> None:

@@ -103,9 +103,9 @@ def record_failure(
     """Record a failed sync of the company; True if recorded, False if the run already has a
     row. `error` is stored without e-mail addresses, `secrets` or NUL characters, at most
     ERROR_MESSAGE_LIMIT characters. Raises `registry.UnknownCompanyError` for a company not registered."""
-    organisation = registry.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     values = {
-        "organisation_id": organisation.id,
+        "organisation_id": company.id,
         "run_id": run_id,
         "status": FAILED,
         "started_at": as_utc(started_at) if started_at else None,
@@ -135,10 +135,10 @@ def company_status(conn: sa.Connection, consumer_id: str | None = None) -> list[
 
 def attempts(conn: sa.Connection, consumer_id: str) -> list[dict[str, Any]]:
     """Every recorded attempt of the company, newest first."""
-    organisation = registry.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     query = (
         sa.select(sync_runs)
-        .where(sync_runs.c.organisation_id == organisation.id)
+        .where(sync_runs.c.organisation_id == company.id)
         .order_by(sync_runs.c.finished_at.desc(), sync_runs.c.id.desc())
     )
     return [dict(row._mapping) for row in conn.execute(query)]

@@ -152,8 +152,8 @@ def release_claim(conn: sa.Connection, claimed: Claim) -> bool:
 
 def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after: timedelta = STALE_AFTER) -> list[int]:
     """Claims older than `stale_after` whose sender never recorded an outcome become ambiguous."""
-    organisation = registry.get(conn, consumer_id)
-    stale = (invitations.c.organisation_id == organisation.id, stale_claim(now, stale_after))
+    company = registry.get(conn, consumer_id)
+    stale = (invitations.c.organisation_id == company.id, stale_claim(now, stale_after))
     ids = sorted(conn.execute(sa.select(invitations.c.id).where(*stale)).scalars())
     if ids:
         conn.execute(

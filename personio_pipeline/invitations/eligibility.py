@@ -29,10 +29,10 @@ class NotVerifiedError(RuntimeError):
 
 
 def require_verified(conn: sa.Connection, consumer_id: str) -> registry.Company:
-    organisation = registry.get(conn, consumer_id)
-    if organisation.verified_at is None:
+    company = registry.get(conn, consumer_id)
+    if company.verified_at is None:
         raise NotVerifiedError(consumer_id)
-    return organisation
+    return company
 
 
 def eligible_users() -> sa.ColumnElement[bool]:
@@ -62,10 +62,10 @@ def enqueue_eligible(conn: sa.Connection, consumer_id: str, now: datetime) -> in
     Concurrent calls cannot create two open invitations for one user (unique index; on
     PostgreSQL the loser's rows are skipped with ON CONFLICT DO NOTHING, SQLite serialises writes).
     """
-    organisation = require_verified(conn, consumer_id)
+    company = require_verified(conn, consumer_id)
     rows = sa.select(
         users.c.organisation_id, users.c.id, users.c.email, sa.literal(utc(now), sa.DateTime(timezone=True))
-    ).where(users.c.organisation_id == organisation.id, eligible_users())
+    ).where(users.c.organisation_id == company.id, eligible_users())
     columns = ["organisation_id", "user_id", "email", "created_at"]
     if conn.dialect.name == "postgresql":
         statement = postgresql.insert(invitations).from_select(columns, rows).on_conflict_do_nothing()
@@ -76,10 +76,10 @@ def enqueue_eligible(conn: sa.Connection, consumer_id: str, now: datetime) -> in
 
 def pending_ids(conn: sa.Connection, consumer_id: str) -> list[int]:
     """Pending invitations whose user still has access, fewest attempts first."""
-    organisation = registry.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     query = (
         sa.select(invitations.c.id)
-        .where(invitations.c.organisation_id == organisation.id, invitations.c.status == "pending", can_receive())
+        .where(invitations.c.organisation_id == company.id, invitations.c.status == "pending", can_receive())
         .order_by(invitations.c.attempts, invitations.c.id)
     )
     return list(conn.execute(query).scalars())

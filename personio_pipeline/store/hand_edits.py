@@ -113,9 +113,9 @@ def mark_verified(conn: sa.Connection, consumer_id: str, *, now: datetime | None
 
 def _lock_for_edit(conn: sa.Connection, consumer_id: str) -> registry.Company:
     """The company lock, and the next sync diffs in full: the store is about to change."""
-    organisation = registry.lock(conn, consumer_id)
-    unchanged.forget(conn, organisation.id)
-    return organisation
+    company = registry.lock(conn, consumer_id)
+    unchanged.forget(conn, company.id)
+    return company
 
 
 def _open_link(conn: sa.Connection, table: sa.Table, organisation_id: int, *, now: datetime | None, **ends: int) -> int:

@@ -31,12 +31,12 @@ class SafeguardError(RuntimeError):
         self.fields = fields or []
 
 
-def limit_for(organisation: Company, run_share: float | None) -> tuple[float, str]:
+def limit_for(company: Company, run_share: float | None) -> tuple[float, str]:
     """The share that applies, and where it comes from: the run, the company, or the default."""
     if run_share is not None:
         share, origin = run_share, "run config `max_deactivation_share`"
-    elif organisation.max_deactivation_share is not None:
-        share, origin = organisation.max_deactivation_share, "company setting `max_deactivation_share`"
+    elif company.max_deactivation_share is not None:
+        share, origin = company.max_deactivation_share, "company setting `max_deactivation_share`"
     else:
         share, origin = DEFAULT_MAX_DEACTIVATION_SHARE, "default"
     if not 0 <= share <= 1:
@@ -44,11 +44,11 @@ def limit_for(organisation: Company, run_share: float | None) -> tuple[float, st
     return share, origin
 
 
-def refuse_empty(organisation: Company, employee_count: int) -> None:
+def refuse_empty(company: Company, employee_count: int) -> None:
     """An empty employee list is never applied, approved or not."""
     if employee_count == 0:
         raise SafeguardError(
-            f"Company '{organisation.consumer_id}' ({organisation.name}): Apideck returned no employees at "
+            f"Company '{company.consumer_id}' ({company.name}): Apideck returned no employees at "
             "all. That looks like a broken or re-authorised Personio connection, not a company without "
             "people, so nothing was written and nobody was deactivated (approval does not override this). "
             "Check the connection in Apideck Vault and run the sync again."
@@ -56,7 +56,7 @@ def refuse_empty(organisation: Company, employee_count: int) -> None:
 
 
 def check_deactivations(
-    organisation: Company,
+    company: Company,
     *,
     active_users: int,
     deactivations: list[str],
@@ -64,7 +64,7 @@ def check_deactivations(
     approved: bool = False,
 ) -> None:
     """Refuse when more than the allowed share of active users would be deactivated."""
-    share_limit, origin = limit_for(organisation, run_share)
+    share_limit, origin = limit_for(company, run_share)
     if approved or not deactivations:
         return
     share = len(deactivations) / active_users
@@ -72,7 +72,7 @@ def check_deactivations(
         return
     shown = _shown(deactivations)
     raise SafeguardError(
-        f"Company '{organisation.consumer_id}' ({organisation.name}): this run would deactivate "
+        f"Company '{company.consumer_id}' ({company.name}): this run would deactivate "
         f"{len(deactivations)} of {active_users} active users ({share:.1%}), more than the allowed "
         f"{share_limit:.1%} ({origin}). Nothing was written. Employee ids: {shown}. "
         "If these people really left, approve by re-running with run config "
@@ -91,7 +91,7 @@ def held_back_limit(run_share: float | None) -> float:
 
 
 def check_held_back(
-    organisation: Company,
+    company: Company,
     *,
     active_people: int,
     newly_held: list[str],
@@ -107,7 +107,7 @@ def check_held_back(
     if share <= share_limit:
         return
     raise SafeguardError(
-        f"Company '{organisation.consumer_id}' ({organisation.name}): {len(newly_held)} of {active_people} active "
+        f"Company '{company.consumer_id}' ({company.name}): {len(newly_held)} of {active_people} active "
         f"people ({share:.1%}) would newly be held back (HR fields: {', '.join(fields)}), more than the allowed "
         f"{share_limit:.1%}. So many bad records at once look like a connector problem, not typos in HR, so "
         f"nothing was written. Employee ids: {_shown(newly_held)}. Check the records in Personio and the "

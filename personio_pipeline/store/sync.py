@@ -132,38 +132,38 @@ def sync_company(
     fingerprint = unchanged.model_fingerprint(model)
     held_back = held_back_records(model.employees)
     with cyclic_gc_paused(), company_transaction(engine) as conn:
-        organisation = registry.lock(conn, consumer_id)
-        safeguard.refuse_empty(organisation, len(model.employees))
-        safeguard.limit_for(organisation, max_deactivation_share)  # a bad setting fails every run
+        company = registry.lock(conn, consumer_id)
+        safeguard.refuse_empty(company, len(model.employees))
+        safeguard.limit_for(company, max_deactivation_share)  # a bad setting fails every run
         safeguard.held_back_limit(max_held_back_share)
-        if not full_sync and unchanged.unchanged_since_last_sync(conn, organisation.id, fingerprint, now):
-            _mark_synced(conn, organisation.id, now)
-            record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
+        if not full_sync and unchanged.unchanged_since_last_sync(conn, company.id, fingerprint, now):
+            _mark_synced(conn, company.id, now)
+            record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
                            rows_written=0, counts={})
             return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True, held_back=held_back)
-        held_before = held_back_store.open_records(conn, organisation.id)
+        held_before = held_back_store.open_records(conn, company.id)
         safeguard.check_held_back(
-            organisation,
+            company,
             active_people=int((model.employees["status"] == "active").sum()),
             newly_held=held_back_store.newly_held(held_back, held_before),
             fields=sorted(set(held_back["field"])),
             run_share=max_held_back_share,
         )
-        snapshot = load_snapshot(conn, organisation.id)
+        snapshot = load_snapshot(conn, company.id)
         plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back))
         safeguard.check_deactivations(
-            organisation,
+            company,
             active_users=snapshot.active_users,
             deactivations=plan.deactivated_users(),
             run_share=max_deactivation_share,
             approved=approve_deactivations,
         )
-        holds = held_back_store.record(conn, organisation.id, held_back, held_before, run_id, now)
-        rows_written = _apply(conn, organisation.id, plan, snapshot, run_id, now, after_stage or _no_hook, holds)
+        holds = held_back_store.record(conn, company.id, held_back, held_before, run_id, now)
+        rows_written = _apply(conn, company.id, plan, snapshot, run_id, now, after_stage or _no_hook, holds)
         counts = _counts(plan, holds)
-        unchanged.remember(conn, organisation.id, fingerprint, now)
+        unchanged.remember(conn, company.id, fingerprint, now)
         # Observability: the attempt's summary commits with the data, or not at all.
-        record_success(conn, organisation.id, run_id, finished_at=now, employees_read=len(model.employees),
+        record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
                        rows_written=rows_written, counts=counts)
     return SyncResult(consumer_id, run_id, counts, rows_written, plan.changes() + holds, held_back=held_back)
 

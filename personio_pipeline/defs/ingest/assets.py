@@ -38,10 +38,10 @@ def raw_employees(
     stats = FetchStats()
     try:
         with teammeter_db.engine().connect() as conn:
-            organisation = registry.get(conn, consumer_id)
+            company = registry.get(conn, consumer_id)
         with RawExtractSpool(settings.data_dir() / SPOOL_DIR, company=consumer_id) as spool:
             with apideck.hris_client(logger=context.log) as client:
-                for page in client.iter_employee_pages(consumer_id, organisation.service_id, stats=stats):
+                for page in client.iter_employee_pages(consumer_id, company.service_id, stats=stats):
                     spool.write(page.records)
             with teammeter_db.engine().begin() as conn:  # a full listing proves the connection works
                 connection_health.set_connection_state(conn, consumer_id, connection_health.CONNECTED)
@@ -59,7 +59,7 @@ def raw_employees(
             "total_count_reported": stats.total_count if stats.total_count is not None else -1,
             "fields_fallback": stats.fields_fallback,
             "apideck_warnings": len(stats.warnings),
-            "service_id": organisation.service_id,
+            "service_id": company.service_id,
             "sha256": extract.sha256,
         },
     )

@@ -63,23 +63,23 @@ def connection_sensor(
     started = time.monotonic()
     if due:
         with apideck.vault_client(logger=context.log) as vault:
-            for organisation in due:
+            for company in due:
                 if time.monotonic() - started > TICK_BUDGET_SECONDS:
                     break
                 try:
-                    status = vault.connection_status(organisation.consumer_id, organisation.service_id)
+                    status = vault.connection_status(company.consumer_id, company.service_id)
                 except ApideckError as error:  # not recorded as checked: asked again next tick
                     context.log.warning(str(error))
                     continue
                 checked += 1
                 state = observed_state(status)
                 with engine.begin() as conn:
-                    state_changed = connection_health.record_connection_check(conn, organisation.consumer_id, state)
+                    state_changed = connection_health.record_connection_check(conn, company.consumer_id, state)
                 if state_changed:
                     changed += 1
-                    _log_change(context, organisation, state)
-                if status.syncable and organisation.consumer_id not in known:
-                    connected.append(organisation.consumer_id)
+                    _log_change(context, company, state)
+                if status.syncable and company.consumer_id not in known:
+                    connected.append(company.consumer_id)
     alerted = _alert_problems(context, engine, data_team_alerts)
     summary = f"checked {checked} of {len(due)} companies due, {changed} changed, {alerted} alerted"
     if not connected:
@@ -88,16 +88,16 @@ def connection_sensor(
     return dg.SensorResult(dynamic_partitions_requests=[companies.build_add_request(connected)])
 
 
-def _log_change(context: dg.SensorEvaluationContext, organisation: registry.Company, state: str) -> None:
-    consumer_id = organisation.consumer_id
-    if state == connection_health.CONNECTED and organisation.first_synced_at is None:
+def _log_change(context: dg.SensorEvaluationContext, company: registry.Company, state: str) -> None:
+    consumer_id = company.consumer_id
+    if state == connection_health.CONNECTED and company.first_synced_at is None:
         context.log.info(
             f"company '{consumer_id}' is connected; launch its first sync by hand: "
             f"`personio-pipeline sync {consumer_id}` or materialise the partition in the UI"
         )
     elif state == connection_health.CONNECTED:
         context.log.info(f"company '{consumer_id}' is connected again; the daily sync resumes")
-    elif connection_health.needs_reauthorisation(state, organisation.first_synced_at):
+    elif connection_health.needs_reauthorisation(state, company.first_synced_at):
         context.log.warning(
             f"company '{consumer_id}': Personio connection is {state}; the daily sync skips it. Ask the "
             f"customer's admin to re-authorise it (`personio-pipeline connect {consumer_id} --name ...` "
@@ -113,9 +113,9 @@ def _alert_problems(context: dg.SensorEvaluationContext, engine, data_team_alert
     with engine.connect() as conn:
         problems = connection_health.unalerted_connection_problems(conn)
     sent = 0
-    for organisation in problems:
-        since = organisation.connection_changed_at.isoformat(timespec="minutes") if organisation.connection_changed_at else None
-        alert = ConnectionAlert(organisation.consumer_id, organisation.name, organisation.connection_state, since)
+    for company in problems:
+        since = company.connection_changed_at.isoformat(timespec="minutes") if company.connection_changed_at else None
+        alert = ConnectionAlert(company.consumer_id, company.name, company.connection_state, since)
         if not data_team_alerts.configured:
             context.log.warning(f"{alert.subject}; no alert channel set (DATA_TEAM_EMAIL / DATA_TEAM_WEBHOOK_URL)")
         else:
@@ -123,11 +123,11 @@ def _alert_problems(context: dg.SensorEvaluationContext, engine, data_team_alert
                 data_team_alerts.notify(subject=alert.subject, text=alert.text, payload=alert.as_json())
             except Exception as error:  # a channel is down: alert again on the next tick
                 context.log.error(
-                    f"connection alert for company '{organisation.consumer_id}' not delivered "
+                    f"connection alert for company '{company.consumer_id}' not delivered "
                     f"({type(error).__name__}); will retry"
                 )
                 continue
             sent += 1
         with engine.begin() as conn:
-            connection_health.mark_connection_alerted(conn, organisation.consumer_id, organisation.connection_state)
+            connection_health.mark_connection_alerted(conn, company.consumer_id, company.connection_state)
     return sent

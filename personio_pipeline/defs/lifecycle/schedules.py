@@ -33,17 +33,17 @@ def daily_sync(context: dg.ScheduleEvaluationContext, teammeter_db: TeammeterDat
     partitions = set(context.instance.get_dynamic_partitions(companies.name))
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
     requests, skipped = [], []
-    for organisation in registered:
-        reason = connection_health.daily_sync_blocker(organisation)
-        if reason is None and organisation.consumer_id not in partitions:
+    for company in registered:
+        reason = connection_health.daily_sync_blocker(company)
+        if reason is None and company.consumer_id not in partitions:
             reason = "no partition on this instance (`personio-pipeline tenants add` adds it)"
         if reason is not None:
-            skipped.append(f"{organisation.consumer_id}: {reason}")
+            skipped.append(f"{company.consumer_id}: {reason}")
             continue
         requests.append(
             dg.RunRequest(
-                run_key=f"daily-{day}-{organisation.consumer_id}",
-                partition_key=organisation.consumer_id,
+                run_key=f"daily-{day}-{company.consumer_id}",
+                partition_key=company.consumer_id,
                 tags={TRIGGER_TAG: "daily_sync"},
             )
         )

@@ -77,11 +77,11 @@ def _apply_connection_changes(context, engine, alerts: DataTeamAlerts, partition
         if change.organisation_id in held_back:
             continue
         with engine.connect() as conn:
-            organisation = registry.get(conn, change.consumer_id)
+            company = registry.get(conn, change.consumer_id)
         state = change.connection_state
         alerted = False
-        if state == "revoked" and organisation.connection_state != "revoked":
-            alert = ConnectionAlert(organisation.consumer_id, organisation.name, state)
+        if state == "revoked" and company.connection_state != "revoked":
+            alert = ConnectionAlert(company.consumer_id, company.name, state)
             if alerts.configured:
                 try:
                     alerts.notify(subject=alert.subject, text=alert.text, payload=alert.as_json())
@@ -97,7 +97,7 @@ def _apply_connection_changes(context, engine, alerts: DataTeamAlerts, partition
             if alerted:  # the connection sensor, which alerts once per problem state, need not repeat it
                 connection_health.mark_connection_alerted(conn, change.consumer_id, state)
             inbox.mark_handled(conn, change.id, now)
-        if changed and state == connection_health.CONNECTED and organisation.first_synced_at is None:
+        if changed and state == connection_health.CONNECTED and company.first_synced_at is None:
             context.log.info(
                 f"company '{change.consumer_id}' is connected; launch its first sync by hand: "
                 f"`personio-pipeline sync {change.consumer_id}` or materialise the partition in the UI"
