@@ -42,7 +42,7 @@ def _review_text(conn, consumer_id: str, fmt: str) -> str:
 
 
 def _review_html(conn, consumer_id: str) -> str:
-    """The report from the store, with the organisation model's employees from the data folder
+    """The report from the store, with the org model's employees from the data folder
     when a sync has left them there (why addresses are unusable, merged spellings)."""
     import pandas as pd
 

@@ -112,7 +112,7 @@ def use_dagster_home() -> Path:
 
 
 def today() -> date:
-    """The date the organisation model is built for (an employment that ended before it is over):
+    """The date the org model is built for (an employment that ended before it is over):
     the machine's date, or `PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD), which tests use to pin it."""
     pinned = os.environ.get(TODAY_ENV)
     return date.fromisoformat(pinned) if pinned else date.today()

@@ -1,4 +1,4 @@
-"""Data-quality checks over the organisation model, as plain outcomes the Dagster asset checks
+"""Data-quality checks over the org model, as plain outcomes the Dagster asset checks
 report. Descriptions may end up in logs and alerts, so they never contain an email address;
 metadata names people by HR id and display name only.
 

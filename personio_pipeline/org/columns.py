@@ -1,4 +1,4 @@
-"""Column contracts of the organisation model tables (pandas DataFrames, one set per company).
+"""Column contracts of the org model tables (pandas DataFrames, one set per company).
 
 The model layer produces them from raw Apideck records; the Teammeter store consumes them.
 Keys identify things within one company: employees by the HR employee id, teams/units/roles by

@@ -1,4 +1,4 @@
-"""The pure core of the sync: the company's current store rows + its organisation model -> a plan.
+"""The pure core of the sync: the company's current store rows + its org model -> a plan.
 
 No database access here, so the rules can be tested in milliseconds: `sync.py` loads a
 `Snapshot`, asks `plan_sync` for a `SyncPlan`, checks the safeguard and applies the plan.
@@ -52,12 +52,12 @@ ENTITIES = ("unit", "team", "role", "user", "team_membership", "user_role", "rep
 
 
 class ModelError(ValueError):
-    """The organisation model breaks its column contract; the sync refuses it before writing."""
+    """The org model breaks its column contract; the sync refuses it before writing."""
 
 
 @dataclass(frozen=True)
 class OrgModel:
-    """One company's organisation model, columns as in `personio_pipeline.org.columns`."""
+    """One company's org model, columns as in `personio_pipeline.org.columns`."""
 
     employees: pd.DataFrame
     teams: pd.DataFrame

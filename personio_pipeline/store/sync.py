@@ -1,4 +1,4 @@
-"""Brings one company's Teammeter store in step with its organisation model, in one transaction.
+"""Brings one company's Teammeter store in step with its org model, in one transaction.
 
 load (one SELECT per table) -> `diff.plan_sync` (pure) -> safeguard -> apply (`bulk_write`, per
 table and action) -> change log -> organisation sync times. Any failure rolls everything

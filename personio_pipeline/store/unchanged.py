@@ -2,7 +2,7 @@
 
 A company's daily sync usually finds nothing to do, yet a full diff reads every Teammeter row of
 the company and compares it with the model (no-op re-sync times: the README's Performance section). The diff is a function
-of the organisation model, the company's rows in the store and the sync's own rules. So a sync
+of the org model, the company's rows in the store and the sync's own rules. So a sync
 that diffed remembers, when it commits, a fingerprint of the model and the rules and a signature
 of the store it left; the next sync skips the diff when both are the same again and the last
 full diff is less than a week old. Re-running an applied plan is empty (tested), so skipping

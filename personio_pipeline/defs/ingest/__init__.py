@@ -1,1 +1,1 @@
-"""Asset definitions by layer: apideck (raw), org (model), teammeter (store), invitations."""
+"""The raw layer: every employee of a company as Apideck served it (`apideck/employees`)."""

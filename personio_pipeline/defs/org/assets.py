@@ -1,4 +1,4 @@
-"""Organisation model layer: thin wiring around the pure transforms in `personio_pipeline.org`."""
+"""Org model layer: thin wiring around the pure transforms in `personio_pipeline.org`."""
 
 from typing import Any
 

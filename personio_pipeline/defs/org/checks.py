@@ -1,4 +1,4 @@
-"""Asset checks on the organisation model; the outcomes come from `personio_pipeline.org.checks`.
+"""Asset checks on the org model; the outcomes come from `personio_pipeline.org.checks`.
 
 All checks are evaluated inside the steps that build the tables, which already hold the data
 (separate check steps would load it again from storage).

@@ -96,7 +96,7 @@ def teammeter_sync(
     roles: pd.DataFrame,
     reporting_lines: pd.DataFrame,
 ):
-    """Diff the organisation model against Teammeter and write only the differences, all or
+    """Diff the org model against Teammeter and write only the differences, all or
     nothing; a second run with unchanged data writes zero rows."""
     model = OrgModel(employees=employees, teams=teams, units=units, roles=roles, reporting_lines=reporting_lines)
     try:

@@ -1,5 +1,5 @@
 """The verification report: one self-contained HTML page per company that the customer's HR admin
-checks before anyone is invited. `gather` reads the store (and, when at hand, the organisation
+checks before anyone is invited. `gather` reads the store (and, when at hand, the org
 model's employees) into the plain `content` types; `render` turns those into HTML and reads
 nothing. `build_report` does both."""
 

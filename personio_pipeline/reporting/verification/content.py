@@ -178,7 +178,7 @@ class ReportContent:
     team_sizes: tuple[tuple[str, int], ...]  # (team, active members), largest first
     org_chart: OrgChart
     roles: tuple[Role, ...]
-    variants_known: bool  # False: the organisation model was not at hand, variants unknown
+    variants_known: bool  # False: the org model was not at hand, variants unknown
     edits: tuple[Edit, ...]
     changes: Changes | None  # None: no earlier sync to compare with
 

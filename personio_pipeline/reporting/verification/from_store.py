@@ -4,7 +4,7 @@ in Python (a 100,000-person company is a few hundred thousand small rows).
 The store knows who has access, what holds someone back (`held_back_records`), the units, teams,
 roles and lines with their source, the invitations and each sync's changes. It does not keep why
 an address was unusable or which spellings of a position were merged into one role: those come
-from the organisation model's employees (`org/employees`) when the caller has them, and the page
+from the org model's employees (`org/employees`) when the caller has them, and the page
 says so when it does not.
 """
 
@@ -133,7 +133,7 @@ def gather(
 
 
 class _ModelFacts:
-    """What only the organisation model knows, per employee id; empty when it is not at hand."""
+    """What only the org model knows, per employee id; empty when it is not at hand."""
 
     def __init__(self, employees: pd.DataFrame | None):
         self.known = employees is not None
