@@ -34,7 +34,7 @@ def review_report(
 ) -> dg.MaterializeResult:
     """The page the customer's admin checks before anyone is invited: access and what to fix in
     Personio, units and teams, the manager tree, roles, Teammeter-side edits and the last sync's
-    changes. Rebuilt after each sync; the org model's employees add why an address is
+    changes. Rebuilt after each sync; the organisation model's employees add why an address is
     unusable and which title spellings were merged."""
     with teammeter_db.engine().connect() as conn:
         content, page = build_report(conn, context.partition_key, employees)
