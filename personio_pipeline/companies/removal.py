@@ -7,7 +7,7 @@ command again):
 2. Runs of the company still queued or in progress stop the removal (named, with the remedy).
 3. The company's dynamic partition is deleted, with its finished runs (event logs, compute logs:
    they hold asset metadata and check results that name people).
-4. Its raw extracts, model files, spools and mail files are deleted (`company_files.py`).
+4. Its raw extracts, model files, spools and mail files are deleted (`companies/files.py`).
 5. Its people are deactivated (rows kept), or with `purge_people` its people data is deleted.
 6. The record in `company_offboardings` gets what was done.
 """

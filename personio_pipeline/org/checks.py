@@ -3,7 +3,7 @@ report. Descriptions may end up in logs and alerts, so they never contain an ema
 metadata names people by HR id and display name only.
 
 None of them stops a company: a shared address or a management cycle holds back the people
-concerned (ERROR: HR must fix them; see `quarantine.py`), a nameless structure gets a fallback
+concerned (ERROR: HR must fix them; see `held_back.py`), a nameless structure gets a fallback
 name (WARN). Company-wide stops are the safeguard's (`store/safeguard.py`).
 """
 
@@ -200,7 +200,7 @@ def names_present(nameless: pd.DataFrame) -> CheckOutcome:
 
 
 def records_held_back(held_back: pd.DataFrame) -> CheckOutcome:
-    """What the Teammeter write held back (`quarantine.held_back_records`): one entry per
+    """What the Teammeter write held back (`held_back.held_back_records`): one entry per
     person and problem, with the HR field to fix. Feeds the data team's alert."""
     columns = ["employee_id", "display_name", "problem", "field", "detail"]
     people = _records(held_back, columns)

@@ -1,4 +1,4 @@
-"""Which employee records cannot be applied safely, so the sync holds them back (quarantine).
+"""Which employee records cannot be applied safely, so the sync holds them back.
 
 A problem in one record must not stop the rest of the company: above all, a leaver must be
 deactivated whatever someone else's record looks like. So a record that cannot be applied
@@ -12,7 +12,7 @@ Held back today:
 - `management_cycle` (field `manager`): a person managing themselves, directly or round a
   cycle; every person on the cycle is held back until HR fixes a manager.
 
-A structure without a name is not held back: it gets a fallback name (see `organisation.py`).
+A structure without a name is not held back: it gets a fallback name (see `structure.py`).
 """
 
 from __future__ import annotations

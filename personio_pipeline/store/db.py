@@ -47,7 +47,7 @@ def create_engine(url: str) -> sa.Engine:
 def company_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that takes SQLite's write lock at BEGIN, so a concurrent sync waits
     (busy_timeout) instead of failing on a stale snapshot; on PostgreSQL a plain transaction,
-    serialised by `organisations.lock`."""
+    serialised by `registry.lock`."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             yield conn

@@ -2,7 +2,7 @@
 
 Every unit, team, role, team membership, role assignment and reporting line has `source`
 'hr' (made by the sync from Personio) or 'teammeter' (made by hand in Teammeter, see
-`manual.py`). Users are always made by the sync; their email records its own source.
+`hand_edits.py`). Users are always made by the sync; their email records its own source.
 
 | data                                  | owner     | what the sync does                                          |
 | ------------------------------------- | --------- | ----------------------------------------------------------- |
@@ -21,8 +21,8 @@ Every unit, team, role, team membership, role assignment and reporting line has 
 |                                       |           | while no active person is in it, reactivates it when one is |
 |                                       |           | A fallback name ('Team 4711': HR has none) names a new row  |
 |                                       |           | but never overwrites a name the row has                     |
-| a person held back (quarantine)       | -         | nothing of theirs changes; a new one is created without     |
-|                                       |           | address or access (see `org/held_back.py`)               |
+| a person held back                    | -         | nothing of theirs changes; a new one is created without     |
+|                                       |           | address or access (see `org/held_back.py`)                  |
 | membership/role/line with source 'hr' | HR        | starts new links and ends old ones (`ended_at`); an ended   |
 |                                       |           | link is never reopened, so history stays                    |
 | anything with source 'teammeter'      | Teammeter | never touched: not renamed, deactivated, ended or deleted,  |

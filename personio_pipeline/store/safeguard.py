@@ -16,7 +16,7 @@ from personio_pipeline.companies.registry import Company
 DEFAULT_MAX_DEACTIVATION_SHARE = 0.20
 DEFAULT_MAX_HELD_BACK_SHARE = 0.05
 # Below this many newly held-back people a run never stops: one copy-pasted address in a
-# 12-person company is 17% of it, and holding those two back is exactly what quarantine is for.
+# 12-person company is 17% of it, and holding those two back is exactly what holding back is for.
 HELD_BACK_STOP_MINIMUM = 10
 SHOWN_EMPLOYEES = 10
 

@@ -227,7 +227,7 @@ company_offboardings = sa.Table(
     sa.Index("ix_company_offboardings_organisation_id", "organisation_id"),
 )
 
-# -- quarantine: people the sync holds back (migration 0009) ----------------------------------
+# -- held back: people the sync holds back (migration 0009) ------------------------------------
 
 HELD_BACK_PROBLEMS = ("duplicate_email", "management_cycle")
 

@@ -16,7 +16,7 @@ gives the same result.
   sum and maximum of ids, active/open/HR rows, sums of the referenced ids and of the lengths of
   names, keys and addresses, latest updated/deactivated/ended time. Rows added, removed or
   (de)activated, links ended or re-pointed, names or addresses edited to another length, and
-  any edit stamping `updated_at` change it; hand edits through `manual.py` also forget the
+  any edit stamping `updated_at` change it; hand edits through `hand_edits.py` also forget the
   remembered state outright. What it can miss — a raw SQL edit that keeps every aggregate, such
   as one name replaced by another of the same length without stamping `updated_at` — is repaired
   by the weekly full diff, or at once by `personio-pipeline sync ID --full` (`full_sync: true`).
