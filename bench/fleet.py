@@ -40,7 +40,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml  # noqa: E402
-
 from common import (  # noqa: E402
     API_KEY,
     APP_ID,
@@ -246,11 +245,10 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
     import dagster as dg
     import sqlalchemy as sa
 
+    from personio_pipeline.companies import connection_health, registry
     from personio_pipeline.defs.shared.partitions import companies as partitions
-    from personio_pipeline.companies import registry
-    from personio_pipeline.companies import connection_health
-    from personio_pipeline.store.schema import organisations
     from personio_pipeline.store.db import create_engine, migrate
+    from personio_pipeline.store.schema import organisations
 
     engine = create_engine(teammeter_url)
     migrate(engine)  # the deploy step (`personio-pipeline db upgrade`)

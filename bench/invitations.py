@@ -51,9 +51,8 @@ def prepare(database_url: str, size: int) -> None:
         derive_units,
     )
     from personio_pipeline.store import hand_edits
-    from personio_pipeline.store.db import create_engine
+    from personio_pipeline.store.db import company_transaction, create_engine
     from personio_pipeline.store.diff import OrgModel
-    from personio_pipeline.store.db import company_transaction
     from personio_pipeline.store.sync import sync_company
 
     register_company(database_url, COMPANY)

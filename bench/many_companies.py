@@ -62,9 +62,9 @@ def main() -> None:
 
     from personio_pipeline.defs.ingest.assets import raw_employees
     from personio_pipeline.defs.org.assets import org_assets
-    from personio_pipeline.defs.store.assets import teammeter_sync
     from personio_pipeline.defs.shared.partitions import companies
     from personio_pipeline.defs.shared.resources import default_resources
+    from personio_pipeline.defs.store.assets import teammeter_sync
 
     keys = [f"{args.prefix}-{number}" for number in range(args.companies)]
     assets = [raw_employees, *org_assets, teammeter_sync]

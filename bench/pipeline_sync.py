@@ -78,10 +78,10 @@ def main() -> None:
 
     from personio_pipeline.defs.ingest.assets import raw_employees
     from personio_pipeline.defs.org.assets import org_assets
-    from personio_pipeline.defs.store.review_report import review_report
-    from personio_pipeline.defs.store.assets import teammeter_sync
     from personio_pipeline.defs.shared.partitions import companies
     from personio_pipeline.defs.shared.resources import default_resources
+    from personio_pipeline.defs.store.assets import teammeter_sync
+    from personio_pipeline.defs.store.review_report import review_report
 
     import_seconds = time.perf_counter() - started
     instance = dg.DagsterInstance.ephemeral()

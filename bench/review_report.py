@@ -65,11 +65,11 @@ def model_of(records: list[dict], today: date):
 
 
 def build(size: int, profile: str, workdir: Path, company: str) -> tuple[str, dict]:
-    from personio_pipeline.sandbox.generator import generate_company
     from personio_pipeline.common.memory import cyclic_gc_paused
     from personio_pipeline.companies import registry
-    from personio_pipeline.store.db import create_engine, migrate
     from personio_pipeline.reporting.verification import gather, render
+    from personio_pipeline.sandbox.generator import generate_company
+    from personio_pipeline.store.db import create_engine, migrate
     from personio_pipeline.store.sync import sync_company
 
     engine = create_engine(f"sqlite:///{workdir / 'teammeter.sqlite'}")

@@ -41,6 +41,7 @@ from common import (  # noqa: E402
     register_company,
     run_child,
 )
+
 from personio_pipeline.apideck.fields import fields_param  # noqa: E402
 
 TARGETS = {  # at 100,000 people, diverse profile: (what, limit)

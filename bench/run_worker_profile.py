@@ -124,8 +124,8 @@ def main() -> None:
             os.environ.update(env)
             import dagster as dg
 
-            from personio_pipeline.defs.shared.partitions import companies
             from personio_pipeline.companies import registry
+            from personio_pipeline.defs.shared.partitions import companies
             from personio_pipeline.store.db import create_engine, migrate
 
             engine = create_engine(teammeter_url)

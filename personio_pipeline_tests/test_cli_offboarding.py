@@ -9,13 +9,13 @@ import json
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from personio_pipeline.common import settings
 from personio_pipeline.cli import main
-from personio_pipeline.runtime.instance import dagster_instance as _instance
+from personio_pipeline.common import settings
+from personio_pipeline.definitions import build_defs
 from personio_pipeline.defs.shared.jobs import invite_company_job
 from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
-from personio_pipeline.definitions import build_defs
+from personio_pipeline.runtime.instance import dagster_instance as _instance
 from personio_pipeline.store.db import migrated_engine
 from personio_pipeline.store.schema import company_offboardings, users
 

@@ -23,8 +23,8 @@ from email.parser import HeaderParser
 from email.utils import getaddresses
 from pathlib import Path
 
-from personio_pipeline.org import addresses as address_policy
 from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
+from personio_pipeline.org import addresses as address_policy
 
 SPOOL_DIR = "spool"  # as defs/ingest/assets.py
 OUTBOX_DIR = "outbox"  # as the Mailer resource's default file outbox

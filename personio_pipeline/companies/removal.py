@@ -22,10 +22,10 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from personio_pipeline.companies import offboarding
 from personio_pipeline.companies.files import delete_files, find_company_files
 from personio_pipeline.defs.shared.keys import PARTITION_TAG
 from personio_pipeline.defs.shared.partitions import companies
-from personio_pipeline.companies import offboarding
 
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED,

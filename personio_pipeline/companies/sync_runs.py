@@ -17,8 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from personio_pipeline.common.redaction import redact
 from personio_pipeline.common.tables import cell, format_table
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.schema import ERROR_MESSAGE_LIMIT, company_sync_status, sync_runs
 

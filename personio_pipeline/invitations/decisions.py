@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from personio_pipeline.invitations.state import NEEDS_DECISION, OPEN, STALE_AFTER, stale_claim
 from personio_pipeline.companies import registry
+from personio_pipeline.invitations.state import NEEDS_DECISION, OPEN, STALE_AFTER, stale_claim
 from personio_pipeline.store.schema import invitations
 
 

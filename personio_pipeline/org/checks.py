@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from personio_pipeline.org.employees import NormalisedEmployees
-from personio_pipeline.org.structure import ReportingLines
-from personio_pipeline.org.held_back import held_back_ids
 from personio_pipeline.common.tables import listed, markdown_cell
+from personio_pipeline.org.employees import NormalisedEmployees
+from personio_pipeline.org.held_back import held_back_ids
+from personio_pipeline.org.structure import ReportingLines
 
 PREVIEW_ROWS = 50  # rows in a metadata markdown table
 LISTED_ROWS = 500  # entries in a metadata list; counts always cover everything

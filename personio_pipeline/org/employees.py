@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personio_pipeline.org import addresses
 from personio_pipeline.common.memory import cyclic_gc_paused
-from personio_pipeline.org.sanitise import DISPLAY_LIMIT, KEY_LIMIT, clean_text, fit_display, fit_key
+from personio_pipeline.org import addresses
 from personio_pipeline.org.columns import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
+from personio_pipeline.org.sanitise import DISPLAY_LIMIT, KEY_LIMIT, clean_text, fit_display, fit_key
 
 # Lower rank wins. Work addresses are the ones the company issues and controls, so an
 # invitation reaches the person in their work context and stops working when they leave.

@@ -24,9 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from email_validator.rfc_constants import EMAIL_MAX_LENGTH
 
-from personio_pipeline.org import addresses
 from personio_pipeline.apideck.extract import RawExtract
-from personio_pipeline.org import employees
+from personio_pipeline.org import addresses, employees
 from personio_pipeline.org.sanitise import KEY_LIMIT, clean_text
 
 _TEXT = pa.string()

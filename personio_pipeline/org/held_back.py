@@ -20,7 +20,6 @@ from __future__ import annotations
 import pandas as pd
 
 from personio_pipeline.common.tables import listed, natural_order
-
 from personio_pipeline.org.structure import cycles_of
 
 DUPLICATE_EMAIL = "duplicate_email"

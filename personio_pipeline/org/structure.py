@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from personio_pipeline.org.sanitise import fallback_name
 from personio_pipeline.common.tables import natural_order
 from personio_pipeline.org.columns import (
     REPORTING_LINE_COLUMNS,
@@ -22,6 +21,7 @@ from personio_pipeline.org.columns import (
     TEAM_COLUMNS,
     UNIT_COLUMNS,
 )
+from personio_pipeline.org.sanitise import fallback_name
 
 _NAMED_IN_CYCLE = 20  # people a cycle description names before summarising the rest
 

@@ -17,8 +17,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from personio_pipeline.common.tables import cell, format_table, natural_order
-from personio_pipeline.store import held_back
 from personio_pipeline.companies import registry
+from personio_pipeline.store import held_back
 from personio_pipeline.store.schema import (
     invitations,
     reporting_lines,

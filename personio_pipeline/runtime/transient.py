@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import sqlalchemy.exc
 
 from personio_pipeline.apideck.errors import ApideckError, ApideckUnavailableError
-from personio_pipeline.store.db import SchemaNotCurrentError
 from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.store.db import SchemaNotCurrentError
 from personio_pipeline.store.safeguard import SafeguardError
 
 # Failures that are the same on every attempt, whatever they were raised during.

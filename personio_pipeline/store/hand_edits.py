@@ -16,10 +16,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from personio_pipeline.org.employees import check_email
-from personio_pipeline.companies import registry
-from personio_pipeline.store import unchanged
 from personio_pipeline.common.clock import utc_now
+from personio_pipeline.companies import registry
+from personio_pipeline.org.employees import check_email
+from personio_pipeline.store import unchanged
 from personio_pipeline.store.ownership import TEAMMETER
 from personio_pipeline.store.schema import (
     organisations,

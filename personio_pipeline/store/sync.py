@@ -14,15 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
 import pandas as pd
 import sqlalchemy as sa
 
 from personio_pipeline.common.memory import cyclic_gc_paused
+from personio_pipeline.companies import registry
+from personio_pipeline.companies.sync_runs import record_success
 from personio_pipeline.org.held_back import HELD_BACK_COLUMNS, held_back_ids, held_back_records
 from personio_pipeline.store import held_back as held_back_store
-from personio_pipeline.companies import registry
-from personio_pipeline.store import preview
-from personio_pipeline.store import safeguard, unchanged
+from personio_pipeline.store import preview, safeguard, unchanged
 from personio_pipeline.store.bulk_write import insert_many, update_many
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.diff import ENTITIES, Change, EntityPlan, OrgModel, Snapshot, SyncPlan, plan_sync
@@ -38,7 +39,6 @@ from personio_pipeline.store.schema import (
     user_roles,
     users,
 )
-from personio_pipeline.companies.sync_runs import record_success
 
 __all__ = ["OrgModel", "SyncResult", "load_snapshot", "sync_company"]
 

@@ -31,7 +31,13 @@ from starlette.routing import Route
 
 from personio_pipeline.common import settings
 from personio_pipeline.webhooks import inbox
-from personio_pipeline.webhooks.events import EVENT_TYPE_HEADER, IDEMPOTENCY_HEADER, InvalidEvent, WebhookEvent, parse_event
+from personio_pipeline.webhooks.events import (
+    EVENT_TYPE_HEADER,
+    IDEMPOTENCY_HEADER,
+    InvalidEvent,
+    WebhookEvent,
+    parse_event,
+)
 from personio_pipeline.webhooks.signature import SIGNATURE_HEADER, is_valid
 
 PATH = "/webhooks/apideck"

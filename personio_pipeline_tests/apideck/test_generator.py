@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personio_pipeline.sandbox.contract import shared_contract
 from personio_pipeline.sandbox.catalogue import BASE_DATE, RENAMES, company_domain
+from personio_pipeline.sandbox.contract import shared_contract
 from personio_pipeline.sandbox.generator import generate_company
 
 CONSUMER = "acme-gmbh"

@@ -15,9 +15,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from personio_pipeline.sandbox.contract import shared_contract
 from personio_pipeline.apideck.fields import EMPLOYEE_FIELDS, fields_param
 from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.contract import shared_contract
 from personio_pipeline.sandbox.generator import generate_company
 from personio_pipeline.sandbox.server import ERRORS, SandboxServer
 

@@ -16,21 +16,21 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from personio_pipeline.defs.ingest.assets import raw_employees
-from personio_pipeline.defs.org.assets import org_assets
-from personio_pipeline.defs.shared.keys import MISSING_EMAILS
-from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
-from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.companies import alert_log, registry
 from personio_pipeline.defs.alerts.sensors import (
     COMPANIES_PER_TICK,
     batches,
     missing_email_alerts,
     read_position,
 )
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.org.assets import org_assets
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.keys import MISSING_EMAILS
+from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.org import checks
-from personio_pipeline.companies import alert_log, registry
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import person
 from personio_pipeline_tests.production.conftest import (  # noqa: F401  (fixtures used here)

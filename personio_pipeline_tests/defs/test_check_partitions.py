@@ -15,14 +15,14 @@ import pytest
 from dagster._core.event_api import PartitionKeyFilter
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
+from personio_pipeline.companies import registry
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
 from personio_pipeline.defs.org.checks import EMPLOYEE_CHECKS, NAME_CHECKS, REPORTING_LINE_CHECKS
-from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.companies import registry
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import person
 from personio_pipeline_tests.production.conftest import REPO

@@ -13,18 +13,17 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from personio_pipeline.common import settings
 from personio_pipeline.cli import main
-from personio_pipeline.runtime.instance import dagster_instance as _instance
+from personio_pipeline.common import settings
+from personio_pipeline.companies import connection_health, registry
+from personio_pipeline.definitions import build_defs
 from personio_pipeline.defs.lifecycle.connection_sensor import connection_sensor
+from personio_pipeline.defs.lifecycle.schedules import daily_sync
+from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
 from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.lifecycle.schedules import daily_sync
-from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
-from personio_pipeline.definitions import build_defs
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
+from personio_pipeline.runtime.instance import dagster_instance as _instance
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "acme-gmbh"

@@ -8,12 +8,11 @@ from datetime import datetime, timezone
 import dagster as dg
 import pytest
 
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.defs.lifecycle.connection_sensor import connection_sensor
+from personio_pipeline.defs.lifecycle.schedules import daily_sync
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.lifecycle.schedules import daily_sync
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
 from personio_pipeline.store.schema import organisations
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 

@@ -6,13 +6,13 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from personio_pipeline.companies import registry
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
-from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.companies import registry
+from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.store.schema import teams, units, users
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import crafted_company, person

@@ -11,12 +11,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.companies import registry
 from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.defs.shared.io import LocalFilesIOManager
-from personio_pipeline.companies import registry
+from personio_pipeline.sandbox.generator import generate_company
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 

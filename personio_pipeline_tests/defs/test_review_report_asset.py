@@ -11,17 +11,16 @@ import pytest
 from click.testing import CliRunner
 
 from personio_pipeline.cli import main
+from personio_pipeline.companies import registry
+from personio_pipeline.definitions import defs
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
-from personio_pipeline.defs.shared.keys import REVIEW_REPORT
-from personio_pipeline.defs.store.review_report import review_report
-from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
-from personio_pipeline.defs.shared.keys import SYNC_JOB
+from personio_pipeline.defs.shared.keys import REVIEW_REPORT, SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.definitions import defs
-from personio_pipeline.companies import registry
+from personio_pipeline.defs.store.assets import teammeter_sync
+from personio_pipeline.defs.store.review_report import review_report
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import crafted_company, person
 from personio_pipeline_tests.teammeter.report_page import ReportPage

@@ -7,11 +7,11 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from personio_pipeline.defs.shared.resources import ApideckResource
+from personio_pipeline.companies import registry, sync_runs
 from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
 from personio_pipeline.defs.shared.keys import TEAMMETER_USERS as STATUS_ASSET
+from personio_pipeline.defs.shared.resources import ApideckResource
 from personio_pipeline.runtime.run_failures import is_company_sync
-from personio_pipeline.companies import registry, sync_runs
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.reliability.conftest import resources_for, run_sync
 

@@ -17,8 +17,8 @@ from personio_pipeline.invitations import claims
 from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.notify.mail import SmtpTransport
 from personio_pipeline.store import hand_edits
-from personio_pipeline.store.schema import invitations, users
 from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import invitations, users
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401 - fixtures
     day_one,

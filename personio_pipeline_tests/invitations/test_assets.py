@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 
 from personio_pipeline.defs.invitations.assets import invitations_delivered, teammeter_invitations
+from personio_pipeline.defs.invitations.sensor import invitation_sensor
 from personio_pipeline.defs.shared.jobs import invite_company_job
 from personio_pipeline.defs.shared.keys import INVITATIONS
-from personio_pipeline.defs.invitations.sensor import invitation_sensor
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.invitations import claims, eligibility
 from personio_pipeline.invitations.decisions import release_stale

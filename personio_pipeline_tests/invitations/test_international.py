@@ -11,10 +11,11 @@ import smtplib
 
 import pytest
 
-from personio_pipeline.org import addresses
 from personio_pipeline.invitations import outbox, outcomes
+from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.invitations.state import list_invitations
 from personio_pipeline.notify.mail import DeliveryError, DeliveryUnknown, FileOutbox, SmtpTransport
+from personio_pipeline.org import addresses
 from personio_pipeline_tests.invitations.conftest import (
     SENDER,
     T0,
@@ -25,7 +26,6 @@ from personio_pipeline_tests.invitations.conftest import (
     tokens,
     verify,
 )
-from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline_tests.teammeter.conftest import person, register, sync
 
 COMPANY = "intl"

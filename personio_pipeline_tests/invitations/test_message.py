@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
+from personio_pipeline.common.settings import DEFAULT_INVITE_URL
 from personio_pipeline.invitations.message import (
     build_invitation,
     invitation_text,
     invite_link,
 )
-from personio_pipeline.common.settings import DEFAULT_INVITE_URL
 from personio_pipeline.notify.mail import SmtpTransport
 
 EVIL_NAME = "Eve Ek\r\nBcc: evil@x"

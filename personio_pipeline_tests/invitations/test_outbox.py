@@ -13,13 +13,18 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.invitations import claims, eligibility, outbox, outcomes
-from personio_pipeline.invitations.decisions import InvitationDecisionError, confirm_delivered, release_stale, retry_failed
+from personio_pipeline.invitations.decisions import (
+    InvitationDecisionError,
+    confirm_delivered,
+    release_stale,
+    retry_failed,
+)
 from personio_pipeline.invitations.due import due_work
 from personio_pipeline.invitations.state import format_invitations, list_invitations
-from personio_pipeline.store import hand_edits
 from personio_pipeline.reporting.review import review_users
-from personio_pipeline.store.schema import invitations
+from personio_pipeline.store import hand_edits
 from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import invitations
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,

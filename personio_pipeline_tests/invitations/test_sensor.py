@@ -16,8 +16,8 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.invitations import outbox
 from personio_pipeline.store import hand_edits
-from personio_pipeline.store.schema import invitations, organisations, users
 from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import invitations, organisations, users
 from personio_pipeline_tests.invitations.conftest import COMPANY, database_url, register, smtp_send, sync, verify
 from personio_pipeline_tests.teammeter.conftest import day_one
 

@@ -4,10 +4,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from personio_pipeline.org.employees import check_email, name_key, normalise_employees
-from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
-from personio_pipeline.org.sanitise import clean_text
 from personio_pipeline.org.columns import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
+from personio_pipeline.org.employees import check_email, name_key, normalise_employees
+from personio_pipeline.org.sanitise import clean_text
+from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
 
 TODAY = date(2025, 6, 1)
 

@@ -1,13 +1,6 @@
 import pandas as pd
 import pytest
 
-from personio_pipeline.org.structure import (
-    derive_reporting_lines,
-    derive_roles,
-    derive_teams,
-    derive_units,
-    nicest_spelling_rank,
-)
 from personio_pipeline.org.columns import (
     EMPLOYEE_COLUMNS,
     REPORTING_LINE_COLUMNS,
@@ -15,6 +8,13 @@ from personio_pipeline.org.columns import (
     ROLE_COLUMNS,
     TEAM_COLUMNS,
     UNIT_COLUMNS,
+)
+from personio_pipeline.org.structure import (
+    derive_reporting_lines,
+    derive_roles,
+    derive_teams,
+    derive_units,
+    nicest_spelling_rank,
 )
 
 

@@ -10,7 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personio_pipeline.org import checks
+from personio_pipeline.org.columns import EMPLOYEE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
 from personio_pipeline.org.employees import check_email, normalise_employees
+from personio_pipeline.org.held_back import held_back_records
+from personio_pipeline.org.sanitise import clean_text, fit_key
 from personio_pipeline.org.structure import (
     derive_reporting_lines,
     derive_roles,
@@ -18,9 +21,6 @@ from personio_pipeline.org.structure import (
     derive_units,
     nameless_structures,
 )
-from personio_pipeline.org.held_back import held_back_records
-from personio_pipeline.org.sanitise import clean_text, fit_key
-from personio_pipeline.org.columns import EMPLOYEE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
 
 TODAY = date(2025, 6, 1)
 MODEL_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

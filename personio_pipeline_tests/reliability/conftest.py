@@ -23,18 +23,18 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from personio_pipeline.apideck.fields import make_projector
-from personio_pipeline.sandbox.config import SandboxConfig
-from personio_pipeline.sandbox.generator import generate_company
-from personio_pipeline.sandbox.server import SandboxServer
+from personio_pipeline.companies import registry
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
-from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.org.employees import normalise_employees
 from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
-from personio_pipeline.companies import registry
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.sandbox.server import SandboxServer
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.store.schema import metadata

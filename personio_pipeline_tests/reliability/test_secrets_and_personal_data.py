@@ -19,10 +19,10 @@ import dagster as dg
 import pytest
 from dagster._serdes import serialize_value
 
+from personio_pipeline.companies import registry
+from personio_pipeline.defs.shared.resources import ApideckResource
 from personio_pipeline.sandbox.config import SandboxConfig
 from personio_pipeline.sandbox.server import SandboxServer
-from personio_pipeline.defs.shared.resources import ApideckResource
-from personio_pipeline.companies import registry
 from personio_pipeline_tests.conftest import TEST_APP_ID, ListHandler
 from personio_pipeline_tests.reliability.conftest import COMPANY, SIZE, expected_raw, resources_for, run_sync
 

@@ -17,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.apideck.errors import ApideckRequestError, ApideckUnavailableError
-from personio_pipeline.defs.shared.resources import ApideckResource
-from personio_pipeline.store.db import SchemaNotCurrentError
+from personio_pipeline.companies import registry
 from personio_pipeline.companies.registry import UnknownCompanyError
-from personio_pipeline.store.safeguard import SafeguardError
+from personio_pipeline.defs.shared.resources import ApideckResource
 from personio_pipeline.runtime.transient import is_transient
+from personio_pipeline.store.db import SchemaNotCurrentError
+from personio_pipeline.store.safeguard import SafeguardError
 from personio_pipeline_tests.conftest import TEST_APP_ID
 from personio_pipeline_tests.reliability.conftest import (
     COMPANY,
@@ -31,7 +32,6 @@ from personio_pipeline_tests.reliability.conftest import (
     resources_for,
     run_sync,
 )
-from personio_pipeline.companies import registry
 
 
 @pytest.fixture

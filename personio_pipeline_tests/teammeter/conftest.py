@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from psycopg import sql
 
+from personio_pipeline.companies import registry
 from personio_pipeline.org.columns import (
     EMPLOYEE_COLUMNS,
     REPORTING_LINE_COLUMNS,
@@ -22,7 +23,6 @@ from personio_pipeline.org.columns import (
     TEAM_COLUMNS,
     UNIT_COLUMNS,
 )
-from personio_pipeline.companies import registry
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.store.schema import change_log, metadata, organisations

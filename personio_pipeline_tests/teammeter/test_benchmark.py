@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from personio_pipeline.org.columns import EMPLOYEE_COLUMNS
 from personio_pipeline.store.diff import OrgModel
-from personio_pipeline.store.schema import organisations
 from personio_pipeline.store.schema import (
+    organisations,
     reporting_lines,
     roles,
     team_memberships,

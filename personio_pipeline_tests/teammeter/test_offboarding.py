@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
-from personio_pipeline.defs.shared.partitions import companies
-from personio_pipeline.notify.mail import FileOutbox, build_message
-from personio_pipeline.companies.removal import RunsInProgressError, remove_company
 from personio_pipeline.companies import connection_health, offboarding, registry
 from personio_pipeline.companies.registry import OffboardedCompanyError
+from personio_pipeline.companies.removal import RunsInProgressError, remove_company
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.notify.mail import FileOutbox, build_message
 from personio_pipeline.store.schema import (
     change_log,
     company_offboardings,

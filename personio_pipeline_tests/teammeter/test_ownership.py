@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from personio_pipeline.companies.registry import UnknownCompanyError
 from personio_pipeline.org.employees import check_email
 from personio_pipeline.store import hand_edits
-from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.ownership import resolve_email
 from personio_pipeline.store.schema import (
     change_log,
@@ -18,7 +19,6 @@ from personio_pipeline.store.schema import (
     user_roles,
     users,
 )
-from personio_pipeline.store.db import company_transaction
 from personio_pipeline_tests.teammeter.conftest import (
     DAY_TWO_CHANGES,
     day_one,

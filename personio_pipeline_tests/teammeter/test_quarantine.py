@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from personio_pipeline.org.employees import normalise_employees
 from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
-from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.reporting.review import review_summary, review_users
+from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.store.safeguard import SafeguardError
 from personio_pipeline.store.schema import held_back_records, team_memberships, teams, units, users
 from personio_pipeline.store.sync import sync_company

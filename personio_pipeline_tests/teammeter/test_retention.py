@@ -10,9 +10,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.defs.shared.resources import TeammeterDatabase
-from personio_pipeline.defs.lifecycle.retention import change_log_retention_job, change_log_retention_schedule
 from personio_pipeline.common import settings
+from personio_pipeline.defs.lifecycle.retention import change_log_retention_job, change_log_retention_schedule
+from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.store import retention
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.schema import change_log

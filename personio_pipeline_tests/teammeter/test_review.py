@@ -9,9 +9,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.store import hand_edits
 from personio_pipeline.companies.registry import UnknownCompanyError
 from personio_pipeline.reporting.review import COLUMNS, format_review, review_summary, review_users
+from personio_pipeline.store import hand_edits
 from personio_pipeline.store.schema import invitations, users
 from personio_pipeline_tests.teammeter.conftest import day_one, day_one_evening, register, sync
 

@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.store import hand_edits
+from personio_pipeline.reporting.review import format_review, review_summary, review_users
 from personio_pipeline.reporting.verification import build_report
 from personio_pipeline.reporting.verification.content import OrgPerson, build_org_chart
 from personio_pipeline.reporting.verification.page import CONTENT_SECURITY_POLICY
-from personio_pipeline.reporting.review import format_review, review_summary, review_users
+from personio_pipeline.store import hand_edits
 from personio_pipeline.store.schema import invitations, users
 from personio_pipeline_tests.teammeter.conftest import day_one, day_two, org_model, person, register, sync
 from personio_pipeline_tests.teammeter.report_page import ReportPage

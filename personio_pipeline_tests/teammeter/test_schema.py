@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-
 from alembic.script import ScriptDirectory
 
 from personio_pipeline.store.db import HEAD_REVISION, alembic_config, current_revision, migrate

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.companies import registry
-from personio_pipeline.store.diff import ModelError
 from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.store.diff import ModelError
 from personio_pipeline.store.schema import (
     change_log,
     reporting_lines,

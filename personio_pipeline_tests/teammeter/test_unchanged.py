@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.store import hand_edits, unchanged
 from personio_pipeline.companies import registry
-from personio_pipeline.store.schema import reporting_lines, sync_runs, team_memberships, users
+from personio_pipeline.store import hand_edits, unchanged
 from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import reporting_lines, sync_runs, team_memberships, users
 from personio_pipeline.store.unchanged import model_fingerprint
 from personio_pipeline_tests.teammeter.conftest import (
     day_one,

@@ -22,12 +22,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from personio_pipeline import cli
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.sandbox.config import SandboxConfig
 from personio_pipeline.sandbox.generator import generate_company
 from personio_pipeline.sandbox.server import SandboxServer
 from personio_pipeline.sandbox.webhooks import employee_changes
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.schema import users, webhook_events
 from personio_pipeline.webhooks.debounce import Debounce

@@ -12,12 +12,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from personio_pipeline.companies import connection_health, registry
+from personio_pipeline.defs.shared.keys import WEBHOOK_BATCH_TAG as BATCH_TAG
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.shared.keys import WEBHOOK_BATCH_TAG as BATCH_TAG
 from personio_pipeline.defs.webhooks.sensor import webhook_sensor
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
 from personio_pipeline.store.schema import organisations, webhook_events
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
 from personio_pipeline_tests.conftest import TEST_API_KEY

@@ -24,11 +24,11 @@ import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from personio_pipeline.companies import alert_log
+from personio_pipeline.companies.registry import UnknownCompanyError
 from personio_pipeline.defs.shared.keys import HELD_BACK, MISSING_EMAILS, ORG_EMPLOYEES, TEAMMETER_USERS
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, TeammeterDatabase
 from personio_pipeline.notify.alerts import held_back_alert, held_back_key, missing_email_alert
-from personio_pipeline.companies import alert_log
-from personio_pipeline.companies.registry import UnknownCompanyError
 
 MISSING_EMAILS_CHECK = dg.AssetCheckKey(ORG_EMPLOYEES, MISSING_EMAILS)
 HELD_BACK_CHECK_KEY = dg.AssetCheckKey(TEAMMETER_USERS, HELD_BACK)

@@ -3,17 +3,16 @@
 
 import dagster as dg
 
-from personio_pipeline.common import settings
 from personio_pipeline.apideck.client import FetchStats
 from personio_pipeline.apideck.errors import ApideckError
 from personio_pipeline.apideck.extract import RawExtractSpool
+from personio_pipeline.common import settings
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.defs.shared.keys import APIDECK_GROUP, RAW_EMPLOYEES
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors
 from personio_pipeline.defs.shared.types import RawEmployeeRecords
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
 
 SPOOL_DIR = "spool"  # under the data folder, next to the stored extracts: storing one is a rename
 

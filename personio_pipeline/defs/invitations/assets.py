@@ -10,15 +10,15 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from personio_pipeline.companies.registry import UnknownCompanyError
 from personio_pipeline.defs.shared.keys import INVITATIONS, INVITATIONS_DELIVERED, INVITATIONS_GROUP, TEAMMETER_USERS
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.invitations import claims, eligibility, outbox
+from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.invitations.state import STALE_AFTER, InvitationState, invitation_state
 from personio_pipeline.notify.invitation_alerts import failed_invitations_alert
-from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.notify.mail import RECIPIENT, DeliveryError
-from personio_pipeline.companies.registry import UnknownCompanyError
 
 
 class InvitationConfig(dg.Config):

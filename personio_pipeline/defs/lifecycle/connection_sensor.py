@@ -19,11 +19,10 @@ import dagster as dg
 from personio_pipeline.apideck.errors import ApideckError
 from personio_pipeline.common import settings
 from personio_pipeline.common.clock import utc_now
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, TeammeterDatabase
 from personio_pipeline.notify.alerts import ConnectionAlert
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
 
 CHECKS_PER_TICK = 50
 # Vault calls stop after this many seconds so a tick ends well inside Dagster's 60 s limit; the

@@ -11,12 +11,12 @@ log with the reason, the same reason `personio-pipeline status` shows.
 import dagster as dg
 
 from personio_pipeline.common import settings
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.defs.shared.jobs import sync_company_job
 from personio_pipeline.defs.shared.keys import TRIGGER_TAG
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
+
 
 @dg.schedule(
     name="daily_sync",

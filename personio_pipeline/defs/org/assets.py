@@ -5,8 +5,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from personio_pipeline.common import settings
 from personio_pipeline.apideck.extract import RawExtract
+from personio_pipeline.common import settings
 from personio_pipeline.defs.org.checks import (
     EMPLOYEE_CHECKS,
     NAME_CHECKS,
@@ -27,7 +27,13 @@ from personio_pipeline.defs.shared.keys import (
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.types import RawEmployeeRecords
 from personio_pipeline.org import checks
-from personio_pipeline.org.columns import EMPLOYEE_COLUMNS, REPORTING_LINE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
+from personio_pipeline.org.columns import (
+    EMPLOYEE_COLUMNS,
+    REPORTING_LINE_COLUMNS,
+    ROLE_COLUMNS,
+    TEAM_COLUMNS,
+    UNIT_COLUMNS,
+)
 from personio_pipeline.org.employees_columnar import normalise_extract
 from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
 

@@ -11,9 +11,9 @@ import httpx
 import sqlalchemy as sa
 from pydantic import Field
 
-from personio_pipeline.common import settings
 from personio_pipeline.apideck.client import DEFAULT_BASE_URL, ApideckHrisClient, RetrySettings
 from personio_pipeline.apideck.vault import ApideckVaultClient
+from personio_pipeline.common import settings
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.notify.mail import FileOutbox, MailTransport, SmtpTransport, build_message
 from personio_pipeline.store.db import migrated_engine

@@ -11,7 +11,14 @@ from pydantic import Field
 
 from personio_pipeline.common import settings
 from personio_pipeline.defs.shared.check_results import to_result
-from personio_pipeline.defs.shared.keys import HELD_BACK, SYNC_WRITE_STEP, TEAMMETER_GROUP, TEAMMETER_USERS, org, teammeter
+from personio_pipeline.defs.shared.keys import (
+    HELD_BACK,
+    SYNC_WRITE_STEP,
+    TEAMMETER_GROUP,
+    TEAMMETER_USERS,
+    org,
+    teammeter,
+)
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors

@@ -11,12 +11,13 @@ import pandas as pd
 
 from personio_pipeline.common import settings
 from personio_pipeline.companies.files import report_file
-from personio_pipeline.defs.store.assets import SYNC_FRESHNESS, TABLES
 from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES, REVIEW_REPORT, TEAMMETER_GROUP, teammeter
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors
+from personio_pipeline.defs.store.assets import SYNC_FRESHNESS, TABLES
 from personio_pipeline.reporting.verification import build_report
+
 
 @dg.asset(
     key=REVIEW_REPORT,

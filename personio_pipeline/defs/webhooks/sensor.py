@@ -20,13 +20,12 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from personio_pipeline.common import settings
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.defs.shared.jobs import sync_company_job
 from personio_pipeline.defs.shared.keys import PARTITION_TAG, TRIGGER_TAG, WEBHOOK_BATCH_TAG
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import DataTeamAlerts, TeammeterDatabase
 from personio_pipeline.notify.alerts import ConnectionAlert
-from personio_pipeline.companies import registry
-from personio_pipeline.companies import connection_health
 from personio_pipeline.webhooks import inbox
 from personio_pipeline.webhooks.debounce import Debounce
 

@@ -11,7 +11,6 @@ import pandas as pd
 import sqlalchemy as sa
 
 from personio_pipeline.common.memory import cyclic_gc_paused
-
 from personio_pipeline.reporting.verification.content import ReportContent
 from personio_pipeline.reporting.verification.from_store import gather
 from personio_pipeline.reporting.verification.page import render

@@ -16,21 +16,19 @@ from datetime import datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
-from personio_pipeline.org.structure import derive_reporting_lines
 from personio_pipeline.common.tables import natural_order
-from personio_pipeline.store import held_back
 from personio_pipeline.companies import registry
-from personio_pipeline.store.db import as_utc
-from personio_pipeline.store.ownership import TEAMMETER
+from personio_pipeline.companies.sync_runs import SUCCEEDED
+from personio_pipeline.org.structure import derive_reporting_lines
 from personio_pipeline.reporting.verification.content import (
     AFTER_VERIFICATION,
     FAILED,
+    INACTIVE_MANAGER,
     INVITED,
     NEXT_RUN,
     ON_ITS_WAY,
-    WAITING,
-    INACTIVE_MANAGER,
     UNKNOWN_MANAGER,
+    WAITING,
     Blocked,
     Changes,
     Edit,
@@ -45,6 +43,9 @@ from personio_pipeline.reporting.verification.content import (
     access_problem,
     build_org_chart,
 )
+from personio_pipeline.store import held_back
+from personio_pipeline.store.db import as_utc
+from personio_pipeline.store.ownership import TEAMMETER
 from personio_pipeline.store.schema import (
     change_log,
     invitations,
@@ -57,7 +58,6 @@ from personio_pipeline.store.schema import (
     user_roles,
     users,
 )
-from personio_pipeline.companies.sync_runs import SUCCEEDED
 
 SEPARATOR = ", "
 
