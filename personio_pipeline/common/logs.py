@@ -18,10 +18,10 @@ from typing import Any
 
 import dagster as dg
 import orjson
+from dagster._core.storage.tags import PARTITION_NAME_TAG  # "dagster/partition": the run's company
 
 from personio_pipeline.common import settings
 from personio_pipeline.common.redaction import redact, secrets_from_env
-from personio_pipeline.defs.shared.keys import PARTITION_TAG
 
 PROJECT_LOGGER = "personio_pipeline"
 ERROR_LIMIT = 2000
@@ -55,7 +55,7 @@ class JsonLineFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": self._clean(meta.get("orig_message") or record.getMessage()),
-            "company": (meta.get("job_tags") or {}).get(PARTITION_TAG),
+            "company": (meta.get("job_tags") or {}).get(PARTITION_NAME_TAG),
             "run_id": meta.get("run_id"),
             "job": meta.get("job_name"),
             "step": meta.get("step_key"),

@@ -7,10 +7,11 @@ can name a job or read a tag without loading the definitions.
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 # -- partitions and tags -------------------------------------------------------------------------
 COMPANY_PARTITIONS = "companies"  # one dynamic partition per company, keyed by its Apideck consumer id
-PARTITION_TAG = "dagster/partition"  # the tag Dagster gives a partitioned run: the company
+PARTITION_TAG = PARTITION_NAME_TAG  # "dagster/partition", Dagster's tag of a partitioned run: the company
 TRIGGER_TAG = "personio_pipeline/trigger"  # who started a run: daily_sync, webhooks or cli
 WEBHOOK_BATCH_TAG = "personio_pipeline/webhook_batch"  # the run key of a webhook-driven sync
 
