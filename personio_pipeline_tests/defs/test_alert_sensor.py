@@ -177,7 +177,7 @@ BACKLOG = 1200
 
 def missing_email_result(company: str, people_without_email: int) -> dg.AssetCheckEvaluation:
     """The company's missing_emails result as the employees step records it (the real verdict
-    over an employees table; metadata shaped by defs/org/checks.py `to_result`)."""
+    over an employees table; metadata shaped by defs/shared/check_results.py `to_result`)."""
     table = pd.DataFrame(
         [
             {"employee_id": str(i), "display_name": f"Person {i} of {company}", "team_name": "Ops",
