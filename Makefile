@@ -21,7 +21,7 @@ demo: install
 
 test: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster definitions validate -m personio_pipeline.definitions
+	$(BIN)/dg check defs
 	$(BIN)/pytest -q
 
 dev: install
