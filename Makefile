@@ -28,7 +28,7 @@ demo: install
 
 test: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster definitions validate -m personio_pipeline.definitions
+	$(BIN)/dg check defs
 	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 # The edit loop, under 2 minutes: everything but the tests marked slow (daemons, brokers, backlogs,

@@ -13,6 +13,7 @@ times, and how many people got an address.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import sys
@@ -25,6 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from international import records, shares  # noqa: E402
 
 
+def first_module(*names: str):
+    """The first of `names` that imports: the current module path, then where an older checkout
+    (measured through PYTHONPATH) kept it, before the package was laid out by domain."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError(f"none of {', '.join(names)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=100_000)
@@ -32,7 +44,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    import personio_pipeline.model.employees as employees
+    employees = first_module("personio_pipeline.org.employees", "personio_pipeline.model.employees")
 
     people = records(args.size, args.seed)
     times, valid = [], None
@@ -40,9 +52,7 @@ def main() -> None:
         for cache in ("_checked_email", "_validated_domain"):  # older code cached per address: start cold
             getattr(getattr(employees, cache, None), "cache_clear", lambda: None)()
         try:
-            from personio_pipeline import addresses
-
-            addresses._domain.cache_clear()
+            first_module("personio_pipeline.org.addresses", "personio_pipeline.addresses")._domain.cache_clear()
         except ImportError:
             pass
         started = time.perf_counter()

@@ -175,14 +175,14 @@ def fresh_database(kind: str, workdir: Path, label: str, admin_url: str | None) 
 
 def register_company(database_url: str, company: str) -> None:
     """Migrate the fresh store and register the company, as `personio-pipeline tenants add` does."""
-    from personio_pipeline.teammeter import organisations
-    from personio_pipeline.teammeter.db import create_engine, migrate
+    from personio_pipeline.companies import registry
+    from personio_pipeline.store.db import create_engine, migrate
 
     engine = create_engine(database_url)
     try:
         migrate(engine)
         with engine.begin() as conn:
-            organisations.register(conn, company, f"Benchmark {company}")
+            registry.register(conn, company, f"Benchmark {company}")
     finally:
         engine.dispose()
 

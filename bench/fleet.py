@@ -40,7 +40,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml  # noqa: E402
-
 from common import (  # noqa: E402
     API_KEY,
     APP_ID,
@@ -246,17 +245,18 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
     import dagster as dg
     import sqlalchemy as sa
 
-    from personio_pipeline.defs.partitions import companies as partitions
-    from personio_pipeline.teammeter import organisations
-    from personio_pipeline.teammeter.db import create_engine, migrate
+    from personio_pipeline.companies import connection_health, registry
+    from personio_pipeline.defs.shared.partitions import companies as partitions
+    from personio_pipeline.store.db import create_engine, migrate
+    from personio_pipeline.store.schema import organisations
 
     engine = create_engine(teammeter_url)
     migrate(engine)  # the deploy step (`personio-pipeline db upgrade`)
     with engine.begin() as conn:  # what `tenants add` does, connected, with a first sync recorded as done
         for company in companies:
-            organisations.register(conn, company, company.upper())
-        conn.execute(sa.update(organisations.organisations).values(
-            first_synced_at=sa.func.now(), connection_state=organisations.CONNECTED,
+            registry.register(conn, company, company.upper())
+        conn.execute(sa.update(organisations).values(
+            first_synced_at=sa.func.now(), connection_state=connection_health.CONNECTED,
             connection_changed_at=sa.func.now()))
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(partitions.name, companies)

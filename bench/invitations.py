@@ -43,15 +43,17 @@ def free_port() -> int:
 
 def prepare(database_url: str, size: int) -> None:
     """A verified company of `size` international people, as a first sync leaves it."""
-    from personio_pipeline.model.employees import normalise_employees
-    from personio_pipeline.model.organisation import (
-        derive_reporting_lines, derive_roles, derive_teams, derive_units,
+    from personio_pipeline.org.employees import normalise_employees
+    from personio_pipeline.org.structure import (
+        derive_reporting_lines,
+        derive_roles,
+        derive_teams,
+        derive_units,
     )
-    from personio_pipeline.teammeter import manual
-    from personio_pipeline.teammeter.db import create_engine
-    from personio_pipeline.teammeter.diff import OrgModel
-    from personio_pipeline.teammeter.db import company_transaction
-    from personio_pipeline.teammeter.sync import sync_company
+    from personio_pipeline.store import hand_edits
+    from personio_pipeline.store.db import company_transaction, create_engine
+    from personio_pipeline.store.diff import OrgModel
+    from personio_pipeline.store.sync import sync_company
 
     register_company(database_url, COMPANY)
     employees = normalise_employees(records(size), date(2026, 1, 6)).table
@@ -62,16 +64,16 @@ def prepare(database_url: str, size: int) -> None:
     engine = create_engine(database_url)
     sync_company(engine, COMPANY, model, run_id="bench-first-sync")
     with company_transaction(engine) as conn:
-        manual.mark_verified(conn, COMPANY)
+        hand_edits.mark_verified(conn, COMPANY)
     engine.dispose()
 
 
 def run_once(database_url: str, port: int) -> dict:
     import dagster as dg
 
-    from personio_pipeline.defs.assets.invitations import invitations_delivered, teammeter_invitations
-    from personio_pipeline.defs.partitions import companies
-    from personio_pipeline.defs.resources import DataTeamAlerts, Mailer, TeammeterDatabase
+    from personio_pipeline.defs.invitations.assets import invitations_delivered, teammeter_invitations
+    from personio_pipeline.defs.shared.partitions import companies
+    from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
 
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(companies.name, [COMPANY])

@@ -60,11 +60,11 @@ def main() -> None:
     )
     import dagster as dg
 
-    from personio_pipeline.defs.assets.apideck import raw_employees
-    from personio_pipeline.defs.assets.org import org_assets
-    from personio_pipeline.defs.assets.teammeter import teammeter_sync
-    from personio_pipeline.defs.partitions import companies
-    from personio_pipeline.defs.resources import default_resources
+    from personio_pipeline.defs.ingest.assets import raw_employees
+    from personio_pipeline.defs.org.assets import org_assets
+    from personio_pipeline.defs.shared.partitions import companies
+    from personio_pipeline.defs.shared.resources import default_resources
+    from personio_pipeline.defs.store.assets import teammeter_sync
 
     keys = [f"{args.prefix}-{number}" for number in range(args.companies)]
     assets = [raw_employees, *org_assets, teammeter_sync]

@@ -29,10 +29,10 @@ TODAY = date(2026, 1, 5)  # the sandbox's day 0
 
 def _cold_caches() -> None:
     """Forget what an earlier repetition learnt: each run worker starts afresh."""
-    from personio_pipeline import addresses
-    from personio_pipeline.model import employees
+    from addresses import first_module
 
-    for module in (addresses, employees):
+    for module in (first_module("personio_pipeline.org.addresses", "personio_pipeline.addresses"),
+                   first_module("personio_pipeline.org.employees", "personio_pipeline.model.employees")):
         for value in vars(module).values():
             clear = getattr(value, "cache_clear", None)
             if callable(clear):
@@ -50,10 +50,16 @@ def main() -> None:
     parser.add_argument("--pyinstrument", metavar="PREFIX", help="profile one more repetition, write PREFIX.txt/.html")
     args = parser.parse_args()
 
+    from addresses import first_module
+
     from personio_pipeline.apideck.extract import RawExtractSpool
-    from personio_pipeline.apideck.sandbox.generator import generate_company
-    from personio_pipeline.model.employees import normalise_employees
-    from personio_pipeline.model.employees_columnar import normalise_extract
+
+    generate_company = first_module("personio_pipeline.sandbox.generator",
+                                    "personio_pipeline.apideck.sandbox.generator").generate_company
+    normalise_employees = first_module("personio_pipeline.org.employees",
+                                       "personio_pipeline.model.employees").normalise_employees
+    normalise_extract = first_module("personio_pipeline.org.employees_columnar",
+                                     "personio_pipeline.model.employees_columnar").normalise_extract
 
     def normalise(extract):
         if args.reader == "records":

@@ -76,12 +76,12 @@ def main() -> None:
     started = time.perf_counter()
     import dagster as dg
 
-    from personio_pipeline.defs.assets.apideck import raw_employees
-    from personio_pipeline.defs.assets.org import org_assets
-    from personio_pipeline.defs.assets.review_report import review_report
-    from personio_pipeline.defs.assets.teammeter import teammeter_sync
-    from personio_pipeline.defs.partitions import companies
-    from personio_pipeline.defs.resources import default_resources
+    from personio_pipeline.defs.ingest.assets import raw_employees
+    from personio_pipeline.defs.org.assets import org_assets
+    from personio_pipeline.defs.shared.partitions import companies
+    from personio_pipeline.defs.shared.resources import default_resources
+    from personio_pipeline.defs.store.assets import teammeter_sync
+    from personio_pipeline.defs.store.review_report import review_report
 
     import_seconds = time.perf_counter() - started
     instance = dg.DagsterInstance.ephemeral()

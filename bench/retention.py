@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.common import fresh_database, machine, postgres_admin_url, register_company  # noqa: E402
-from personio_pipeline.apideck.sandbox.generator import generate_company  # noqa: E402
-from personio_pipeline.teammeter import retention  # noqa: E402
-from personio_pipeline.teammeter.db import create_engine  # noqa: E402
-from personio_pipeline.teammeter.schema import change_log  # noqa: E402
+from personio_pipeline.sandbox.generator import generate_company  # noqa: E402
+from personio_pipeline.store import retention  # noqa: E402
+from personio_pipeline.store.db import create_engine  # noqa: E402
+from personio_pipeline.store.schema import change_log  # noqa: E402
 
 COMPANY = "bench-retention"
 

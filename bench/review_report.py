@@ -50,9 +50,14 @@ TIMINGS = ("JSON.stringify({load: performance.getEntriesByType('navigation')[0].
 
 
 def model_of(records: list[dict], today: date):
-    from personio_pipeline.model.employees import normalise_employees
-    from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
-    from personio_pipeline.teammeter.diff import OrgModel
+    from personio_pipeline.org.employees import normalise_employees
+    from personio_pipeline.org.structure import (
+        derive_reporting_lines,
+        derive_roles,
+        derive_teams,
+        derive_units,
+    )
+    from personio_pipeline.store.diff import OrgModel
 
     table = normalise_employees(records, today).table
     return OrgModel(table, derive_teams(table), derive_units(table), derive_roles(table),
@@ -60,17 +65,17 @@ def model_of(records: list[dict], today: date):
 
 
 def build(size: int, profile: str, workdir: Path, company: str) -> tuple[str, dict]:
-    from personio_pipeline.apideck.sandbox.generator import generate_company
-    from personio_pipeline.memory import cyclic_gc_paused
-    from personio_pipeline.teammeter import organisations
-    from personio_pipeline.teammeter.db import create_engine, migrate
-    from personio_pipeline.teammeter.report import gather, render
-    from personio_pipeline.teammeter.sync import sync_company
+    from personio_pipeline.common.memory import cyclic_gc_paused
+    from personio_pipeline.companies import registry
+    from personio_pipeline.reporting.verification import gather, render
+    from personio_pipeline.sandbox.generator import generate_company
+    from personio_pipeline.store.db import create_engine, migrate
+    from personio_pipeline.store.sync import sync_company
 
     engine = create_engine(f"sqlite:///{workdir / 'teammeter.sqlite'}")
     migrate(engine)
     with engine.begin() as conn:
-        organisations.register(conn, company, f"Benchmark {company}")
+        registry.register(conn, company, f"Benchmark {company}")
     model = None
     for day in (0, 1):
         model = model_of(generate_company(company, size, day=day, profile=profile), DAY0)

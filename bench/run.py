@@ -41,6 +41,7 @@ from common import (  # noqa: E402
     register_company,
     run_child,
 )
+
 from personio_pipeline.apideck.fields import fields_param  # noqa: E402
 
 TARGETS = {  # at 100,000 people, diverse profile: (what, limit)
@@ -262,13 +263,13 @@ def run_schedule(spec: str, kind: str, workdir: Path, admin_url: str | None) -> 
     try:
         with fresh_database(kind, workdir, "schedule", admin_url) as url:
             register_company(url, f"{prefix}-0")
-            from personio_pipeline.teammeter import organisations
-            from personio_pipeline.teammeter.db import create_engine
+            from personio_pipeline.companies import registry
+            from personio_pipeline.store.db import create_engine
 
             engine = create_engine(url)
             with engine.begin() as conn:
                 for number in range(1, count):
-                    organisations.register(conn, f"{prefix}-{number}", f"Daily {number}")
+                    registry.register(conn, f"{prefix}-{number}", f"Daily {number}")
             engine.dispose()
             sandbox.reset()
             result = run_child("many_companies.py", dict(workdir=workdir, base_url=sandbox.url, database_url=url,

@@ -35,12 +35,12 @@ FUNCTIONS = (
     ("event log writes (store_event)", "dagster_postgres/event_log/event_log.py", "store_event"),
     ("  of which new PostgreSQL connections", "psycopg2/__init__.py", "connect"),
     ("run storage writes (handle_run_event)", "dagster/_core/storage/runs/sql_run_storage.py", "handle_run_event"),
-    ("step: apideck/employees", "personio_pipeline/defs/assets/apideck.py", "raw_employees"),
-    ("step: org/employees", "personio_pipeline/defs/assets/org.py", "employees"),
-    ("step: org_structure", "personio_pipeline/defs/assets/org.py", "org_structure"),
-    ("step: teammeter_sync", "personio_pipeline/defs/assets/teammeter.py", "teammeter_sync"),
-    ("IO manager writes", "personio_pipeline/defs/io.py", "handle_output"),
-    ("IO manager reads", "personio_pipeline/defs/io.py", "load_input"),
+    ("step: apideck/employees", "personio_pipeline/defs/ingest/assets.py", "raw_employees"),
+    ("step: org/employees", "personio_pipeline/defs/org/assets.py", "employees"),
+    ("step: org_structure", "personio_pipeline/defs/org/assets.py", "org_structure"),
+    ("step: teammeter_sync", "personio_pipeline/defs/store/assets.py", "teammeter_sync"),
+    ("IO manager writes", "personio_pipeline/defs/shared/io.py", "handle_output"),
+    ("IO manager reads", "personio_pipeline/defs/shared/io.py", "load_input"),
 )
 
 
@@ -124,14 +124,14 @@ def main() -> None:
             os.environ.update(env)
             import dagster as dg
 
-            from personio_pipeline.defs.partitions import companies
-            from personio_pipeline.teammeter import organisations
-            from personio_pipeline.teammeter.db import create_engine, migrate
+            from personio_pipeline.companies import registry
+            from personio_pipeline.defs.shared.partitions import companies
+            from personio_pipeline.store.db import create_engine, migrate
 
             engine = create_engine(teammeter_url)
             migrate(engine)  # the deploy step (`personio-pipeline db upgrade`)
             with engine.begin() as conn:
-                organisations.register(conn, COMPANY, "Worker Co")
+                registry.register(conn, COMPANY, "Worker Co")
             engine.dispose()
             with dg.DagsterInstance.get() as instance:
                 instance.add_dynamic_partitions(companies.name, [COMPANY])

@@ -121,15 +121,15 @@ def percentile(values: list[float], share: float) -> float:
 def measure(kind: str, url: str, rate: float, seconds: float, connections: int) -> dict:
     import sqlalchemy as sa
 
-    from personio_pipeline.teammeter import organisations
-    from personio_pipeline.teammeter.db import create_engine, migrate
-    from personio_pipeline.teammeter.schema import webhook_events
+    from personio_pipeline.companies import registry
+    from personio_pipeline.store.db import create_engine, migrate
+    from personio_pipeline.store.schema import webhook_events
 
     engine = create_engine(url)
     migrate(engine)
     with engine.begin() as conn:
         for n in range(COMPANIES):
-            organisations.register(conn, f"bench-co-{n:02d}", f"Bench {n}")
+            registry.register(conn, f"bench-co-{n:02d}", f"Bench {n}")
     port = _free_port()
     env = {**os.environ, "TEAMMETER_DATABASE_URL": url, "APIDECK_API_KEY": API_KEY,
            "PERSONIO_LOG_FORMAT": "json"}

@@ -1,43 +1,35 @@
-"""The one place that assembles the project's `dg.Definitions`."""
+"""The code location: every definition in `defs/`, found by Dagster's defs-folder loader.
+
+Each module under `personio_pipeline/defs/` is imported and what it defines at module scope
+(assets, checks, jobs, schedules, sensors) is collected; `@dg.definitions` functions add what is
+built from the environment each time (`defs/shared/resources.py`: resources; `defs/shared/
+execution.py`: executor and loggers). `dg check defs` / `dg list defs` read the same folder
+through `[tool.dg]` in pyproject.toml.
+
+`dg.load_from_defs_folder` finds the folder through pyproject.toml, which an installed wheel
+(`pip install .`, the container image) does not ship; the tree is therefore built from the
+package itself, the same loader without the lookup.
+"""
+
+import warnings
+from pathlib import Path
 
 import dagster as dg
 
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.assets.invitations import invitations_delivered, invite_company_job, teammeter_invitations
-from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.assets.review_report import review_report
-from personio_pipeline.defs.assets.teammeter import teammeter_sync
-from personio_pipeline.defs.connection_sensor import connection_sensor
-from personio_pipeline.defs.invitation_sensor import invitation_sensor
-from personio_pipeline.defs.jobs import sync_company_job
-from personio_pipeline.defs.resources import default_resources
-from personio_pipeline.defs.retention import change_log_retention_job, change_log_retention_schedule
-from personio_pipeline.defs.schedules import daily_sync
-from personio_pipeline.defs.check_alerts import held_back_alerts, missing_email_alerts
-from personio_pipeline.defs.sync_failure_sensor import sync_failure_sensor
-from personio_pipeline.defs.webhook_sensor import webhook_sensor
-from personio_pipeline.logs import configure_python_logging, run_loggers
+import personio_pipeline.defs
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Dagster's own defs-folder loader calls its module loaders, which are marked preview: a warning
+# about Dagster's internals on every CLI call and run would only be noise.
+warnings.filterwarnings("ignore", r"Function `load_definitions_from_modules?` is currently in preview", dg.PreviewWarning)
 
 
 def build_defs() -> dg.Definitions:
     """The definitions with resources read from the environment now (the CLI calls this per
     command, so a changed environment is honoured within one process)."""
-    configure_python_logging()
-    return dg.Definitions(
-        assets=[raw_employees, *org_assets, teammeter_sync, review_report, teammeter_invitations],
-        asset_checks=[invitations_delivered],
-        jobs=[sync_company_job, invite_company_job, change_log_retention_job],
-        sensors=[missing_email_alerts, held_back_alerts, connection_sensor, invitation_sensor, sync_failure_sensor,
-                 webhook_sensor],
-        schedules=[daily_sync, change_log_retention_schedule],
-        resources=default_resources(),
-        # A company run is a short chain of steps: one process per run (one pod per run on
-        # Kubernetes) is much cheaper than a process per step.
-        executor=dg.in_process_executor,
-        # PERSONIO_LOG_FORMAT=json: run logs as JSON lines (personio_pipeline/logs.py).
-        loggers=run_loggers(),
-    )
+    tree = dg.ComponentTree.from_module(defs_module=personio_pipeline.defs, project_root=PROJECT_ROOT)
+    return tree.build_defs()
 
 
 defs = build_defs()

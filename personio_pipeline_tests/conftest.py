@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from personio_pipeline.apideck.sandbox.config import SandboxConfig
-from personio_pipeline.apideck.sandbox.server import SandboxServer
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.server import SandboxServer
 
 TEST_API_KEY = "sk_test_TOPSECRET_4f9a1c"
 TEST_APP_ID = "test-app"
@@ -30,7 +30,7 @@ PINNED_TODAY = "2026-01-20"
 def pinned_settings():
     """For every test and the processes it starts: the model's "today" is PINNED_TODAY, and steps
     are not retried after transient failures unless a test asks for it (the production default
-    is 3, see personio_pipeline/defs/retries.py), so a fault a test provokes fails at once."""
+    is 3, see personio_pipeline/defs/shared/retries.py), so a fault a test provokes fails at once."""
     pinned = {"PERSONIO_PIPELINE_TODAY": PINNED_TODAY, "PERSONIO_STEP_RETRIES": "0"}
     previous = {name: os.environ.get(name) for name in pinned}
     os.environ.update(pinned)

@@ -11,8 +11,8 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from personio_pipeline import addresses
-from personio_pipeline.model.employees import check_email
+from personio_pipeline.org import addresses
+from personio_pipeline.org.employees import check_email
 
 
 def reference(address: str) -> addresses.Verdict:

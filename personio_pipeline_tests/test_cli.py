@@ -6,7 +6,7 @@ import dagster as dg
 from click.testing import CliRunner
 
 from personio_pipeline.cli import main
-from personio_pipeline.defs.partitions import companies
+from personio_pipeline.defs.shared.partitions import companies
 
 
 def test_tenants_add_registers_company_and_partition(pipeline_env):

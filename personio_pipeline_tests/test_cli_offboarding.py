@@ -9,14 +9,15 @@ import json
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from personio_pipeline import settings
-from personio_pipeline.cli import _instance, main
-from personio_pipeline.defs.assets.invitations import invite_company_job
-from personio_pipeline.defs.jobs import SYNC_JOB_NAME
-from personio_pipeline.defs.partitions import companies
+from personio_pipeline.cli import main
+from personio_pipeline.common import settings
 from personio_pipeline.definitions import build_defs
-from personio_pipeline.teammeter.db import migrated_engine
-from personio_pipeline.teammeter.schema import company_offboardings, users
+from personio_pipeline.defs.shared.jobs import invite_company_job
+from personio_pipeline.defs.shared.keys import SYNC_JOB
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.runtime.instance import dagster_instance as _instance
+from personio_pipeline.store.db import migrated_engine
+from personio_pipeline.store.schema import company_offboardings, users
 
 
 def run(job_name, company):
@@ -33,7 +34,7 @@ def test_tenants_remove_deletes_the_company_data_and_keeps_the_others(pipeline_e
     data = settings.data_dir()
     for company in ("acme-gmbh", "globex"):
         assert runner.invoke(main, ["tenants", "add", company, "--name", company.upper()]).exit_code == 0
-        assert run(SYNC_JOB_NAME, company).success
+        assert run(SYNC_JOB, company).success
     assert runner.invoke(main, ["verify", "acme-gmbh"]).exit_code == 0
     assert run(invite_company_job.name, "acme-gmbh").success
     mails = sorted((data / "outbox").glob("*.eml"))

@@ -8,10 +8,10 @@ import json
 import dagster as dg
 from click.testing import CliRunner
 
-from personio_pipeline import settings
 from personio_pipeline.cli import main
-from personio_pipeline.defs.resources import TeammeterDatabase
-from personio_pipeline.defs.sync_failure_sensor import sync_failure_sensor
+from personio_pipeline.common import settings
+from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
+from personio_pipeline.defs.shared.resources import TeammeterDatabase
 
 
 def tick(cursor: str | None) -> str | None:

@@ -16,13 +16,13 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from personio_pipeline.addresses import as_sent
 from personio_pipeline.cli import main
-from personio_pipeline.defs.connection_sensor import connection_sensor
-from personio_pipeline.defs.invitation_sensor import invitation_sensor
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.schedules import daily_sync
+from personio_pipeline.defs.invitations.sensor import invitation_sensor
+from personio_pipeline.defs.lifecycle.connection_sensor import connection_sensor
+from personio_pipeline.defs.lifecycle.schedules import daily_sync
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
+from personio_pipeline.org.addresses import as_sent
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "flow-gmbh"

@@ -17,10 +17,10 @@ import sys
 
 import pytest
 
-from personio_pipeline.apideck.sandbox.config import SandboxConfig
-from personio_pipeline.apideck.sandbox.generator import generate_company
-from personio_pipeline.apideck.sandbox.server import SandboxServer
-from personio_pipeline.logs import JsonLineFormatter, error_summary
+from personio_pipeline.common.logs import JsonLineFormatter, error_summary
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.sandbox.server import SandboxServer
 from personio_pipeline_tests.conftest import TEST_APP_ID
 
 CANARY = f"sk_live_CANARY_{secrets.token_hex(12)}"

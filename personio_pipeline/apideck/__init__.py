@@ -1,1 +1,1 @@
-"""Talking to Apideck: the HRIS and Vault clients, and a local Apideck-compatible sandbox."""
+"""Talking to Apideck: the HRIS and Vault clients (the local stand-in for Apideck is `sandbox/`)."""

@@ -1,1 +1,4 @@
-"""Dagster wiring only: partitions, resources, IO, assets, checks, sensors, schedules."""
+"""Dagster wiring only, by domain, loaded by `personio_pipeline/definitions.py`: ingest (Apideck),
+org (the org model and its checks), store (the Teammeter write and the verification report),
+invitations, lifecycle (schedules, connection and failure sensors, retention), webhooks, alerts,
+and shared (keys, resources, IO, partitions, retries, jobs)."""

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from personio_pipeline.companies import registry
 from personio_pipeline.invitations.state import NEEDS_DECISION, OPEN, STALE_AFTER, stale_claim
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.schema import invitations
+from personio_pipeline.store.schema import invitations
 
 
 class InvitationDecisionError(ValueError):
@@ -69,9 +69,9 @@ def retry_failed(conn: sa.Connection, consumer_id: str, invitation_ids: Iterable
 def _decide(
     conn: sa.Connection, consumer_id: str, invitation_ids: Iterable[int], allowed, what: str, **values
 ) -> list[int]:
-    organisation = organisations.lock(conn, consumer_id)
+    company = registry.lock(conn, consumer_id)
     wanted = sorted(set(invitation_ids))
-    condition = sa.and_(invitations.c.organisation_id == organisation.id, invitations.c.id.in_(wanted), allowed)
+    condition = sa.and_(invitations.c.organisation_id == company.id, invitations.c.id.in_(wanted), allowed)
     found = set(conn.execute(sa.select(invitations.c.id).where(condition)).scalars())
     refused = [i for i in wanted if i not in found]
     if refused:

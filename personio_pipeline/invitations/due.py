@@ -11,10 +11,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from personio_pipeline.invitations.outbox import MAX_ATTEMPTS, MAX_RETRY_DELAY, can_receive, eligible_users, retry_delay
+from personio_pipeline.invitations.claims import MAX_ATTEMPTS, MAX_RETRY_DELAY, retry_delay
+from personio_pipeline.invitations.eligibility import can_receive, eligible_users
 from personio_pipeline.invitations.state import plain, utc
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.schema import invitations, users
+from personio_pipeline.store.schema import invitations, organisations, users
 
 
 @dataclass
@@ -45,7 +45,7 @@ def _due_retry(now: datetime, max_attempts: int) -> sa.ColumnElement[bool]:
 
 def due_work(conn: sa.Connection, now: datetime, max_attempts: int = MAX_ATTEMPTS) -> dict[str, DueWork]:
     """Verified companies with eligible users or retries due, by consumer id: two queries in all."""
-    org = organisations.organisations
+    org = organisations
     now = utc(now)
     work: dict[str, DueWork] = defaultdict(DueWork)
     earlier = sa.select(sa.func.count()).where(invitations.c.user_id == users.c.id).scalar_subquery()

@@ -6,13 +6,11 @@ Pure: no database, no sending. The person's name goes into the `To` header only 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from personio_pipeline.common import settings
 from personio_pipeline.notify.mail import build_message
-
-DEFAULT_INVITE_URL = "https://app.teammeter.example/invite"
 
 
 @dataclass(frozen=True)
@@ -21,13 +19,10 @@ class InvitationText:
     text: str
 
 
-def invite_base_url() -> str:
-    """`TEAMMETER_INVITE_URL`, else the default; the token is appended as the last path segment."""
-    return (os.environ.get("TEAMMETER_INVITE_URL") or DEFAULT_INVITE_URL).rstrip("/")
-
-
 def invite_link(token: str, base_url: str | None = None) -> str:
-    return f"{(base_url or invite_base_url()).rstrip('/')}/{token}"
+    """The personal link: the token as the last path segment of `base_url` (default: the
+    configured `TEAMMETER_INVITE_URL`, see `common/settings.py`)."""
+    return f"{(base_url or settings.invite_base_url()).rstrip('/')}/{token}"
 
 
 def invitation_text(*, display_name: str, company_name: str, link: str) -> InvitationText:

@@ -1,12 +1,7 @@
-"""The invitation outbox: who is invited, and a send protocol that sends each invitation at most
-once and loses none. Plain functions over the Teammeter store; no Dagster.
-
-Who: a company's users are invited once the company is verified (`organisations.verified_at`).
-A user is eligible while active, with access and an email address, and without an invitation
-that is sent or still open (pending, claimed, ambiguous) and without a failed one to the same
-address. So a person who gets an email later (from a coach, or a new hire from a later sync) is
-invited on the next run, and a person whose invitation failed for good is invited again once
-their address is corrected.
+"""The invitation outbox: a send protocol that sends each invitation at most once and loses
+none. Plain functions over the Teammeter store; no Dagster. Who is invited is `eligibility.py`;
+the steps of one invitation are `claims.py`; what a failed send means is `outcomes.py`; this
+module runs a company's batch (`deliver`).
 
 Lifecycle of one invitation (at most one open per user: the unique index `uq_invitations_open`)::
 
@@ -62,315 +57,33 @@ Guarantee, precisely:
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import smtplib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from personio_pipeline.addresses import AddressNotValid
-from personio_pipeline.invitations.state import (
-    NEEDS_DECISION,
-    OPEN,
-    STALE_AFTER,
-    InvitationState,
-    invitation_state,
-    stale_claim,
-    utc,
+from personio_pipeline.common.clock import utc_now
+from personio_pipeline.invitations.claims import (
+    MAX_ATTEMPTS,
+    Claim,
+    claim,
+    mark_ambiguous,
+    mark_refused,
+    mark_sent,
+    mark_stale,
+    release_claim,
 )
-from personio_pipeline.notify.mail import RELAY, DeliveryError, DeliveryUnknown
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import company_transaction
-from personio_pipeline.teammeter.schema import invitations, users
+from personio_pipeline.invitations.eligibility import enqueue_eligible, pending_ids
+from personio_pipeline.invitations.outcomes import classify, delivery_certainly_failed, error_code
+from personio_pipeline.invitations.state import NEEDS_DECISION, STALE_AFTER, InvitationState, invitation_state
+from personio_pipeline.store.db import company_transaction
 
-MAX_ATTEMPTS = 5
-RETRY_DELAY = timedelta(minutes=5)  # after the first failed attempt; doubles with each further one
-MAX_RETRY_DELAY = timedelta(hours=2)
-ERROR_LIMIT = 1000
 REFUSALS_IN_A_ROW = 20  # recipients refused one after the other: the relay refuses everyone
 
 Log = Callable[[str], Any]
-
-
-class NotVerifiedError(RuntimeError):
-    def __init__(self, consumer_id: str):
-        super().__init__(
-            f"Company '{consumer_id}' is not verified, so no invitations are sent. Remedy: review the imported "
-            f"organisation with `personio-pipeline review {consumer_id}`, "
-            f"then `personio-pipeline verify {consumer_id}`."
-        )
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Wait after `attempts` failed attempts before the sensor retries: 5, 10, 20, 40 min, …"""
-    return min(RETRY_DELAY * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY)
-
-
-def require_verified(conn: sa.Connection, consumer_id: str) -> organisations.Organisation:
-    organisation = organisations.get(conn, consumer_id)
-    if organisation.verified_at is None:
-        raise NotVerifiedError(consumer_id)
-    return organisation
-
-
-# -- who is invited ----------------------------------------------------------------------------------
-
-
-def eligible_users() -> sa.ColumnElement[bool]:
-    """Users to invite now (the sensor and `enqueue_eligible` share this condition)."""
-    earlier = sa.select(invitations.c.id).where(
-        invitations.c.user_id == users.c.id,
-        sa.or_(
-            invitations.c.status.in_((*OPEN, "sent")),
-            sa.and_(invitations.c.status == "failed", invitations.c.email == users.c.email),
-        ),
-    )
-    return sa.and_(users.c.active, users.c.has_access, users.c.email.is_not(None), ~earlier.exists())
-
-
-def can_receive() -> sa.ColumnElement[bool]:
-    """The invitation's user still has access (else a pending invitation waits)."""
-    return (
-        sa.select(users.c.id)
-        .where(users.c.id == invitations.c.user_id, users.c.active, users.c.has_access, users.c.email.is_not(None))
-        .exists()
-    )
-
-
-def enqueue_eligible(conn: sa.Connection, consumer_id: str, now: datetime) -> int:
-    """One pending invitation per eligible user of a verified company; returns how many.
-
-    Concurrent calls cannot create two open invitations for one user (unique index; on
-    PostgreSQL the loser's rows are skipped with ON CONFLICT DO NOTHING, SQLite serialises writes).
-    """
-    organisation = require_verified(conn, consumer_id)
-    rows = sa.select(
-        users.c.organisation_id, users.c.id, users.c.email, sa.literal(utc(now), sa.DateTime(timezone=True))
-    ).where(users.c.organisation_id == organisation.id, eligible_users())
-    columns = ["organisation_id", "user_id", "email", "created_at"]
-    if conn.dialect.name == "postgresql":
-        statement = postgresql.insert(invitations).from_select(columns, rows).on_conflict_do_nothing()
-    else:
-        statement = sa.insert(invitations).from_select(columns, rows)
-    return len(conn.execute(statement.returning(invitations.c.id)).all())
-
-
-def pending_ids(conn: sa.Connection, consumer_id: str) -> list[int]:
-    """Pending invitations whose user still has access, fewest attempts first."""
-    organisation = organisations.get(conn, consumer_id)
-    query = (
-        sa.select(invitations.c.id)
-        .where(invitations.c.organisation_id == organisation.id, invitations.c.status == "pending", can_receive())
-        .order_by(invitations.c.attempts, invitations.c.id)
-    )
-    return list(conn.execute(query).scalars())
-
-
-# -- the send protocol -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claimed invitation: everything the message needs. `token` exists only here and in it."""
-
-    invitation_id: int
-    consumer_id: str
-    company_name: str
-    employee_id: str
-    display_name: str
-    email: str
-    attempt: int
-    token: str = field(repr=False)
-
-    @property
-    def token_hash(self) -> str:
-        return hash_token(self.token)
-
-
-def claim(conn: sa.Connection, invitation_id: int, now: datetime) -> Claim | None:
-    """pending → claimed with a fresh token; None when another sender has it (or it is no longer
-    pending, or its user lost access). Commit before sending."""
-    token = secrets.token_urlsafe(32)
-    current_email = sa.select(users.c.email).where(users.c.id == invitations.c.user_id).scalar_subquery()
-    claimed = conn.execute(
-        sa.update(invitations)
-        .where(invitations.c.id == invitation_id, invitations.c.status == "pending", can_receive())
-        .values(
-            status="claimed",
-            claimed_at=utc(now),
-            token_hash=hash_token(token),
-            attempts=invitations.c.attempts + 1,
-            email=current_email,  # a pending invitation follows a corrected address
-        )
-    )
-    if claimed.rowcount != 1:
-        return None
-    org = organisations.organisations
-    row = conn.execute(
-        sa.select(
-            org.c.consumer_id, org.c.name, users.c.employee_id, users.c.display_name, invitations.c.email,
-            invitations.c.attempts,
-        )
-        .select_from(
-            invitations.join(users, users.c.id == invitations.c.user_id).join(
-                org, org.c.id == invitations.c.organisation_id
-            )
-        )
-        .where(invitations.c.id == invitation_id)
-    ).one()
-    return Claim(
-        invitation_id, row.consumer_id, row.name, row.employee_id, row.display_name, row.email, row.attempts, token
-    )
-
-
-def _this_claim(claimed: Claim) -> sa.ColumnElement[bool]:
-    """Outcomes are recorded only on the row as this claim left it."""
-    return sa.and_(invitations.c.id == claimed.invitation_id, invitations.c.token_hash == claimed.token_hash)
-
-
-def mark_sent(conn: sa.Connection, claimed: Claim, now: datetime) -> bool:
-    """The server accepted the message. Also resolves an ambiguous mark the claim went stale into."""
-    result = conn.execute(
-        sa.update(invitations)
-        .where(_this_claim(claimed), invitations.c.status.in_(("claimed", NEEDS_DECISION)))
-        .values(status="sent", sent_at=utc(now), failure_reason=None)
-    )
-    return result.rowcount == 1
-
-
-def mark_refused(
-    conn: sa.Connection, claimed: Claim, error: BaseException, *, max_attempts: int = MAX_ATTEMPTS
-) -> str | None:
-    """The message certainly was not accepted: pending for a retry, or failed after `max_attempts`
-    attempts or at once when retrying cannot help. Returns the new status (None if the claim was
-    superseded)."""
-    outcome = classify(error)
-    status = "failed" if outcome.permanent or claimed.attempt >= max_attempts else "pending"
-    result = conn.execute(
-        sa.update(invitations)
-        .where(_this_claim(claimed), invitations.c.status == "claimed")
-        .values(status=status, last_error=describe_error(error), failure_reason=outcome.reason, token_hash=None)
-    )
-    return status if result.rowcount == 1 else None
-
-
-def mark_ambiguous(conn: sa.Connection, claimed: Claim, error: BaseException) -> bool:
-    """The message may or may not have been accepted: left for an operator's decision."""
-    result = conn.execute(
-        sa.update(invitations)
-        .where(_this_claim(claimed), invitations.c.status == "claimed")
-        .values(
-            status=NEEDS_DECISION,
-            last_error="delivery unknown: " + describe_error(error),
-            failure_reason=DeliveryUnknown.kind,
-        )
-    )
-    return result.rowcount == 1
-
-
-def release_claim(conn: sa.Connection, claimed: Claim) -> bool:
-    """A claim whose message was never handed to the relay (claimed ahead of a send that stopped
-    the batch): back to pending, the attempt not counted (its backoff counts from this run)."""
-    result = conn.execute(
-        sa.update(invitations)
-        .where(_this_claim(claimed), invitations.c.status == "claimed")
-        .values(
-            status="pending",
-            attempts=invitations.c.attempts - 1,
-            token_hash=None,
-            claimed_at=sa.case((invitations.c.attempts <= 1, sa.null()), else_=invitations.c.claimed_at),
-        )
-    )
-    return result.rowcount == 1
-
-
-def mark_stale(conn: sa.Connection, consumer_id: str, now: datetime, stale_after: timedelta = STALE_AFTER) -> list[int]:
-    """Claims older than `stale_after` whose sender never recorded an outcome become ambiguous."""
-    organisation = organisations.get(conn, consumer_id)
-    stale = (invitations.c.organisation_id == organisation.id, stale_claim(now, stale_after))
-    ids = sorted(conn.execute(sa.select(invitations.c.id).where(*stale)).scalars())
-    if ids:
-        conn.execute(
-            sa.update(invitations)
-            .where(invitations.c.id.in_(ids), *stale)
-            .values(
-                status=NEEDS_DECISION,
-                last_error=f"delivery unknown: claimed but no outcome recorded within {stale_after} (sender stopped)",
-                failure_reason=DeliveryUnknown.kind,
-            )
-        )
-    return ids
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a failed send means. `certain`: the relay certainly did not accept the message.
-    `permanent`: the same relay will refuse it again (fail now). `stops_batch`: the relay or the
-    connection is failing, so the rest of the batch waits for the next run. `refused_by_relay`:
-    the relay refused this recipient or message (counts towards REFUSALS_IN_A_ROW)."""
-
-    certain: bool
-    permanent: bool
-    stops_batch: bool
-    reason: str
-    refused_by_relay: bool = False
-
-
-_REFUSALS = ("recipient_refused", "recipient_deferred", "message_refused")
-
-
-def classify(error: BaseException) -> Outcome:
-    """The transport (`notify.mail`) says what the relay did (`DeliveryError`: certainly not
-    accepted; `DeliveryUnknown`: handed over, no final reply). For a bare smtplib error the phase
-    is unknown: `SMTPServerDisconnected` and a bare `SMTPResponseException` (an odd QUIT) may
-    follow acceptance; a refused recipient is that recipient's; every other `SMTPException` and
-    a plain `OSError` come before the hand-over. Anything else is unknown."""
-    if isinstance(error, DeliveryError):
-        return Outcome(True, error.permanent, error.scope == RELAY, error.kind, error.kind in _REFUSALS)
-    if isinstance(error, DeliveryUnknown):
-        return Outcome(False, False, error.relay_wide, error.kind)
-    if isinstance(error, AddressNotValid):
-        return Outcome(True, True, False, "invalid_address")
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        closing = any(answer[0] == 421 for answer in error.recipients.values())
-        return Outcome(True, False, closing, "recipient_refused", not closing)
-    if isinstance(error, smtplib.SMTPServerDisconnected) or type(error) is smtplib.SMTPResponseException:
-        return Outcome(False, False, True, DeliveryUnknown.kind)
-    if isinstance(error, (smtplib.SMTPException, OSError)):
-        return Outcome(True, False, True, "relay_unavailable")
-    return Outcome(False, False, True, DeliveryUnknown.kind)
-
-
-def delivery_certainly_failed(error: BaseException) -> bool:
-    """True when the send raised before the server could have accepted the message (`classify`)."""
-    return classify(error).certain
-
-
-def describe_error(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
-
-
-def error_code(error: BaseException) -> str:
-    """Error type (or the transport's reason) and SMTP code, without the server's text (which
-    may quote addresses)."""
-    code = getattr(error, "smtp_code", None)
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = sorted({str(answer[0]) for answer in error.recipients.values()})
-        code = "/".join(codes) or None
-    if isinstance(error, (DeliveryError, DeliveryUnknown)):
-        detail = code or getattr(error, "detail", None)
-        return error.kind + (f" {detail}" if detail else "")
-    return type(error).__name__ + (f" {code}" if code else "")
 
 
 @dataclass
@@ -402,7 +115,7 @@ def deliver(
     consumer_id: str,
     send: Callable[[Claim], None],
     *,
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    clock: Callable[[], datetime] = utc_now,
     max_attempts: int = MAX_ATTEMPTS,
     stale_after: timedelta = STALE_AFTER,
     log: Log | None = None,

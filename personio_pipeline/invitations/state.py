@@ -13,10 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from personio_pipeline.tables import cell, format_table, natural_order
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import as_utc
-from personio_pipeline.teammeter.schema import invitations, users
+from personio_pipeline.common.tables import cell, format_table, natural_order
+from personio_pipeline.companies import registry
+from personio_pipeline.store.db import as_utc
+from personio_pipeline.store.schema import invitations, users
 
 OPEN = ("pending", "claimed", "ambiguous")
 NEEDS_DECISION = "ambiguous"  # the outcome of a send is unknown: an operator decides (`decisions`)
@@ -44,12 +44,12 @@ def _effective_status(now: datetime, stale_after: timedelta) -> sa.ColumnElement
 def invitation_state(
     conn: sa.Connection, consumer_id: str, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
 ) -> InvitationState:
-    organisation = organisations.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     status = _effective_status(utc(now), stale_after).label("status")
     rows = conn.execute(
         sa.select(status, users.c.employee_id, invitations.c.failure_reason)
         .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
-        .where(invitations.c.organisation_id == organisation.id)
+        .where(invitations.c.organisation_id == company.id)
         .order_by(invitations.c.id)
     ).all()
     counts: dict[str, int] = defaultdict(int)
@@ -77,7 +77,7 @@ def list_invitations(
 ) -> list[dict[str, Any]]:
     """Every invitation of the company (CLI-ready, JSON-serialisable, never a token or its hash),
     by employee id; a claim older than `stale_after` shows as 'ambiguous'."""
-    organisation = organisations.get(conn, consumer_id)
+    company = registry.get(conn, consumer_id)
     rows = conn.execute(
         sa.select(
             invitations.c.id, users.c.employee_id, users.c.display_name.label("name"), invitations.c.email,
@@ -86,7 +86,7 @@ def list_invitations(
             invitations.c.claimed_at, invitations.c.sent_at,
         )
         .select_from(invitations.join(users, users.c.id == invitations.c.user_id))
-        .where(invitations.c.organisation_id == organisation.id)
+        .where(invitations.c.organisation_id == company.id)
     ).all()
     listed = [{c: plain(row._mapping[c]) for c in LIST_COLUMNS} for row in rows]
     return sorted(listed, key=lambda row: (natural_order(row["employee_id"]), row["id"]))

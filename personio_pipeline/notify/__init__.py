@@ -1,1 +1,2 @@
-"""Outgoing messages: mail transports (SMTP, file outbox) and webhooks, shared by alerts and invitations."""
+"""Outgoing messages: mail transports (SMTP, file outbox) and the texts of the data team's alerts
+(`alerts`, `invitation_alerts`), shared by the sensors and the invitations."""

@@ -1,5 +1,5 @@
 """Data-team alerts about people without a usable email: who is new since the last alert, and
-the message text. Pure functions; the sensors in `defs/check_alerts.py` do the I/O.
+the message text. Pure functions; the sensors in `defs/alerts/sensors.py` do the I/O.
 
 Alerts name people by HR id, name and team, never by email address.
 """

@@ -3,7 +3,7 @@ a file outbox for the demo.
 
 Messages are built with the stdlib `email.message.EmailMessage`, which refuses CR/LF in
 header values, so names from HR data cannot inject headers. Addresses follow the address policy
-(`personio_pipeline.addresses`): the envelope carries IDN domains in their IDNA (ASCII) form, and
+(`personio_pipeline.org.addresses`): the envelope carries IDN domains in their IDNA (ASCII) form, and
 a message to or from a non-ASCII local part is sent with SMTPUTF8 (`SMTPUTF8` in MAIL FROM, UTF-8
 headers) — only through a relay that offers it.
 
@@ -36,7 +36,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from personio_pipeline import addresses
+from personio_pipeline.org import addresses
 
 RECIPIENT = "recipient"
 RELAY = "relay"

@@ -5,26 +5,21 @@ spell catches a whole burst in one run."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-QUIET_ENV, MAX_WAIT_ENV = "WEBHOOK_DEBOUNCE_QUIET_SECONDS", "WEBHOOK_DEBOUNCE_MAX_WAIT_SECONDS"
+from personio_pipeline.common import settings
 
 
 @dataclass(frozen=True)
 class Debounce:
-    quiet_seconds: float = 60.0
-    max_wait_seconds: float = 600.0
+    quiet_seconds: float = settings.DEFAULT_DEBOUNCE_QUIET_SECONDS
+    max_wait_seconds: float = settings.DEFAULT_DEBOUNCE_MAX_WAIT_SECONDS
 
     @classmethod
-    def from_env(cls) -> "Debounce":
+    def from_settings(cls) -> "Debounce":
         """`WEBHOOK_DEBOUNCE_QUIET_SECONDS` / `WEBHOOK_DEBOUNCE_MAX_WAIT_SECONDS`, read at each tick."""
-        quiet = float(os.environ.get(QUIET_ENV) or cls.quiet_seconds)
-        max_wait = float(os.environ.get(MAX_WAIT_ENV) or cls.max_wait_seconds)
-        if quiet < 0 or max_wait < quiet:
-            raise ValueError(f"{QUIET_ENV}={quiet} and {MAX_WAIT_ENV}={max_wait}: need 0 <= quiet <= max wait")
-        return cls(quiet, max_wait)
+        return cls(*settings.webhook_debounce_seconds())
 
     def due(self, first_received_at: datetime, last_received_at: datetime, now: datetime) -> bool:
         quiet_for = now - last_received_at

@@ -36,7 +36,7 @@ CONNECTION_EVENTS = (
 SUBSCRIBED_EVENTS = EMPLOYEE_EVENTS + CONNECTION_EVENTS
 VAULT_STATES = ("available", "added", "authorized", "callable", "invalid")  # Apideck's ConnectionState
 
-# Column widths of `webhook_events` (teammeter/schema.py).
+# Column widths of `webhook_events` (store/schema.py).
 MAX_KEY, MAX_EVENT_TYPE, MAX_SERVICE_ID = 255, 64, 64
 
 

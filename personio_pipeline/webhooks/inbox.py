@@ -16,8 +16,8 @@ from typing import Iterable
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from personio_pipeline.teammeter.db import as_utc
-from personio_pipeline.teammeter.schema import organisations, webhook_events
+from personio_pipeline.store.db import as_utc
+from personio_pipeline.store.schema import organisations, webhook_events
 from personio_pipeline.webhooks.events import WebhookEvent
 
 PENDING, HANDLED, IGNORED = "pending", "handled", "ignored"

@@ -17,17 +17,27 @@ import contextlib
 import json
 import logging
 import queue
+import socket
 import threading
+import time
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from personio_pipeline.common import settings
 from personio_pipeline.webhooks import inbox
-from personio_pipeline.webhooks.events import EVENT_TYPE_HEADER, IDEMPOTENCY_HEADER, InvalidEvent, WebhookEvent, parse_event
+from personio_pipeline.webhooks.events import (
+    EVENT_TYPE_HEADER,
+    IDEMPOTENCY_HEADER,
+    InvalidEvent,
+    WebhookEvent,
+    parse_event,
+)
 from personio_pipeline.webhooks.signature import SIGNATURE_HEADER, is_valid
 
 PATH = "/webhooks/apideck"
@@ -196,10 +206,6 @@ class ReceiverServer:
     """The receiver under uvicorn in a background thread, as the tests run it: `url`, `stop()`."""
 
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0):
-        import socket
-
-        import uvicorn
-
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
@@ -214,8 +220,6 @@ class ReceiverServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "ReceiverServer":
-        import time
-
         self._thread.start()
         deadline = time.monotonic() + 15
         while not self._server.started:
@@ -238,11 +242,10 @@ class ReceiverServer:
 
 def serve(app: Starlette, host: str, port: int, *, access_log: bool = False) -> None:
     """Run the receiver in the foreground (the CLI) until SIGINT/SIGTERM."""
-    import uvicorn
+    # Lazy: the JSON log handler comes with Dagster, which the receiver needs for nothing else.
+    from personio_pipeline.common.logs import json_handler
 
-    from personio_pipeline.logs import json_handler, json_logs_enabled
-
-    if json_logs_enabled():  # uvicorn's own lines as JSON too
+    if settings.json_logs_enabled():  # uvicorn's own lines as JSON too
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).handlers[:] = [json_handler()]
             logging.getLogger(name).propagate = False

@@ -21,8 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personio_pipeline.apideck.sandbox.contract import shared_contract
-from personio_pipeline.apideck.sandbox.generator import BASE_DATE, RENAMES, company_domain, generate_company
+from personio_pipeline.sandbox.catalogue import BASE_DATE, RENAMES, company_domain
+from personio_pipeline.sandbox.contract import shared_contract
+from personio_pipeline.sandbox.generator import generate_company
 
 CONSUMER = "acme-gmbh"
 SIZE = 2_000
@@ -92,7 +93,7 @@ def test_unknown_profile_is_refused():
 def test_same_records_in_another_process_with_another_hash_seed(company):
     """The seed comes from a stable hash, not Python's salted `hash()`."""
     script = (
-        "import hashlib, json; from personio_pipeline.apideck.sandbox.generator import generate_company; "
+        "import hashlib, json; from personio_pipeline.sandbox.generator import generate_company; "
         f"print(hashlib.sha256(json.dumps(generate_company({CONSUMER!r}, {SIZE})).encode()).hexdigest())"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

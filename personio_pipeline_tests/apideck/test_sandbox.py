@@ -15,11 +15,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from personio_pipeline.apideck.sandbox.contract import shared_contract
 from personio_pipeline.apideck.fields import EMPLOYEE_FIELDS, fields_param
-from personio_pipeline.apideck.sandbox.config import SandboxConfig
-from personio_pipeline.apideck.sandbox.generator import generate_company
-from personio_pipeline.apideck.sandbox.server import ERRORS, SandboxServer
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.contract import shared_contract
+from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.sandbox.server import ERRORS, SandboxServer
 
 API_KEY = "sk_sandbox_test_0f3b9e"
 APP_ID = "sandbox-test-app"
@@ -397,7 +397,7 @@ def test_stop_closes_pooled_connections():
 
 
 def test_serve_prints_its_url_and_stops_on_ctrl_c():
-    script = "from personio_pipeline.apideck.sandbox.server import serve; serve()"
+    script = "from personio_pipeline.sandbox.server import serve; serve()"
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()

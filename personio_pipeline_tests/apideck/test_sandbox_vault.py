@@ -11,13 +11,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from personio_pipeline.apideck.sandbox.contract import shared_contract
 from personio_pipeline.apideck.errors import ApideckRequestError
 from personio_pipeline.apideck.http import RetrySettings
-from personio_pipeline.apideck.sandbox import vault_state
-from personio_pipeline.apideck.sandbox.config import SandboxConfig
-from personio_pipeline.apideck.sandbox.server import SandboxServer
 from personio_pipeline.apideck.vault import ApideckVaultClient
+from personio_pipeline.sandbox import vault_state
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.contract import shared_contract
+from personio_pipeline.sandbox.server import SandboxServer
 
 API_KEY = "sk_sandbox_vault_7c21d0"
 APP_ID = "sandbox-vault-app"

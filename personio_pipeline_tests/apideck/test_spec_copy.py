@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from personio_pipeline.apideck.sandbox.contract import SPEC_DIR
+from personio_pipeline.sandbox.contract import SPEC_DIR
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_copy_equals_the_shared_file(name):
             pytest.fail(message + " (CI is set, so this fails instead of skipping)")
         pytest.skip(message)
     assert (SPEC_DIR / name).read_bytes() == (SHARED_DIR / name).read_bytes(), (
-        f"personio_pipeline/apideck/spec/{name} differs from {SHARED_DIR / name}; copy it again"
+        f"personio_pipeline/sandbox/spec/{name} differs from {SHARED_DIR / name}; copy it again"
     )
 
 

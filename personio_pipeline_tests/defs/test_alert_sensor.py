@@ -16,20 +16,21 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.checks import EMPLOYEES, MISSING_EMAILS
-from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.defs.check_alerts import (
+from personio_pipeline.companies import alert_log, registry
+from personio_pipeline.defs.alerts.sensors import (
     COMPANIES_PER_TICK,
     batches,
     missing_email_alerts,
     read_position,
 )
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.model import checks
-from personio_pipeline.teammeter import alert_log, organisations
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.org.assets import org_assets
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.keys import MISSING_EMAILS
+from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
+from personio_pipeline.org import checks
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import person
 from personio_pipeline_tests.production.conftest import (  # noqa: F401  (fixtures used here)
@@ -62,7 +63,7 @@ class World:
     def register(self, *consumer_ids: str) -> None:
         with self.db.engine().begin() as conn:
             for consumer_id in consumer_ids:
-                organisations.register(conn, consumer_id, f"{consumer_id} GmbH")
+                registry.register(conn, consumer_id, f"{consumer_id} GmbH")
         self.instance.add_dynamic_partitions(companies.name, list(consumer_ids))
 
     def sync(self, records, company: str = COMPANY):
@@ -176,7 +177,7 @@ BACKLOG = 1200
 
 def missing_email_result(company: str, people_without_email: int) -> dg.AssetCheckEvaluation:
     """The company's missing_emails result as the employees step records it (the real verdict
-    over an employees table; metadata shaped by defs/checks.py `to_result`)."""
+    over an employees table; metadata shaped by defs/shared/check_results.py `to_result`)."""
     table = pd.DataFrame(
         [
             {"employee_id": str(i), "display_name": f"Person {i} of {company}", "team_name": "Ops",

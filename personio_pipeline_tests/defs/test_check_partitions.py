@@ -15,13 +15,14 @@ import pytest
 from dagster._core.event_api import PartitionKeyFilter
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.checks import EMPLOYEE_CHECKS, EMPLOYEES, NAME_CHECKS, REPORTING_LINE_CHECKS
-from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.companies import registry
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.org.assets import org_assets
+from personio_pipeline.defs.org.checks import EMPLOYEE_CHECKS, NAME_CHECKS, REPORTING_LINE_CHECKS
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import person
 from personio_pipeline_tests.production.conftest import REPO
@@ -40,14 +41,14 @@ COMPANY_B = [person("1", "Björn", "Berg", email="bjorn@b.example"), person("2",
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
     """A SQLite instance (as `make dev` creates it) in which company-a, then company-b ran."""
-    from personio_pipeline.apideck.sandbox.config import SandboxConfig
-    from personio_pipeline.apideck.sandbox.server import SandboxServer
+    from personio_pipeline.sandbox.config import SandboxConfig
+    from personio_pipeline.sandbox.server import SandboxServer
 
     folder = tmp_path_factory.mktemp("checks")
     db = TeammeterDatabase(url=f"sqlite:///{folder / 'teammeter.sqlite'}")
     with db.engine().begin() as conn:
-        organisations.register(conn, "company-a", "A GmbH")
-        organisations.register(conn, "company-b", "B AB")
+        registry.register(conn, "company-a", "A GmbH")
+        registry.register(conn, "company-b", "B AB")
     (folder / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(folder / "home")) as instance, SandboxServer(
         SandboxConfig(api_key=TEST_API_KEY, app_id=TEST_APP_ID, strict=True)

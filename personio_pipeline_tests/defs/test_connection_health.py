@@ -13,16 +13,17 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from personio_pipeline import settings
-from personio_pipeline.cli import _instance, main
-from personio_pipeline.defs.connection_sensor import connection_sensor
-from personio_pipeline.defs.jobs import SYNC_JOB_NAME
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.schedules import daily_sync
-from personio_pipeline.defs.sync_failure_sensor import sync_failure_sensor
+from personio_pipeline.cli import main
+from personio_pipeline.common import settings
+from personio_pipeline.companies import connection_health, registry
 from personio_pipeline.definitions import build_defs
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.defs.lifecycle.connection_sensor import connection_sensor
+from personio_pipeline.defs.lifecycle.schedules import daily_sync
+from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
+from personio_pipeline.defs.shared.keys import SYNC_JOB
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
+from personio_pipeline.runtime.instance import dagster_instance as _instance
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "acme-gmbh"
@@ -50,7 +51,7 @@ class Pipeline:
         return result
 
     def sync(self):
-        job = build_defs().resolve_job_def(SYNC_JOB_NAME)
+        job = build_defs().resolve_job_def(SYNC_JOB)
         result = job.execute_in_process(instance=self.instance, partition_key=COMPANY, raise_on_error=False)
         with dg.build_sensor_context(
             instance=self.instance, cursor=self.failure_cursor, resources={"teammeter_db": self.db}
@@ -66,7 +67,7 @@ class Pipeline:
 
     def organisation(self):
         with self.db.engine().connect() as conn:
-            return organisations.get(conn, COMPANY)
+            return registry.get(conn, COMPANY)
 
     def vault_checks(self):
         return [e for e in self.sandbox.request_log if e["path"].startswith("/vault/connections")]
@@ -126,7 +127,7 @@ def test_revoked_connection_is_found_after_a_401_alerted_once_skipped_and_resume
 
     sandbox.set_connection(COMPANY, "callable", enabled=False)  # a new problem is alerted again
     with pipeline.db.engine().begin() as conn:
-        organisations.record_connection_check(conn, COMPANY, "callable", now=MORNING - timedelta(days=1))
+        connection_health.record_connection_check(conn, COMPANY, "callable", now=MORNING - timedelta(days=1))
     pipeline.connection_tick()  # due because the last check is older than CONNECTION_RECHECK_HOURS
     assert [p["state"] for p in webhook_receiver.payloads] == ["revoked", "disabled"]
 
@@ -136,7 +137,7 @@ def test_connected_companies_are_rechecked_after_the_interval(pipeline, sandbox,
     before = len(pipeline.vault_checks())
     monkeypatch.setenv("CONNECTION_RECHECK_HOURS", "0.001")  # 3.6 s
     with pipeline.db.engine().begin() as conn:
-        organisations.record_connection_check(
+        connection_health.record_connection_check(
             conn, COMPANY, "callable", now=datetime.now(timezone.utc) - timedelta(seconds=10)
         )
     pipeline.connection_tick()
@@ -150,7 +151,7 @@ def test_an_undelivered_alert_is_sent_on_a_later_tick(pipeline, sandbox, webhook
     pipeline.connection_tick()
     sandbox.set_connection(COMPANY, "invalid")
     with pipeline.db.engine().begin() as conn:
-        organisations.record_connection_check(conn, COMPANY, "callable", now=MORNING)  # long ago
+        connection_health.record_connection_check(conn, COMPANY, "callable", now=MORNING)  # long ago
     webhook_receiver.status = 503
     pipeline.connection_tick()
     assert pipeline.organisation().connection_state == "invalid"

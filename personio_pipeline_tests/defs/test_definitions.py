@@ -18,7 +18,7 @@ def test_every_asset_is_partitioned_by_company_and_documented():
 
 
 def test_teammeter_assets_name_the_configured_store():
-    from personio_pipeline import settings
+    from personio_pipeline.common import settings
 
     kinds = {spec.key: spec.kinds for spec in defs.resolve_all_asset_specs()}
     assert kinds[dg.AssetKey(["teammeter", "users"])] == {"sqlalchemy", settings.teammeter_database_kind()}

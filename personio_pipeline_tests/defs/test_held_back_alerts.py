@@ -7,14 +7,14 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.assets.teammeter import teammeter_sync
-from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.check_alerts import held_back_alerts
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.companies import registry
+from personio_pipeline.defs.alerts.sensors import held_back_alerts
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.org.assets import org_assets
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
+from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import person
 
@@ -25,7 +25,7 @@ COMPANY = "held-co"
 def world(tmp_path, sandbox, smtp_server, webhook_receiver):
     db = TeammeterDatabase(url=f"sqlite:///{tmp_path / 'teammeter.sqlite'}")
     with db.engine().begin() as conn:
-        organisations.register(conn, COMPANY, "Held GmbH")
+        registry.register(conn, COMPANY, "Held GmbH")
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(companies.name, [COMPANY])
     resources = {

@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 import dagster as dg
 import pytest
 
-from personio_pipeline.defs.connection_sensor import connection_sensor
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.schedules import daily_sync
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.companies import connection_health, registry
+from personio_pipeline.defs.lifecycle.connection_sensor import connection_sensor
+from personio_pipeline.defs.lifecycle.schedules import daily_sync
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
+from personio_pipeline.store.schema import organisations
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 
@@ -29,12 +30,12 @@ def apideck(sandbox):
 def register(db, *consumer_ids):
     with db.engine().begin() as conn:
         for consumer_id in consumer_ids:
-            organisations.register(conn, consumer_id, consumer_id.upper())
+            registry.register(conn, consumer_id, consumer_id.upper())
 
 
 def state_of(db, consumer_id):
     with db.engine().connect() as conn:
-        return organisations.get(conn, consumer_id).connection_state
+        return registry.get(conn, consumer_id).connection_state
 
 
 def tick(instance, apideck, db, alerts=None):
@@ -80,12 +81,12 @@ def test_connection_sensor_records_revoked_and_disabled(sandbox, apideck, db, in
 
 def _set_lifecycle(db, consumer_id, *, state="callable", auto_sync=True, synced=True):
     with db.engine().begin() as conn:
-        organisations.set_connection_state(conn, consumer_id, state)
-        organisations.set_auto_sync(conn, consumer_id, auto_sync)
+        connection_health.set_connection_state(conn, consumer_id, state)
+        registry.set_auto_sync(conn, consumer_id, auto_sync)
         if synced:
             conn.execute(
-                organisations.organisations.update()
-                .where(organisations.organisations.c.consumer_id == consumer_id)
+                organisations.update()
+                .where(organisations.c.consumer_id == consumer_id)
                 .values(first_synced_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
             )
 

@@ -6,14 +6,14 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.assets.teammeter import teammeter_sync
-from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.schema import teams, units, users
+from personio_pipeline.companies import registry
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.org.assets import org_assets
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.store.assets import teammeter_sync
+from personio_pipeline.store.schema import teams, units, users
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import crafted_company, person
 
@@ -24,7 +24,7 @@ COMPANY = "crafted-co"
 def resources(tmp_path, sandbox):
     db = TeammeterDatabase(url=f"sqlite:///{tmp_path / 'teammeter.sqlite'}")
     with db.engine().begin() as conn:
-        organisations.register(conn, COMPANY, "Crafted GmbH")
+        registry.register(conn, COMPANY, "Crafted GmbH")
     return {
         "apideck": ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url),
         "teammeter_db": db,
@@ -174,7 +174,7 @@ from personio_pipeline_tests.teammeter.conftest import (  # noqa: E402,F401  (fi
 @pytest.fixture
 def store_resources(engine, tmp_path, sandbox):
     with engine.begin() as conn:
-        organisations.register(conn, COMPANY, "Crafted GmbH")
+        registry.register(conn, COMPANY, "Crafted GmbH")
     return {
         "apideck": ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url),
         "teammeter_db": TeammeterDatabase(url=engine.url.render_as_string(hide_password=False)),

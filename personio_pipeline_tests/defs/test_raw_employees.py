@@ -11,12 +11,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from personio_pipeline.apideck.sandbox.generator import generate_company
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.companies import registry
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.sandbox.generator import generate_company
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 
 
@@ -25,7 +25,7 @@ def resources(tmp_path, sandbox, monkeypatch):
     monkeypatch.setenv("PERSONIO_PIPELINE_DATA_DIR", str(tmp_path / "data"))  # where listings spool
     db = TeammeterDatabase(url=f"sqlite:///{tmp_path / 'teammeter.sqlite'}")
     with db.engine().begin() as conn:
-        organisations.register(conn, "acme", "ACME GmbH")
+        registry.register(conn, "acme", "ACME GmbH")
     return {
         "apideck": ApideckResource(api_key=TEST_API_KEY, app_id=TEST_APP_ID, base_url=sandbox.url,
                                    max_retry_seconds=20),

@@ -11,16 +11,16 @@ import pytest
 from click.testing import CliRunner
 
 from personio_pipeline.cli import main
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.assets.review_report import REPORT_KEY, review_report
-from personio_pipeline.defs.assets.teammeter import teammeter_sync
-from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.defs.jobs import SYNC_JOB_NAME
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.companies import registry
 from personio_pipeline.definitions import defs
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.org.assets import org_assets
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.keys import REVIEW_REPORT, SYNC_JOB
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.store.assets import teammeter_sync
+from personio_pipeline.defs.store.review_report import review_report
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.defs.crafted import crafted_company, person
 from personio_pipeline_tests.teammeter.report_page import ReportPage
@@ -30,8 +30,8 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def test_the_report_runs_in_the_sync_job_and_not_with_invitations():
-    key = dg.AssetKey(REPORT_KEY)
-    assert key in defs.resolve_job_def(SYNC_JOB_NAME).asset_layer.selected_asset_keys
+    key = REVIEW_REPORT
+    assert key in defs.resolve_job_def(SYNC_JOB).asset_layer.selected_asset_keys
     assert key not in defs.resolve_job_def("invite_company").asset_layer.selected_asset_keys
 
 
@@ -39,7 +39,7 @@ def test_the_report_runs_in_the_sync_job_and_not_with_invitations():
 def world(pipeline_env, sandbox):
     db = TeammeterDatabase(url=f"sqlite:///{pipeline_env / 'teammeter.sqlite'}")
     with db.engine().begin() as conn:
-        organisations.register(conn, COMPANY, "Report & Söhne <GmbH>")
+        registry.register(conn, COMPANY, "Report & Söhne <GmbH>")
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(companies.name, [COMPANY])
     resources = {

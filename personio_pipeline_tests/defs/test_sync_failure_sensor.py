@@ -7,9 +7,11 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from personio_pipeline.defs.resources import ApideckResource
-from personio_pipeline.defs.sync_failure_sensor import STATUS_ASSET, is_company_sync, sync_failure_sensor
-from personio_pipeline.teammeter import organisations, sync_runs
+from personio_pipeline.companies import registry, sync_runs
+from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
+from personio_pipeline.defs.shared.keys import TEAMMETER_USERS as STATUS_ASSET
+from personio_pipeline.defs.shared.resources import ApideckResource
+from personio_pipeline.runtime.run_failures import is_company_sync
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.reliability.conftest import resources_for, run_sync
 
@@ -24,7 +26,7 @@ def env(sandbox, tmp_path, monkeypatch):
     sandbox.config.company_sizes = {COMPANY: 60, "stranger": 10}
     resources = resources_for(sandbox.url, f"sqlite:///{tmp_path / 'teammeter.sqlite'}", tmp_path / "data")
     with resources["teammeter_db"].engine().begin() as conn:
-        organisations.register(conn, COMPANY, "ACME GmbH")
+        registry.register(conn, COMPANY, "ACME GmbH")
     return resources, dg.DagsterInstance.ephemeral()
 
 

@@ -12,13 +12,13 @@ from email import message_from_bytes, message_from_string, policy
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.defs.resources import DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.invitations import outbox
+from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
+from personio_pipeline.invitations import claims
 from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.notify.mail import SmtpTransport
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.schema import invitations, users
-from personio_pipeline.teammeter.db import company_transaction
+from personio_pipeline.store import hand_edits
+from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import invitations, users
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401 - fixtures
     day_one,
@@ -49,7 +49,7 @@ def acme(engine):
 
 def verify(engine: sa.Engine, consumer_id: str = COMPANY) -> None:
     with company_transaction(engine) as conn:
-        manual.mark_verified(conn, consumer_id)
+        hand_edits.mark_verified(conn, consumer_id)
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def smtp_send(inbox, port: int | None = None):
     """A `send` for `outbox.deliver` through the real SMTP transport (another port: nothing listens)."""
     transport = SmtpTransport(inbox.host, port or inbox.port, timeout_seconds=5)
 
-    def send(claim: outbox.Claim) -> None:
+    def send(claim: claims.Claim) -> None:
         transport.send(
             build_invitation(
                 sender=SENDER, to=claim.email, display_name=claim.display_name,
@@ -208,7 +208,7 @@ def start_relay():
 def session_send(transport: SmtpTransport):
     """A `send` for `outbox.deliver` through one SMTP session (close the transport afterwards)."""
 
-    def send(claim: outbox.Claim) -> None:
+    def send(claim: claims.Claim) -> None:
         transport.send(
             build_invitation(
                 sender=SENDER, to=claim.email, display_name=claim.display_name,

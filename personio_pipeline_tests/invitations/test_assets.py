@@ -8,18 +8,15 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from personio_pipeline.defs.assets.invitations import (
-    INVITATIONS,
-    invitations_delivered,
-    invite_company_job,
-    teammeter_invitations,
-)
-from personio_pipeline.defs.invitation_sensor import invitation_sensor
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.invitations import outbox
+from personio_pipeline.defs.invitations.assets import invitations_delivered, teammeter_invitations
+from personio_pipeline.defs.invitations.sensor import invitation_sensor
+from personio_pipeline.defs.shared.jobs import invite_company_job
+from personio_pipeline.defs.shared.keys import INVITATIONS
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.invitations import claims, eligibility
 from personio_pipeline.invitations.decisions import release_stale
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.db import company_transaction
+from personio_pipeline.store import hand_edits
+from personio_pipeline.store.db import company_transaction
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,
@@ -112,9 +109,9 @@ def test_an_smtp_outage_fails_the_run_after_recording_and_recovery_delivers_once
 
 def test_an_ambiguous_claim_is_reported_by_the_check_and_sent_after_release(verified, smtp_server):
     with verified.begin() as conn:
-        outbox.enqueue_eligible(conn, COMPANY, datetime.now(timezone.utc))
+        eligibility.enqueue_eligible(conn, COMPANY, datetime.now(timezone.utc))
     with verified.begin() as conn:  # a sender claimed 20 minutes ago and died
-        outbox.claim(conn, invitation_id(verified, "4"), datetime.now(timezone.utc) - timedelta(minutes=20))
+        claims.claim(conn, invitation_id(verified, "4"), datetime.now(timezone.utc) - timedelta(minutes=20))
 
     result = materialize(verified, smtp_server)
     assert result.success and (metadata(result)["sent"], metadata(result)["ambiguous"]) == (6, 1)
@@ -169,7 +166,7 @@ def test_the_job_selects_the_invitation_asset_and_its_check_only(verified, smtp_
 
 def test_a_relay_without_smtputf8_fails_only_the_non_ascii_address_and_says_why_everywhere(verified, start_relay):
     with company_transaction(verified) as conn:
-        manual.set_email(conn, COMPANY, "2", "Zoë.Rossi@acme.example")
+        hand_edits.set_email(conn, COMPANY, "2", "Zoë.Rossi@acme.example")
     relay = start_relay(smtputf8=False)
     result = materialize(verified, relay, alerts_to="data-team@teammeter.example")
 

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 from click.testing import CliRunner
 
-from personio_pipeline import addresses
 from personio_pipeline.cli import main
+from personio_pipeline.org import addresses
 from personio_pipeline_tests.defs.crafted import person
 
 COMPANY = "intl-gmbh"

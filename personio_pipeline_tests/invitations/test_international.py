@@ -11,10 +11,11 @@ import smtplib
 
 import pytest
 
-from personio_pipeline import addresses
-from personio_pipeline.invitations import outbox
+from personio_pipeline.invitations import outbox, outcomes
+from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.invitations.state import list_invitations
 from personio_pipeline.notify.mail import DeliveryError, DeliveryUnknown, FileOutbox, SmtpTransport
+from personio_pipeline.org import addresses
 from personio_pipeline_tests.invitations.conftest import (
     SENDER,
     T0,
@@ -25,7 +26,6 @@ from personio_pipeline_tests.invitations.conftest import (
     tokens,
     verify,
 )
-from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline_tests.teammeter.conftest import person, register, sync
 
 COMPANY = "intl"
@@ -158,7 +158,7 @@ def test_a_relay_that_is_down_stops_the_batch_at_the_first_invitation(company):
     ],
 )
 def test_outcomes_follow_what_the_relay_did(error, certain, stops):
-    outcome = outbox.classify(error)
+    outcome = outcomes.classify(error)
     assert (outcome.certain, outcome.stops_batch) == (certain, stops)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
+from personio_pipeline.common.settings import DEFAULT_INVITE_URL
 from personio_pipeline.invitations.message import (
-    DEFAULT_INVITE_URL,
     build_invitation,
     invitation_text,
     invite_link,

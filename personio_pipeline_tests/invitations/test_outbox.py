@@ -12,14 +12,19 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.invitations import outbox
-from personio_pipeline.invitations.decisions import InvitationDecisionError, confirm_delivered, release_stale, retry_failed
+from personio_pipeline.invitations import claims, eligibility, outbox, outcomes
+from personio_pipeline.invitations.decisions import (
+    InvitationDecisionError,
+    confirm_delivered,
+    release_stale,
+    retry_failed,
+)
 from personio_pipeline.invitations.due import due_work
 from personio_pipeline.invitations.state import format_invitations, list_invitations
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.review import review_users
-from personio_pipeline.teammeter.schema import invitations
-from personio_pipeline.teammeter.db import company_transaction
+from personio_pipeline.reporting.review import review_users
+from personio_pipeline.store import hand_edits
+from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import invitations
 from personio_pipeline_tests.conftest import free_port
 from personio_pipeline_tests.invitations.conftest import (
     COMPANY,
@@ -53,10 +58,10 @@ def statuses(engine) -> dict[str, str]:
 
 def test_nothing_is_queued_or_sent_before_verification(acme, smtp_server):
     before = dump(acme)
-    with pytest.raises(outbox.NotVerifiedError, match=r"personio-pipeline review acme.*personio-pipeline verify acme"):
+    with pytest.raises(eligibility.NotVerifiedError, match=r"personio-pipeline review acme.*personio-pipeline verify acme"):
         deliver(acme, smtp_server)
-    with pytest.raises(outbox.NotVerifiedError), acme.begin() as conn:
-        outbox.enqueue_eligible(conn, COMPANY, T0)
+    with pytest.raises(eligibility.NotVerifiedError), acme.begin() as conn:
+        eligibility.enqueue_eligible(conn, COMPANY, T0)
     assert dump(acme) == before
     assert smtp_server.messages == []
 
@@ -80,7 +85,7 @@ def test_the_link_token_matches_the_stored_hash_and_is_never_stored(verified, sm
     deliver(verified, smtp_server)
     sent = tokens(smtp_server)
     stored = {employee: token_hash for employee, (token_hash,) in rows(verified, "token_hash").items()}
-    assert {address: outbox.hash_token(t) for address, (t,) in sent.items()} == {
+    assert {address: claims.hash_token(t) for address, (t,) in sent.items()} == {
         email_of(e): h for e, h in stored.items()
     }
     assert len({t for (t,) in sent.values()}) == 7 and all(len(t) >= 43 for (t,) in sent.values())
@@ -91,7 +96,7 @@ def test_the_link_token_matches_the_stored_hash_and_is_never_stored(verified, sm
 def test_a_person_given_an_email_by_a_coach_later_is_invited_on_the_next_run(verified, smtp_server):
     deliver(verified, smtp_server)
     with company_transaction(verified) as conn:
-        manual.set_email(conn, COMPANY, "5", "Eve.Ek@Acme-GmbH.com")
+        hand_edits.set_email(conn, COMPANY, "5", "Eve.Ek@Acme-GmbH.com")
     report = deliver(verified, smtp_server, at=later(10))
     assert (report.enqueued, report.sent) == (1, ["5"])
     assert received(smtp_server) == {**EVERYONE_ONCE, "eve.ek@acme-gmbh.com": 1}
@@ -107,7 +112,7 @@ def test_a_new_hire_from_a_later_sync_is_invited_and_nobody_else_again(verified,
 
 def test_a_pending_invitation_waits_while_its_person_has_no_access(verified, smtp_server):
     with verified.begin() as conn:
-        outbox.enqueue_eligible(conn, COMPANY, T0)
+        eligibility.enqueue_eligible(conn, COMPANY, T0)
     leavers = [replaced(p, status="terminated") if p.employee_id == "2" else p for p in day_one()]
     sync(verified, leavers, run_id="leaver")
     report = deliver(verified, smtp_server)
@@ -136,7 +141,7 @@ def test_smtp_451_sends_nothing_records_the_attempt_and_recovery_delivers_everyo
     assert sorted(recovered.sent, key=int) == list(INVITED_ON_DAY_ONE)
     assert received(smtp_server) == EVERYONE_ONCE
     stored = rows(verified, "token_hash")
-    assert {a: outbox.hash_token(t) for a, (t,) in tokens(smtp_server).items()} == {
+    assert {a: claims.hash_token(t) for a, (t,) in tokens(smtp_server).items()} == {
         email_of(e): h for e, (h,) in stored.items()
     }
 
@@ -180,7 +185,7 @@ def test_a_failed_invitation_is_replaced_once_the_address_is_corrected(verified,
     deliver(verified, smtp_server, max_attempts=1)
     smtp_server.fail_with = None
     with company_transaction(verified) as conn:
-        manual.set_email(conn, COMPANY, "1", "ada@acme-gmbh.com")
+        hand_edits.set_email(conn, COMPANY, "1", "ada@acme-gmbh.com")
     report = deliver(verified, smtp_server, at=later(5))
     assert report.enqueued == 1 and "1" in report.sent
     assert received(smtp_server)["ada@acme-gmbh.com"] == 1 and email_of("1") not in received(smtp_server)
@@ -211,10 +216,10 @@ def test_a_refused_recipient_does_not_stop_the_others(verified, smtp_server):
 
 def test_a_crash_between_claim_and_send_is_reported_not_resent_and_released_by_an_operator(verified, smtp_server):
     with verified.begin() as conn:
-        outbox.enqueue_eligible(conn, COMPANY, T0)
+        eligibility.enqueue_eligible(conn, COMPANY, T0)
     crashed = invitation_id(verified, "4")
     with verified.begin() as conn:  # the sender claims, then dies before sending
-        assert outbox.claim(conn, crashed, T0).employee_id == "4"
+        assert claims.claim(conn, crashed, T0).employee_id == "4"
 
     soon = deliver(verified, smtp_server, at=later(5))
     assert "4" not in soon.sent and soon.state.counts == {"sent": 6, "claimed": 1}
@@ -239,14 +244,14 @@ def test_a_crash_between_claim_and_send_is_reported_not_resent_and_released_by_a
     assert deliver(verified, smtp_server, at=later(180)).sent == []
     assert received(smtp_server) == EVERYONE_ONCE
     ((token,),) = [tokens(smtp_server)[email_of("4")]]
-    assert rows(verified, "token_hash")["4"] == (outbox.hash_token(token),)
+    assert rows(verified, "token_hash")["4"] == (claims.hash_token(token),)
 
 
 def test_a_stale_claim_can_be_released_before_a_run_marks_it(verified, smtp_server):
     with verified.begin() as conn:
-        outbox.enqueue_eligible(conn, COMPANY, T0)
+        eligibility.enqueue_eligible(conn, COMPANY, T0)
     with verified.begin() as conn:
-        claimed = outbox.claim(conn, invitation_id(verified, "2"), T0)
+        claimed = claims.claim(conn, invitation_id(verified, "2"), T0)
     with company_transaction(verified) as conn:
         with pytest.raises(InvitationDecisionError):  # still in flight
             release_stale(conn, COMPANY, [claimed.invitation_id], now=later(5))
@@ -288,7 +293,7 @@ def test_a_connection_lost_after_the_message_may_have_arrived_is_ambiguous(verif
     ],
 )
 def test_only_failures_before_acceptance_count_as_certain(error, certain):
-    assert outbox.delivery_certainly_failed(error) is certain
+    assert outcomes.delivery_certainly_failed(error) is certain
 
 
 # -- concurrency -----------------------------------------------------------------------------------------
@@ -328,19 +333,19 @@ def test_two_concurrent_senders_never_send_one_invitation_twice(verified, smtp_s
 
 def test_a_second_claim_of_the_same_invitation_gets_nothing(verified):
     with verified.begin() as conn:
-        outbox.enqueue_eligible(conn, COMPANY, T0)
+        eligibility.enqueue_eligible(conn, COMPANY, T0)
     target = invitation_id(verified, "1")
     with verified.begin() as conn:
-        first = outbox.claim(conn, target, T0)
+        first = claims.claim(conn, target, T0)
     with verified.begin() as conn:
-        assert outbox.claim(conn, target, T0) is None
+        assert claims.claim(conn, target, T0) is None
     assert first.attempt == 1 and first.token != ""
 
 
 def test_enqueue_keeps_one_open_invitation_per_person(verified):
     with verified.begin() as conn:
-        assert outbox.enqueue_eligible(conn, COMPANY, T0) == 7
-        assert outbox.enqueue_eligible(conn, COMPANY, T0) == 0
+        assert eligibility.enqueue_eligible(conn, COMPANY, T0) == 7
+        assert eligibility.enqueue_eligible(conn, COMPANY, T0) == 0
     with verified.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(invitations)).scalar_one() == 7
 
@@ -372,7 +377,7 @@ def test_due_work_follows_eligibility_and_backoff(acme, smtp_server):
 
 
 def test_retry_delays_double_up_to_a_cap():
-    assert [outbox.retry_delay(n).total_seconds() / 60 for n in range(1, 7)] == [5, 10, 20, 40, 80, 120]
+    assert [claims.retry_delay(n).total_seconds() / 60 for n in range(1, 7)] == [5, 10, 20, 40, 80, 120]
 
 
 def test_the_invitation_listing_formats_as_a_table(verified, smtp_server):

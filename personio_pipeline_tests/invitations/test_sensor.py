@@ -11,13 +11,13 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.defs.invitation_sensor import invitation_sensor
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import TeammeterDatabase
+from personio_pipeline.defs.invitations.sensor import invitation_sensor
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.invitations import outbox
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.schema import invitations, organisations, users
-from personio_pipeline.teammeter.db import company_transaction
+from personio_pipeline.store import hand_edits
+from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import invitations, organisations, users
 from personio_pipeline_tests.invitations.conftest import COMPANY, database_url, register, smtp_send, sync, verify
 from personio_pipeline_tests.teammeter.conftest import day_one
 
@@ -62,7 +62,7 @@ def test_a_verified_company_is_requested_once_per_situation(acme, instance, smtp
     assert requested(tick(acme, instance)) == {}
 
     with company_transaction(acme) as conn:  # a coach gives Eve an address: due again, new key
-        manual.set_email(conn, COMPANY, "5", "eve@acme-gmbh.com")
+        hand_edits.set_email(conn, COMPANY, "5", "eve@acme-gmbh.com")
     after_edit = requested(tick(acme, instance))
     assert list(after_edit) == [COMPANY] and after_edit[COMPANY] != first[COMPANY]
 

@@ -3,9 +3,9 @@ from datetime import date
 
 import pandas as pd
 
-from personio_pipeline.model import checks
-from personio_pipeline.model.employees import normalise_employees
-from personio_pipeline.model.organisation import (
+from personio_pipeline.org import checks
+from personio_pipeline.org.employees import normalise_employees
+from personio_pipeline.org.structure import (
     derive_reporting_lines,
     derive_teams,
     derive_units,

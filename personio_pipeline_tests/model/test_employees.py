@@ -4,10 +4,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from personio_pipeline.model.employees import check_email, name_key, normalise_employees
-from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
-from personio_pipeline.model.sanitise import clean_text
-from personio_pipeline.model.schema import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
+from personio_pipeline.org.columns import DUPLICATE_ID_COLUMNS, EMPLOYEE_COLUMNS
+from personio_pipeline.org.employees import check_email, name_key, normalise_employees
+from personio_pipeline.org.sanitise import clean_text
+from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
 
 TODAY = date(2025, 6, 1)
 
@@ -149,7 +149,7 @@ def test_rows_are_numbered_from_zero_whoever_was_dropped():
 @pytest.mark.parametrize("profile", ["diverse", "standard"])
 def test_display_names_follow_the_fallback_chain_on_the_sandbox(profile):
     """The display name is computed row by row: the same as the column rule, written with pandas."""
-    from personio_pipeline.apideck.sandbox.generator import generate_company
+    from personio_pipeline.sandbox.generator import generate_company
 
     records = generate_company("acme-display", 3_000, profile=profile)
     for index, record in enumerate(records[:300]):  # gaps in every combination

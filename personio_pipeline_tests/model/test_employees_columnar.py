@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personio_pipeline.apideck.extract import RawExtract, RawExtractSpool
-from personio_pipeline.apideck.sandbox.generator import generate_company
-from personio_pipeline.model.employees import normalise_employees
-from personio_pipeline.model.employees_columnar import normalise_extract
+from personio_pipeline.org.employees import normalise_employees
+from personio_pipeline.org.employees_columnar import normalise_extract
+from personio_pipeline.sandbox.generator import generate_company
 
 TODAY = date(2026, 1, 5)
 

@@ -1,20 +1,20 @@
 import pandas as pd
 import pytest
 
-from personio_pipeline.model.organisation import (
-    derive_reporting_lines,
-    derive_roles,
-    derive_teams,
-    derive_units,
-    nicest_spelling_rank,
-)
-from personio_pipeline.model.schema import (
+from personio_pipeline.org.columns import (
     EMPLOYEE_COLUMNS,
     REPORTING_LINE_COLUMNS,
     REPORTING_PROBLEM_COLUMNS,
     ROLE_COLUMNS,
     TEAM_COLUMNS,
     UNIT_COLUMNS,
+)
+from personio_pipeline.org.structure import (
+    derive_reporting_lines,
+    derive_roles,
+    derive_teams,
+    derive_units,
+    nicest_spelling_rank,
 )
 
 

@@ -9,18 +9,18 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personio_pipeline.model import checks
-from personio_pipeline.model.employees import check_email, normalise_employees
-from personio_pipeline.model.organisation import (
+from personio_pipeline.org import checks
+from personio_pipeline.org.columns import EMPLOYEE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
+from personio_pipeline.org.employees import check_email, normalise_employees
+from personio_pipeline.org.held_back import held_back_records
+from personio_pipeline.org.sanitise import clean_text, fit_key
+from personio_pipeline.org.structure import (
     derive_reporting_lines,
     derive_roles,
     derive_teams,
     derive_units,
     nameless_structures,
 )
-from personio_pipeline.model.quarantine import held_back_records
-from personio_pipeline.model.sanitise import clean_text, fit_key
-from personio_pipeline.model.schema import EMPLOYEE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
 
 TODAY = date(2025, 6, 1)
 MODEL_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

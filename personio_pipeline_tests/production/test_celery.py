@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from personio_pipeline import cli
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import migrated_engine
-from personio_pipeline.teammeter.schema import users
+from personio_pipeline.companies import registry
+from personio_pipeline.store.db import migrated_engine
+from personio_pipeline.store.schema import users
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.production.conftest import (
     BIN,
@@ -151,7 +151,7 @@ def test_companies_sync_through_celery_workers(tmp_path, sandbox, brokers, celer
     engine = migrated_engine(settings["TEAMMETER_DATABASE_URL"])
     with engine.connect() as conn:
         for company in COMPANIES:
-            organisation = organisations.get(conn, company)
+            organisation = registry.get(conn, company)
             assert organisation.first_synced_at is not None, company
             count = conn.execute(sa.select(sa.func.count()).select_from(users)
                                  .where(users.c.organisation_id == organisation.id)).scalar_one()

@@ -3,7 +3,7 @@
 daemon launches it, not the CLI); without a daemon, or with `--in-process`, they say so and run
 the job in their own process. The CLI runs as a real process, like on an operator's shell.
 
-The instance is the embedded default's (personio_pipeline/dagster_local.yaml: run queue, one
+The instance is the embedded default's (personio_pipeline/runtime/dagster_local.yaml: run queue, one
 run per company at a time); the production instance on PostgreSQL has the same queue and limit
 (test_daemon_postgres.py).
 """
@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from personio_pipeline import cli
-from personio_pipeline.instance_runs import LOCATION_NAME, why_not_through_instance
-from personio_pipeline.teammeter import sync_runs
-from personio_pipeline.teammeter.db import migrated_engine
+from personio_pipeline.companies import sync_runs
+from personio_pipeline.runtime.instance_runs import LOCATION_NAME, why_not_through_instance
+from personio_pipeline.store.db import migrated_engine
 from personio_pipeline_tests.production.conftest import BIN, REPO, Child, child_env, wait_for
 from personio_pipeline_tests.production.test_daemon_postgres import max_overlap
 

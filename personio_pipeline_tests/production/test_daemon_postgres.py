@@ -27,9 +27,9 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster_postgres import PostgresRunStorage
 
 from personio_pipeline import cli
-from personio_pipeline.teammeter import organisations, sync_runs
-from personio_pipeline.teammeter.db import migrated_engine
-from personio_pipeline.teammeter.schema import users
+from personio_pipeline.companies import connection_health, registry, sync_runs
+from personio_pipeline.store.db import migrated_engine
+from personio_pipeline.store.schema import organisations, users
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.production.conftest import (
     BIN,
@@ -117,8 +117,8 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
         assert result.exit_code == 0, result.output
     engine = migrated_engine(settings["TEAMMETER_DATABASE_URL"])
     with engine.begin() as conn:
-        conn.execute(sa.update(organisations.organisations).values(first_synced_at=sa.func.now()))
-        assert {o.connection_state for o in organisations.list_all(conn)} == {"registered"}
+        conn.execute(sa.update(organisations).values(first_synced_at=sa.func.now()))
+        assert {o.connection_state for o in registry.list_all(conn)} == {"registered"}
 
     instance = dg.DagsterInstance.get()
     assert isinstance(instance.run_storage, PostgresRunStorage)
@@ -149,10 +149,10 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
     try:
         def states() -> set[str]:
             with engine.connect() as conn:
-                return {o.connection_state for o in organisations.list_all(conn)}
+                return {o.connection_state for o in registry.list_all(conn)}
 
         wait_for("connection sensor records every company as callable",
-                 lambda: states() == {organisations.CONNECTED}, timeout=90, **watch)
+                 lambda: states() == {connection_health.CONNECTED}, timeout=90, **watch)
 
         # `* * * * *` would request every company again each minute: pause each company once
         # its scheduled run exists, as an operator would with `tenants auto-sync ID off`.
@@ -163,7 +163,7 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
             new = {run.tags["dagster/partition"] for run in runs} - paused
             with engine.begin() as conn:
                 for company in new:
-                    organisations.set_auto_sync(conn, company, False)
+                    registry.set_auto_sync(conn, company, False)
             paused.update(new)
             return paused == set(COMPANIES)
 
@@ -199,7 +199,7 @@ def test_schedule_and_sensors_sync_every_company_through_the_daemon(tmp_path, sa
     # Every company was written to Teammeter by its scheduled run.
     with engine.connect() as conn:
         for company in COMPANIES:
-            organisation = organisations.get(conn, company)
+            organisation = registry.get(conn, company)
             assert organisation.last_synced_at is not None and organisation.last_synced_at >= started
             count = conn.execute(sa.select(sa.func.count()).select_from(users)
                                  .where(users.c.organisation_id == organisation.id)).scalar_one()

@@ -13,8 +13,8 @@ from alembic.migration import MigrationContext
 from click.testing import CliRunner
 
 from personio_pipeline import cli
-from personio_pipeline.teammeter.db import UPGRADE_COMMAND, create_engine, head_revision, migrated_engine
-from personio_pipeline.teammeter.schema import metadata
+from personio_pipeline.store.db import UPGRADE_COMMAND, create_engine, head_revision, migrated_engine
+from personio_pipeline.store.schema import metadata
 from personio_pipeline_tests.production.conftest import BIN, REPO, child_env, sqlalchemy_url
 
 pytestmark = pytest.mark.postgres

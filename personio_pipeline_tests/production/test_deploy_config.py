@@ -19,7 +19,7 @@ from dagster._core.test_utils import create_run_for_test
 from dagster_celery import celery_executor
 from dagster_postgres.utils import pg_url_from_config
 
-from personio_pipeline.instance_storage import PooledPostgresEventLogStorage
+from personio_pipeline.runtime.instance_storage import PooledPostgresEventLogStorage
 from personio_pipeline_tests.production.conftest import DEPLOY, REPO
 
 CONNECTION_ENV = {"hostname": "HOST", "port": "PORT", "username": "USER", "password": "PASSWORD", "db_name": "DB"}

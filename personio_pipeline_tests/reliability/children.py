@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter.db import create_engine
-from personio_pipeline.teammeter.diff import OrgModel
-from personio_pipeline.teammeter.sync import sync_company
+from personio_pipeline.store.db import create_engine
+from personio_pipeline.store.diff import OrgModel
+from personio_pipeline.store.sync import sync_company
 
 FORK = multiprocessing.get_context("fork")
 HOLD_SECONDS = 60

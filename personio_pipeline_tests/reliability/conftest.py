@@ -23,21 +23,21 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from personio_pipeline.apideck.fields import make_projector
-from personio_pipeline.apideck.sandbox.config import SandboxConfig
-from personio_pipeline.apideck.sandbox.generator import generate_company
-from personio_pipeline.apideck.sandbox.server import SandboxServer
-from personio_pipeline.defs.assets.apideck import raw_employees
-from personio_pipeline.defs.assets.org import org_assets
-from personio_pipeline.defs.assets.teammeter import teammeter_sync
-from personio_pipeline.defs.io import LocalFilesIOManager
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline.model.employees import normalise_employees
-from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import create_engine, migrate
-from personio_pipeline.teammeter.diff import OrgModel
-from personio_pipeline.teammeter.schema import metadata
+from personio_pipeline.companies import registry
+from personio_pipeline.defs.ingest.assets import raw_employees
+from personio_pipeline.defs.org.assets import org_assets
+from personio_pipeline.defs.shared.io import LocalFilesIOManager
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
+from personio_pipeline.defs.store.assets import teammeter_sync
+from personio_pipeline.org.employees import normalise_employees
+from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.sandbox.server import SandboxServer
+from personio_pipeline.store.db import create_engine, migrate
+from personio_pipeline.store.diff import OrgModel
+from personio_pipeline.store.schema import metadata
 from personio_pipeline_tests.conftest import PINNED_TODAY, TEST_API_KEY, TEST_APP_ID
 from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures, re-exported for this package)
     dump,
@@ -147,7 +147,7 @@ def synced_day0(shared_sandbox, tmp_path_factory):
     engine = create_engine(f"sqlite:///{root / 'teammeter.sqlite'}")
     migrate(engine)
     with engine.begin() as conn:
-        organisations.register(conn, COMPANY, "ACME GmbH")
+        registry.register(conn, COMPANY, "ACME GmbH")
     engine.dispose()
     result = run_sync(resources_for(shared_sandbox.url, f"sqlite:///{root / 'teammeter.sqlite'}", root / "data"))
     assert result.success, [step_failure(result, key) for key in executed_steps(result)]
@@ -195,7 +195,7 @@ def raw_dump(engine: sa.Engine) -> dict[str, list[tuple]]:
 # Columns that differ between two correct runs: surrogate ids, timestamps, run ids.
 def _volatile(column: sa.Column) -> bool:
     """Surrogate ids, timestamps, run ids, and the store signature (a digest over timestamps
-    and ids, see teammeter/unchanged.py)."""
+    and ids, see store/unchanged.py)."""
     return (
         column.primary_key
         or isinstance(column.type, sa.DateTime)
@@ -285,8 +285,8 @@ def store_engine(request, tmp_path):
         engine = create_engine(f"sqlite:///{tmp_path / 'teammeter.sqlite'}")
         migrate(engine)
     with engine.begin() as conn:
-        organisations.register(conn, COMPANY, "ACME GmbH")
-        organisations.register(conn, "beta", "Beta AG")
+        registry.register(conn, COMPANY, "ACME GmbH")
+        registry.register(conn, "beta", "Beta AG")
     yield engine
     if request.param == "sqlite":
         engine.dispose()

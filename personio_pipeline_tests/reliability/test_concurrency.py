@@ -10,7 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter.schema import change_log
+from personio_pipeline.store.schema import change_log
 from personio_pipeline_tests.reliability.children import SyncChild
 from personio_pipeline_tests.reliability.conftest import (
     COMPANY,

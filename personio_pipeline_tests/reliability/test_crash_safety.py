@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import create_engine, migrate
-from personio_pipeline.teammeter.sync import STAGES, sync_company
+from personio_pipeline.companies import registry
+from personio_pipeline.store.db import create_engine, migrate
+from personio_pipeline.store.sync import STAGES, sync_company
 from personio_pipeline_tests.reliability.children import SyncChild
 from personio_pipeline_tests.reliability.conftest import (
     COMPANY,
@@ -36,8 +36,8 @@ def uninterrupted(models, tmp_path_factory):
     engine = create_engine(f"sqlite:///{tmp_path_factory.mktemp('uninterrupted') / 'teammeter.sqlite'}")
     migrate(engine)
     with engine.begin() as conn:
-        organisations.register(conn, COMPANY, "ACME GmbH")
-        organisations.register(conn, "beta", "Beta AG")
+        registry.register(conn, COMPANY, "ACME GmbH")
+        registry.register(conn, "beta", "Beta AG")
     sync_company(engine, COMPANY, models["day0"], run_id="reference-day0")
     first = logical_dump(engine)
     sync_company(engine, COMPANY, models["day1"], run_id="reference-day1")

@@ -19,10 +19,10 @@ import dagster as dg
 import pytest
 from dagster._serdes import serialize_value
 
-from personio_pipeline.apideck.sandbox.config import SandboxConfig
-from personio_pipeline.apideck.sandbox.server import SandboxServer
-from personio_pipeline.defs.resources import ApideckResource
-from personio_pipeline.teammeter import organisations
+from personio_pipeline.companies import registry
+from personio_pipeline.defs.shared.resources import ApideckResource
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.server import SandboxServer
 from personio_pipeline_tests.conftest import TEST_APP_ID, ListHandler
 from personio_pipeline_tests.reliability.conftest import COMPANY, SIZE, expected_raw, resources_for, run_sync
 
@@ -41,7 +41,7 @@ def canary_sandbox(folder: Path):
             resources["apideck"] = ApideckResource(api_key=dg.EnvVar("APIDECK_API_KEY"), app_id=TEST_APP_ID,
                                                    base_url=sandbox.url, max_attempts=3)
             with resources["teammeter_db"].engine().begin() as conn:
-                organisations.register(conn, COMPANY, "ACME GmbH")
+                registry.register(conn, COMPANY, "ACME GmbH")
             yield sandbox, resources
 
 

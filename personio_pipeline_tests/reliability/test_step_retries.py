@@ -17,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.apideck.errors import ApideckRequestError, ApideckUnavailableError
-from personio_pipeline.defs.resources import ApideckResource
-from personio_pipeline.teammeter.db import SchemaNotCurrentError
-from personio_pipeline.teammeter.organisations import UnknownCompanyError
-from personio_pipeline.teammeter.safeguard import SafeguardError
-from personio_pipeline.transient import is_transient
+from personio_pipeline.companies import registry
+from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.defs.shared.resources import ApideckResource
+from personio_pipeline.runtime.transient import is_transient
+from personio_pipeline.store.db import SchemaNotCurrentError
+from personio_pipeline.store.safeguard import SafeguardError
 from personio_pipeline_tests.conftest import TEST_APP_ID
 from personio_pipeline_tests.reliability.conftest import (
     COMPANY,
@@ -31,7 +32,6 @@ from personio_pipeline_tests.reliability.conftest import (
     resources_for,
     run_sync,
 )
-from personio_pipeline.teammeter import organisations
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_database_refusing_the_first_connection_is_retried_and_the_run_succeeds(
 ):
     empty_tables(postgres_database)
     with postgres_database.begin() as conn:
-        organisations.register(conn, COMPANY, "ACME GmbH")
+        registry.register(conn, COMPANY, "ACME GmbH")
     url = postgres_database.url
     relay = DroppingRelay((url.host or "127.0.0.1", url.port or 5432))
     try:
@@ -110,7 +110,7 @@ def test_database_refusing_the_first_connection_is_retried_and_the_run_succeeds(
     assert retries(result) == [RAW_STEP] and attempts(result, RAW_STEP) == 2
     assert attempts(result, WRITE_STEP) == 1
     with postgres_database.connect() as conn:
-        assert organisations.get(conn, COMPANY).last_synced_at is not None
+        assert registry.get(conn, COMPANY).last_synced_at is not None
 
 
 def test_apideck_5xx_left_after_the_clients_retries_is_retried(sandbox_day0, store_day0, tmp_path, quick_retries):

@@ -1,6 +1,6 @@
 """Store fixtures: an empty migrated database per test on SQLite (a copied file) and on
 PostgreSQL (one database per test module, emptied before each test), a small factory that
-builds organisation-model DataFrames (the contract of `personio_pipeline.model.schema`) from a
+builds organisation-model DataFrames (the contract of `personio_pipeline.org.columns`) from a
 list of people the way the model layer would, and the ACME story used across the tests."""
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ import pytest
 import sqlalchemy as sa
 from psycopg import sql
 
-from personio_pipeline.model.schema import (
+from personio_pipeline.companies import registry
+from personio_pipeline.org.columns import (
     EMPLOYEE_COLUMNS,
     REPORTING_LINE_COLUMNS,
     ROLE_COLUMNS,
     TEAM_COLUMNS,
     UNIT_COLUMNS,
 )
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import create_engine, migrate
-from personio_pipeline.teammeter.diff import OrgModel
-from personio_pipeline.teammeter.schema import change_log, metadata
-from personio_pipeline.teammeter.sync import sync_company
+from personio_pipeline.store.db import create_engine, migrate
+from personio_pipeline.store.diff import OrgModel
+from personio_pipeline.store.schema import change_log, metadata, organisations
+from personio_pipeline.store.sync import sync_company
 
 ADMIN_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
 
@@ -127,13 +127,13 @@ def engine(request, tmp_path):
 
 def register(engine: sa.Engine, consumer_id: str = "acme", name: str = "ACME GmbH") -> str:
     with engine.begin() as conn:
-        organisations.register(conn, consumer_id, name)
+        registry.register(conn, consumer_id, name)
     return consumer_id
 
 
 def table_rows(engine: sa.Engine, table: sa.Table, consumer_id: str, *columns: str, **where) -> list[tuple]:
     """Sorted tuples of `columns` of a company's rows matching `where`."""
-    org = organisations.organisations
+    org = organisations
     query = (
         sa.select(*(table.c[c] for c in columns))
         .join(org, org.c.id == table.c.organisation_id)

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from personio_pipeline.teammeter import alert_log
-from personio_pipeline.teammeter.db import as_utc
-from personio_pipeline.teammeter.organisations import UnknownCompanyError
-from personio_pipeline.teammeter.schema import alerted_people
+from personio_pipeline.companies import alert_log
+from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.store.db import as_utc
+from personio_pipeline.store.schema import alerted_people
 from personio_pipeline_tests.teammeter.conftest import register, table_rows
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)

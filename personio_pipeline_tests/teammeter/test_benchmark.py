@@ -13,11 +13,19 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.model.schema import EMPLOYEE_COLUMNS
-from personio_pipeline.teammeter.diff import OrgModel
-from personio_pipeline.teammeter.organisations import organisations
-from personio_pipeline.teammeter.schema import reporting_lines, roles, team_memberships, teams, units, user_roles, users
-from personio_pipeline.teammeter.sync import sync_company
+from personio_pipeline.org.columns import EMPLOYEE_COLUMNS
+from personio_pipeline.store.diff import OrgModel
+from personio_pipeline.store.schema import (
+    organisations,
+    reporting_lines,
+    roles,
+    team_memberships,
+    teams,
+    units,
+    user_roles,
+    users,
+)
+from personio_pipeline.store.sync import sync_company
 from personio_pipeline_tests.teammeter.conftest import register
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEAMMETER_BENCHMARK"), reason="set TEAMMETER_BENCHMARK=1")

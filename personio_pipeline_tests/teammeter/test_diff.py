@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personio_pipeline.model.quarantine import held_back_ids, held_back_records
-from personio_pipeline.teammeter.db import create_engine
-from personio_pipeline.teammeter.diff import ModelError, OrgModel, Snapshot, plan_sync
-from personio_pipeline.teammeter.schema import team_memberships, users
-from personio_pipeline.teammeter.sync import SNAPSHOT_COLUMNS, load_snapshot
+from personio_pipeline.org.held_back import held_back_ids, held_back_records
+from personio_pipeline.store.db import create_engine
+from personio_pipeline.store.diff import ModelError, OrgModel, Snapshot, plan_sync
+from personio_pipeline.store.schema import team_memberships, users
+from personio_pipeline.store.sync import SNAPSHOT_COLUMNS, load_snapshot
 from personio_pipeline_tests.teammeter.conftest import day_one, org_model, person, register, replaced, sync, table_rows
 
 EMPTY = Snapshot(**{name: pd.DataFrame([], columns=list(columns)) for name, (_, columns) in SNAPSHOT_COLUMNS.items()})

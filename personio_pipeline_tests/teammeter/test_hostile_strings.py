@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from personio_pipeline.model.employees import normalise_employees
-from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
-from personio_pipeline.model.sanitise import DISPLAY_LIMIT, KEY_LIMIT, clean_text, fit_display, fit_key
-from personio_pipeline.teammeter.diff import OrgModel
-from personio_pipeline.teammeter.schema import roles, teams, units, users
-from personio_pipeline.teammeter.sync import sync_company
+from personio_pipeline.org.employees import normalise_employees
+from personio_pipeline.org.sanitise import DISPLAY_LIMIT, KEY_LIMIT, clean_text, fit_display, fit_key
+from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.store.diff import OrgModel
+from personio_pipeline.store.schema import roles, teams, units, users
+from personio_pipeline.store.sync import sync_company
 from personio_pipeline_tests.teammeter.conftest import register, table_rows
 
 TODAY = date(2026, 11, 29)

@@ -13,15 +13,16 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
-from personio_pipeline.defs.partitions import companies
+from personio_pipeline.companies import connection_health, offboarding, registry
+from personio_pipeline.companies.registry import OffboardedCompanyError
+from personio_pipeline.companies.removal import RunsInProgressError, remove_company
+from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.notify.mail import FileOutbox, build_message
-from personio_pipeline.offboarding import RunsInProgressError, remove_company
-from personio_pipeline.teammeter import offboarding, organisations
-from personio_pipeline.teammeter.organisations import OffboardedCompanyError
-from personio_pipeline.teammeter.schema import (
+from personio_pipeline.store.schema import (
     change_log,
     company_offboardings,
     invitations,
+    organisations,
     reporting_lines,
     team_memberships,
     teams,
@@ -109,22 +110,22 @@ def test_remove_deactivates_people_and_deletes_only_the_company_files(engine, in
 
     with engine.connect() as conn:
         (record,) = offboarding.history(conn, "acme")
-        organisation = organisations.get(conn, "acme")
+        organisation = registry.get(conn, "acme")
     assert record.requested_by.startswith("ops admin") and "\x00" not in record.requested_by
     assert len(record.requested_by) == 255 and record.finished_at is not None and not record.purge_people
     assert record.report == removal.report and record.report["rows_deactivated"]["users"] == 8
     assert organisation.offboarded_at == T0 + timedelta(days=1)
-    assert organisations.daily_sync_blocker(organisation) == "removed on 2026-03-02 05:00Z"
+    assert connection_health.daily_sync_blocker(organisation) == "removed on 2026-03-02 05:00Z"
 
     with pytest.raises(OffboardedCompanyError, match="removed from the pipeline.*tenants add acme"):
         sync(engine, day_one(), "late-run", now=T0 + timedelta(days=2))
     with engine.connect() as conn:
-        assert "acme" not in [o.consumer_id for o in organisations.awaiting_connection(conn)]
-        due = organisations.due_for_connection_check(conn, T0 + timedelta(days=3), timedelta(hours=12), 50)
+        assert "acme" not in [o.consumer_id for o in connection_health.awaiting_connection(conn)]
+        due = connection_health.due_for_connection_check(conn, T0 + timedelta(days=3), timedelta(hours=12), 50)
     assert [o.consumer_id for o in due] == ["globex"]
 
     with engine.begin() as conn:  # the company returns
-        assert not organisations.register(conn, "acme", "ACME GmbH").offboarded
+        assert not registry.register(conn, "acme", "ACME GmbH").offboarded
     sync(engine, day_one(), "day-back", now=T0 + timedelta(days=4))
     assert len(active_users(engine, "acme")) == 8
 
@@ -134,7 +135,7 @@ def test_purge_people_deletes_the_company_people_data_and_keeps_the_record(engin
         register(engine, company)
         sync(engine, day_one(), f"{company}-day-1", consumer_id=company, now=T0)
     with engine.begin() as conn:
-        acme_id = organisations.get(conn, "acme").id
+        acme_id = registry.get(conn, "acme").id
         user_id = conn.execute(sa.select(users.c.id).where(users.c.organisation_id == acme_id)).scalars().first()
         conn.execute(sa.insert(invitations).values(organisation_id=acme_id, user_id=user_id, email="1@acme.test"))
     globex_rows = {t.name: table_rows(engine, t, "globex", "id") for t in (users, change_log, reporting_lines)}
@@ -146,7 +147,7 @@ def test_purge_people_deletes_the_company_people_data_and_keeps_the_record(engin
     assert removal.report["rows_deleted"]["users"] == 8 and removal.report["rows_deleted"]["invitations"] == 1
     assert {t.name: table_rows(engine, t, "globex", "id") for t in (users, change_log, reporting_lines)} == globex_rows
     with engine.connect() as conn:
-        organisation = organisations.get(conn, "acme")
+        organisation = registry.get(conn, "acme")
         (record,) = offboarding.history(conn, "acme")
     assert organisation.first_synced_at is None and organisation.verified_at is None
     assert (record.requested_by, record.purge_people) == ("Zoë", True)
@@ -169,7 +170,7 @@ def test_runs_in_progress_stop_the_removal_until_they_end(engine, instance, tmp_
     with pytest.raises(RunsInProgressError, match=f"{running.run_id}.*tenants remove acme --yes"):
         remove_company(engine, instance, tmp_path, "acme", requested_by="ops", now=T0)
     with engine.connect() as conn:
-        assert organisations.get(conn, "acme").offboarded, "nothing new starts for it meanwhile"
+        assert registry.get(conn, "acme").offboarded, "nothing new starts for it meanwhile"
     assert instance.has_dynamic_partition(companies.name, "acme") and len(active_users(engine, "acme")) == 8
 
     instance.report_run_failed(instance.get_run_by_id(running.run_id))
@@ -181,18 +182,18 @@ def test_runs_in_progress_stop_the_removal_until_they_end(engine, instance, tmp_
 
 
 def test_connection_checks_are_due_when_stale_failed_or_not_connected(engine):
-    from personio_pipeline.teammeter import sync_runs
+    from personio_pipeline.companies import sync_runs
 
     for company in ("fresh", "stale", "failed", "waiting"):
         register(engine, company)
     now = T0 + timedelta(days=1)
     with engine.begin() as conn:
         for company in ("fresh", "stale", "failed"):
-            organisations.record_connection_check(conn, company, "callable", now=now - timedelta(hours=1))
-        organisations.record_connection_check(conn, "stale", "callable", now=now - timedelta(hours=13))
-        organisations.record_connection_check(conn, "waiting", "added", now=now - timedelta(minutes=1))
+            connection_health.record_connection_check(conn, company, "callable", now=now - timedelta(hours=1))
+        connection_health.record_connection_check(conn, "stale", "callable", now=now - timedelta(hours=13))
+        connection_health.record_connection_check(conn, "waiting", "added", now=now - timedelta(minutes=1))
         sync_runs.record_failure(conn, "failed", "run-1", finished_at=now - timedelta(minutes=30), error=HOSTILE)
-        due = organisations.due_for_connection_check(conn, now, timedelta(hours=12), 50)
+        due = connection_health.due_for_connection_check(conn, now, timedelta(hours=12), 50)
     assert [o.consumer_id for o in due] == ["stale", "failed", "waiting"]  # least recently checked first
 
 
@@ -200,22 +201,22 @@ def test_each_connection_problem_is_alerted_once_and_cleared_by_a_reconnect(engi
     register(engine, "acme")
     register(engine, "new-co")
     with engine.begin() as conn:
-        organisations.record_connection_check(conn, "acme", "callable", now=T0)
-        conn.execute(organisations.organisations.update().values(first_synced_at=T0))
-        conn.execute(organisations.organisations.update().where(
-            organisations.organisations.c.consumer_id == "new-co").values(first_synced_at=None))
-        organisations.record_connection_check(conn, "new-co", "added", now=T0)  # never connected: no problem
-        assert organisations.unalerted_connection_problems(conn) == []
-        organisations.record_connection_check(conn, "acme", "available", now=T0 + timedelta(hours=1))  # deleted
-        (problem,) = organisations.unalerted_connection_problems(conn)
+        connection_health.record_connection_check(conn, "acme", "callable", now=T0)
+        conn.execute(organisations.update().values(first_synced_at=T0))
+        conn.execute(organisations.update().where(
+            organisations.c.consumer_id == "new-co").values(first_synced_at=None))
+        connection_health.record_connection_check(conn, "new-co", "added", now=T0)  # never connected: no problem
+        assert connection_health.unalerted_connection_problems(conn) == []
+        connection_health.record_connection_check(conn, "acme", "available", now=T0 + timedelta(hours=1))  # deleted
+        (problem,) = connection_health.unalerted_connection_problems(conn)
         assert (problem.consumer_id, problem.connection_changed_at) == ("acme", T0 + timedelta(hours=1))
-        organisations.mark_connection_alerted(conn, "acme", "available")
-        assert organisations.unalerted_connection_problems(conn) == []
-        assert organisations.daily_sync_blocker(organisations.get(conn, "acme")).startswith(
+        connection_health.mark_connection_alerted(conn, "acme", "available")
+        assert connection_health.unalerted_connection_problems(conn) == []
+        assert connection_health.daily_sync_blocker(registry.get(conn, "acme")).startswith(
             "connection available since 2026-03-01 06:00Z: the customer's admin must re-authorise"
         )
-        organisations.record_connection_check(conn, "acme", "callable", now=T0 + timedelta(hours=2))
-        assert organisations.get(conn, "acme").connection_alerted_state is None
-        assert organisations.daily_sync_blocker(organisations.get(conn, "acme")) is None
-        organisations.record_connection_check(conn, "acme", "revoked", now=T0 + timedelta(hours=3))
-        assert [o.connection_state for o in organisations.unalerted_connection_problems(conn)] == ["revoked"]
+        connection_health.record_connection_check(conn, "acme", "callable", now=T0 + timedelta(hours=2))
+        assert registry.get(conn, "acme").connection_alerted_state is None
+        assert connection_health.daily_sync_blocker(registry.get(conn, "acme")) is None
+        connection_health.record_connection_check(conn, "acme", "revoked", now=T0 + timedelta(hours=3))
+        assert [o.connection_state for o in connection_health.unalerted_connection_problems(conn)] == ["revoked"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.model.employees import check_email
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.organisations import UnknownCompanyError
-from personio_pipeline.teammeter.ownership import resolve_email
-from personio_pipeline.teammeter.schema import (
+from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.org.employees import check_email
+from personio_pipeline.store import hand_edits
+from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.ownership import resolve_email
+from personio_pipeline.store.schema import (
     change_log,
     reporting_lines,
     roles,
@@ -18,7 +19,6 @@ from personio_pipeline.teammeter.schema import (
     user_roles,
     users,
 )
-from personio_pipeline.teammeter.db import company_transaction
 from personio_pipeline_tests.teammeter.conftest import (
     DAY_TWO_CHANGES,
     day_one,
@@ -35,18 +35,18 @@ from personio_pipeline_tests.teammeter.conftest import (
 def manual_edits(engine) -> dict:
     """A role, a team with two members, role assignments, an email and a reporting line."""
     with company_transaction(engine) as conn:
-        guild = manual.create_team(conn, "acme", "Platform Guild", unit_key="name:engineering")
-        coach_role = manual.create_role(conn, "acme", "Scrum Master")
+        guild = hand_edits.create_team(conn, "acme", "Platform Guild", unit_key="name:engineering")
+        coach_role = hand_edits.create_role(conn, "acme", "Scrum Master")
         return {
             "team": guild,
             "role": coach_role,
-            "members": [manual.add_member(conn, "acme", guild, "2"), manual.add_member(conn, "acme", guild, "8")],
+            "members": [hand_edits.add_member(conn, "acme", guild, "2"), hand_edits.add_member(conn, "acme", guild, "8")],
             "assignments": [
-                manual.assign_role(conn, "acme", "2", coach_role),
-                manual.assign_role(conn, "acme", "8", coach_role),
+                hand_edits.assign_role(conn, "acme", "2", coach_role),
+                hand_edits.assign_role(conn, "acme", "8", coach_role),
             ],
-            "email": manual.set_email(conn, "acme", "5", " Eve.Ek@Example.com "),
-            "line": manual.add_reporting_line(conn, "acme", "4", "6"),
+            "email": hand_edits.set_email(conn, "acme", "5", " Eve.Ek@Example.com "),
+            "line": hand_edits.add_reporting_line(conn, "acme", "4", "6"),
         }
 
 
@@ -91,7 +91,7 @@ def test_hr_email_for_a_teammeter_address_is_kept_out_and_logged_once(engine):
     register(engine)
     sync(engine, day_one(), "day-1")
     with engine.begin() as conn:
-        manual.set_email(conn, "acme", "5", "eve@teammeter.example.com")
+        hand_edits.set_email(conn, "acme", "5", "eve@teammeter.example.com")
     hr_gives_eve = [replaced(p, email="eve@acme.example.com") if p.employee_id == "5" else p for p in day_one()]
 
     sync(engine, hr_gives_eve, "hr-email")
@@ -171,35 +171,35 @@ def test_manual_api_refuses_what_does_not_exist(engine):
     register(engine, "globex", "Globex AG")
     sync(engine, day_one(), "day-1")
     with engine.begin() as conn:
-        globex_team = manual.create_team(conn, "globex", "Elsewhere")
+        globex_team = hand_edits.create_team(conn, "globex", "Elsewhere")
         with pytest.raises(LookupError, match="team"):
-            manual.add_member(conn, "acme", globex_team, "1")  # another company's team
+            hand_edits.add_member(conn, "acme", globex_team, "1")  # another company's team
         with pytest.raises(LookupError, match="employee id 99"):
-            manual.set_email(conn, "acme", "99", "x@y.test")
+            hand_edits.set_email(conn, "acme", "99", "x@y.test")
         with pytest.raises(LookupError, match="unit 'name:nowhere'"):
-            manual.create_team(conn, "acme", "Lost", unit_key="name:nowhere")
+            hand_edits.create_team(conn, "acme", "Lost", unit_key="name:nowhere")
         with pytest.raises(ValueError, match="not a usable email"):
-            manual.set_email(conn, "acme", "5", "not-an-address")
+            hand_edits.set_email(conn, "acme", "5", "not-an-address")
         # A coach-entered international address is kept in the form the model gives HR addresses.
         entered = " ZOË.Łukasz-Nørgaard@Bücher.Example "
-        assert manual.set_email(conn, "acme", "4", entered) == check_email(entered)[0] == "zoë.łukasz-nørgaard@bücher.example"
-        manual.set_email(conn, "acme", "5", "eve@example.com")
+        assert hand_edits.set_email(conn, "acme", "4", entered) == check_email(entered)[0] == "zoë.łukasz-nørgaard@bücher.example"
+        hand_edits.set_email(conn, "acme", "5", "eve@example.com")
         with pytest.raises(ValueError, match="already the login of employee 5"):
-            manual.set_email(conn, "acme", "6", "EVE@example.com")
+            hand_edits.set_email(conn, "acme", "6", "EVE@example.com")
         with pytest.raises(ValueError, match="own manager"):
-            manual.add_reporting_line(conn, "acme", "4", "4")
+            hand_edits.add_reporting_line(conn, "acme", "4", "4")
         with pytest.raises(UnknownCompanyError):
-            manual.create_role(conn, "nobody", "Role")
+            hand_edits.create_role(conn, "nobody", "Role")
 
 
 def test_manual_links_are_idempotent_and_verification_is_recorded(engine):
     register(engine)
     sync(engine, day_one(), "day-1")
     with engine.begin() as conn:
-        role = manual.create_role(conn, "acme", "Coach")
-        first = manual.assign_role(conn, "acme", "1", role)
-        assert manual.assign_role(conn, "acme", "1", role) == first
-        manual.mark_verified(conn, "acme")
+        role = hand_edits.create_role(conn, "acme", "Coach")
+        first = hand_edits.assign_role(conn, "acme", "1", role)
+        assert hand_edits.assign_role(conn, "acme", "1", role) == first
+        hand_edits.mark_verified(conn, "acme")
     with engine.connect() as conn:
         verified = conn.execute(sa.text("SELECT verified_at FROM organisations WHERE consumer_id = 'acme'")).scalar()
     assert verified is not None

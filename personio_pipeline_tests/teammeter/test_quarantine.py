@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.model.employees import normalise_employees
-from personio_pipeline.model.organisation import derive_reporting_lines, derive_roles, derive_teams, derive_units
-from personio_pipeline.teammeter.diff import OrgModel
-from personio_pipeline.teammeter.review import review_summary, review_users
-from personio_pipeline.teammeter.safeguard import SafeguardError
-from personio_pipeline.teammeter.schema import held_back_records, team_memberships, teams, units, users
-from personio_pipeline.teammeter.sync import sync_company
+from personio_pipeline.org.employees import normalise_employees
+from personio_pipeline.org.structure import derive_reporting_lines, derive_roles, derive_teams, derive_units
+from personio_pipeline.reporting.review import review_summary, review_users
+from personio_pipeline.store.diff import OrgModel
+from personio_pipeline.store.safeguard import SafeguardError
+from personio_pipeline.store.schema import held_back_records, team_memberships, teams, units, users
+from personio_pipeline.store.sync import sync_company
 from personio_pipeline_tests.defs.crafted import person as record
 from personio_pipeline_tests.teammeter.conftest import (
     day_one,

@@ -10,11 +10,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.defs.resources import TeammeterDatabase
-from personio_pipeline.defs.retention import change_log_retention_job, change_log_retention_schedule
-from personio_pipeline.teammeter import retention
-from personio_pipeline.teammeter.db import as_utc
-from personio_pipeline.teammeter.schema import change_log
+from personio_pipeline.common import settings
+from personio_pipeline.defs.lifecycle.retention import change_log_retention_job, change_log_retention_schedule
+from personio_pipeline.defs.shared.resources import TeammeterDatabase
+from personio_pipeline.store import retention
+from personio_pipeline.store.db import as_utc
+from personio_pipeline.store.schema import change_log
 from personio_pipeline_tests.teammeter.conftest import day_one, day_two, person, register, sync
 
 T0 = datetime(2026, 1, 1, 5, 0, tzinfo=timezone.utc)
@@ -71,19 +72,19 @@ def test_old_user_entries_lose_names_and_addresses_only(engine):
 
 
 def test_retention_setting(monkeypatch):
-    monkeypatch.delenv(retention.RETENTION_ENV, raising=False)
-    assert retention.retention_days() == 90
-    monkeypatch.setenv(retention.RETENTION_ENV, "30")
-    assert retention.retention_days() == 30
-    monkeypatch.setenv(retention.RETENTION_ENV, "ninety")
+    monkeypatch.delenv(settings.CHANGE_LOG_RETENTION_ENV, raising=False)
+    assert settings.change_log_retention_days() == 90
+    monkeypatch.setenv(settings.CHANGE_LOG_RETENTION_ENV, "30")
+    assert settings.change_log_retention_days() == 30
+    monkeypatch.setenv(settings.CHANGE_LOG_RETENTION_ENV, "ninety")
     with pytest.raises(ValueError, match="CHANGE_LOG_RETENTION_DAYS='ninety'"):
-        retention.retention_days()
+        settings.change_log_retention_days()
 
 
 def test_the_daily_job_strips_what_is_due(engine, monkeypatch):
     register(engine)
     sync(engine, day_one(), "long-ago", now=datetime.now(timezone.utc) - timedelta(days=91))
-    monkeypatch.delenv(retention.RETENTION_ENV, raising=False)
+    monkeypatch.delenv(settings.CHANGE_LOG_RETENTION_ENV, raising=False)
     db = TeammeterDatabase(url=engine.url.render_as_string(hide_password=False))
     result = change_log_retention_job.execute_in_process(resources={"teammeter_db": db})
     assert result.success and result.output_for_node("strip_old_change_log_values") == 8

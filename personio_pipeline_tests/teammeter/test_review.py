@@ -9,10 +9,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.organisations import UnknownCompanyError
-from personio_pipeline.teammeter.review import COLUMNS, format_review, review_summary, review_users
-from personio_pipeline.teammeter.schema import invitations, users
+from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.reporting.review import COLUMNS, format_review, review_summary, review_users
+from personio_pipeline.store import hand_edits
+from personio_pipeline.store.schema import invitations, users
 from personio_pipeline_tests.teammeter.conftest import day_one, day_one_evening, register, sync
 
 
@@ -23,9 +23,9 @@ def reviewed(engine):
     sync(engine, day_one(), "day-1")
     sync(engine, day_one_evening(), "evening")
     with engine.begin() as conn:
-        guild = manual.create_team(conn, "acme", "Guild")
-        manual.add_member(conn, "acme", guild, "2")
-        manual.add_reporting_line(conn, "acme", "2", "6")
+        guild = hand_edits.create_team(conn, "acme", "Guild")
+        hand_edits.add_member(conn, "acme", guild, "2")
+        hand_edits.add_reporting_line(conn, "acme", "2", "6")
         ada = conn.execute(sa.select(users.c.id, users.c.organisation_id).where(users.c.employee_id == "1")).one()
         conn.execute(
             sa.insert(invitations).values(

@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter import manual
-from personio_pipeline.teammeter.report import build_report
-from personio_pipeline.teammeter.report.content import OrgPerson, build_org_chart
-from personio_pipeline.teammeter.report.page import CONTENT_SECURITY_POLICY
-from personio_pipeline.teammeter.review import format_review, review_summary, review_users
-from personio_pipeline.teammeter.schema import invitations, users
+from personio_pipeline.reporting.review import format_review, review_summary, review_users
+from personio_pipeline.reporting.verification import build_report
+from personio_pipeline.reporting.verification.content import OrgPerson, build_org_chart
+from personio_pipeline.reporting.verification.page import CONTENT_SECURITY_POLICY
+from personio_pipeline.store import hand_edits
+from personio_pipeline.store.schema import invitations, users
 from personio_pipeline_tests.teammeter.conftest import day_one, day_two, org_model, person, register, sync
 from personio_pipeline_tests.teammeter.report_page import ReportPage
 
@@ -70,10 +70,10 @@ def company(engine):
     sync(engine, first, "day-1")
     sync(engine, troubled(), "day-2")
     with engine.begin() as conn:
-        guild = manual.create_team(conn, "acme", "Guild <Ω>")
-        manual.add_member(conn, "acme", guild, "2")
-        manual.add_reporting_line(conn, "acme", "2", "6")
-        manual.set_email(conn, "acme", "60", "ivan@acme.example")
+        guild = hand_edits.create_team(conn, "acme", "Guild <Ω>")
+        hand_edits.add_member(conn, "acme", guild, "2")
+        hand_edits.add_reporting_line(conn, "acme", "2", "6")
+        hand_edits.set_email(conn, "acme", "60", "ivan@acme.example")
         ada = conn.execute(sa.select(users.c.id, users.c.organisation_id).where(users.c.employee_id == "1")).one()
         conn.execute(sa.insert(invitations).values(organisation_id=ada.organisation_id, user_id=ada.id,
                                                    email="1@acme.test", status="sent",
@@ -230,7 +230,7 @@ def test_manager_tree_never_repeats_anyone_even_with_a_teammeter_cycle():
 
 
 def test_a_chain_thousands_deep_renders_without_recursion():
-    from personio_pipeline.teammeter.report.page import _org_chart
+    from personio_pipeline.reporting.verification.page import _org_chart
 
     people = {str(i): OrgPerson(str(i), f"P{i}") for i in range(5000)}
     chart = build_org_chart(people, [(str(i), str(i - 1), False) for i in range(1, 5000)], problems={})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.safeguard import SafeguardError
-from personio_pipeline.teammeter.schema import users
+from personio_pipeline.companies import registry
+from personio_pipeline.store.safeguard import SafeguardError
+from personio_pipeline.store.schema import users
 from personio_pipeline_tests.teammeter.conftest import dump, person, register, sync, table_rows
 
 STAFF = [person(str(i), team="Crew", unit="Ops", role="Operator") for i in range(1, 101)]
@@ -65,7 +65,7 @@ def test_run_override_can_also_be_stricter(staffed):
 
 def test_company_setting_allows_more(staffed):
     with staffed.begin() as conn:
-        organisations.set_max_deactivation_share(conn, "acme", 0.25)
+        registry.set_max_deactivation_share(conn, "acme", 0.25)
     sync(staffed, leaving(21), "day-2")
     assert active_users(staffed) == 79
     with pytest.raises(SafeguardError, match=r"allowed 25.0% \(company setting"):

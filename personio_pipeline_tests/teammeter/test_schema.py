@@ -9,11 +9,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-
 from alembic.script import ScriptDirectory
 
-from personio_pipeline.teammeter.db import HEAD_REVISION, alembic_config, current_revision, migrate
-from personio_pipeline.teammeter.schema import invitations, metadata, team_memberships, teams, users
+from personio_pipeline.store.db import HEAD_REVISION, alembic_config, current_revision, migrate
+from personio_pipeline.store.schema import invitations, metadata, team_memberships, teams, users
 from personio_pipeline_tests.teammeter.conftest import register
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

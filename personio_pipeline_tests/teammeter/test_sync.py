@@ -9,10 +9,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.diff import ModelError
-from personio_pipeline.teammeter.organisations import UnknownCompanyError
-from personio_pipeline.teammeter.schema import (
+from personio_pipeline.companies import registry
+from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.store.diff import ModelError
+from personio_pipeline.store.schema import (
     change_log,
     reporting_lines,
     roles,
@@ -22,7 +22,7 @@ from personio_pipeline.teammeter.schema import (
     user_roles,
     users,
 )
-from personio_pipeline.teammeter.sync import STAGES, sync_company
+from personio_pipeline.store.sync import STAGES, sync_company
 from personio_pipeline_tests.teammeter.conftest import (
     DAY_TWO_CHANGES,
     day_one,
@@ -79,7 +79,7 @@ def test_first_sync_creates_users_structure_and_links(engine):
     assert result.counts["user"] == {"create": 8}
     assert result.rows_written == 2 * (2 + 3 + 4 + 8 + 8 + 8 + 6)  # rows + one change-log row each
     with engine.connect() as conn:
-        org = organisations.get(conn, "acme")
+        org = registry.get(conn, "acme")
     assert org.first_synced_at is not None and org.last_synced_at is not None
 
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter import sync_runs
-from personio_pipeline.teammeter.organisations import UnknownCompanyError
-from personio_pipeline.teammeter.schema import sync_runs as sync_runs_table
+from personio_pipeline.companies import sync_runs
+from personio_pipeline.companies.registry import UnknownCompanyError
+from personio_pipeline.store.schema import sync_runs as sync_runs_table
 from personio_pipeline_tests.teammeter.conftest import day_one, day_two, dump, register, sync, table_rows
 
 T0 = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)

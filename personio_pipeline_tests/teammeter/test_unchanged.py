@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter import manual, organisations, unchanged
-from personio_pipeline.teammeter.schema import reporting_lines, sync_runs, team_memberships, users
-from personio_pipeline.teammeter.db import company_transaction
-from personio_pipeline.teammeter.unchanged import model_fingerprint
+from personio_pipeline.companies import registry
+from personio_pipeline.store import hand_edits, unchanged
+from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.schema import reporting_lines, sync_runs, team_memberships, users
+from personio_pipeline.store.unchanged import model_fingerprint
 from personio_pipeline_tests.teammeter.conftest import (
     day_one,
     day_two,
@@ -33,7 +34,7 @@ def synced(engine):
 
 def organisation_row(engine):
     with engine.connect() as conn:
-        return organisations.get(conn, "acme")
+        return registry.get(conn, "acme")
 
 
 def test_a_rerun_skips_the_diff_and_still_records_the_sync(synced):
@@ -57,8 +58,8 @@ def test_any_model_change_diffs(synced):
 
 def test_a_hand_edit_makes_the_next_sync_diff(synced):
     with company_transaction(synced) as conn:
-        team = manual.create_team(conn, "acme", "Guild")
-        manual.add_member(conn, "acme", team, "2")
+        team = hand_edits.create_team(conn, "acme", "Guild")
+        hand_edits.add_member(conn, "acme", team, "2")
     result = sync(synced, day_one(), "after-edit")
     assert not result.diff_skipped and result.rows_written == 0  # the hand-made rows are not HR's
     assert sync(synced, day_one(), "after-edit-again").diff_skipped
@@ -165,7 +166,7 @@ def test_fingerprint_changes_with_the_code_that_builds_and_applies_the_model(mon
     unchanged.rules_digest.cache_clear()
     try:
         assert model_fingerprint(model) == before
-        ownership = package / "teammeter" / "ownership.py"
+        ownership = package / "store" / "ownership.py"
         ownership.write_text(ownership.read_text() + "\n# a new rule\n")
         unchanged.rules_digest.cache_clear()
         assert model_fingerprint(model) != before

@@ -25,13 +25,13 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from personio_pipeline import cli
-from personio_pipeline.apideck.sandbox.config import SandboxConfig
-from personio_pipeline.apideck.sandbox.generator import generate_company
-from personio_pipeline.apideck.sandbox.server import SandboxServer
-from personio_pipeline.apideck.sandbox.webhooks import employee_changes
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.db import create_engine, migrate
-from personio_pipeline.teammeter.schema import users, webhook_events
+from personio_pipeline.companies import connection_health, registry
+from personio_pipeline.sandbox.config import SandboxConfig
+from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.sandbox.server import SandboxServer
+from personio_pipeline.sandbox.webhooks import employee_changes
+from personio_pipeline.store.db import create_engine, migrate
+from personio_pipeline.store.schema import users, webhook_events
 from personio_pipeline.webhooks.debounce import Debounce
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID, free_port
 from personio_pipeline_tests.production.conftest import (  # noqa: F401  (fixtures)
@@ -122,10 +122,10 @@ def test_a_hire_on_day_two_becomes_a_user_and_is_invited_within_minutes(tmp_path
 
         def state() -> str:
             with engine.connect() as conn:
-                return organisations.get(conn, COMPANY).connection_state
+                return registry.get(conn, COMPANY).connection_state
 
         wait_for("the vault.connection.callable event marks the company connected",
-                 lambda: state() == organisations.CONNECTED, timeout=120, **watch)
+                 lambda: state() == connection_health.CONNECTED, timeout=120, **watch)
         wait_for("day one's invitations are sent", lambda: len(smtp_server.messages) > 0, timeout=240, **watch)
         with engine.connect() as conn:
             day_one_users = set(conn.execute(sa.select(users.c.employee_id)).scalars())

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter.schema import webhook_events
+from personio_pipeline.store.schema import webhook_events
 from personio_pipeline.webhooks import inbox
 from personio_pipeline.webhooks.debounce import Debounce
 from personio_pipeline.webhooks.events import InvalidEvent, connection_state, parse_event

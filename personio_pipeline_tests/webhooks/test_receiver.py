@@ -8,7 +8,7 @@ import logging
 
 import sqlalchemy as sa
 
-from personio_pipeline.teammeter.schema import organisations, webhook_events
+from personio_pipeline.store.schema import organisations, webhook_events
 from personio_pipeline_tests.webhooks.conftest import (
     MAX_BODY,
     employee_event,
@@ -159,7 +159,7 @@ def test_logs_name_no_employee_body_or_key(receiver, caplog):
 def test_a_database_failure_answers_503_so_apideck_retries_and_the_receiver_recovers(tmp_path):
     import httpx
 
-    from personio_pipeline.teammeter.db import create_engine, migrate
+    from personio_pipeline.store.db import create_engine, migrate
     from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
     from personio_pipeline_tests.conftest import TEST_API_KEY
 

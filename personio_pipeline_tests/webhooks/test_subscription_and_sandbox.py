@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from personio_pipeline import cli
-from personio_pipeline.apideck.sandbox.generator import generate_company
-from personio_pipeline.apideck.sandbox.webhooks import employee_changes
-from personio_pipeline.teammeter.db import migrated_engine
-from personio_pipeline.teammeter.schema import webhook_events
+from personio_pipeline.sandbox.generator import generate_company
+from personio_pipeline.sandbox.webhooks import employee_changes
+from personio_pipeline.store.db import migrated_engine
+from personio_pipeline.store.schema import webhook_events
 from personio_pipeline.webhooks.events import SUBSCRIBED_EVENTS
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
 from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID

@@ -28,7 +28,7 @@ def test_the_chart_runs_the_receiver_command_with_probes_and_an_ingress_for_the_
 
 
 def test_the_app_serves_the_paths_the_deployment_uses(tmp_path):
-    from personio_pipeline.teammeter.db import create_engine
+    from personio_pipeline.store.db import create_engine
 
     app = receiver.create_app(create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}"), "key")
     assert {route.path for route in app.routes} == {receiver.PATH, "/healthz"}

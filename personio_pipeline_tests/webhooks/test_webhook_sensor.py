@@ -12,11 +12,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from personio_pipeline.defs.partitions import companies
-from personio_pipeline.defs.resources import DataTeamAlerts, Mailer, TeammeterDatabase
-from personio_pipeline.defs.webhook_sensor import BATCH_TAG, webhook_sensor
-from personio_pipeline.teammeter import organisations
-from personio_pipeline.teammeter.schema import webhook_events
+from personio_pipeline.companies import connection_health, registry
+from personio_pipeline.defs.shared.keys import WEBHOOK_BATCH_TAG as BATCH_TAG
+from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, TeammeterDatabase
+from personio_pipeline.defs.webhooks.sensor import webhook_sensor
+from personio_pipeline.store.schema import organisations, webhook_events
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
 from personio_pipeline_tests.conftest import TEST_API_KEY
 from personio_pipeline_tests.webhooks.conftest import employee_event, signed_request, vault_event
@@ -48,12 +49,12 @@ def short_debounce(monkeypatch):
 
 def connected_company(db, instance, consumer_id="acme", *, auto_sync=True, first_synced=True):
     with db.engine().begin() as conn:
-        organisations.register(conn, consumer_id, consumer_id.upper())
-        organisations.set_connection_state(conn, consumer_id, organisations.CONNECTED)
-        organisations.set_auto_sync(conn, consumer_id, auto_sync)
+        registry.register(conn, consumer_id, consumer_id.upper())
+        connection_health.set_connection_state(conn, consumer_id, connection_health.CONNECTED)
+        registry.set_auto_sync(conn, consumer_id, auto_sync)
         if first_synced:
-            conn.execute(sa.update(organisations.organisations)
-                         .where(organisations.organisations.c.consumer_id == consumer_id)
+            conn.execute(sa.update(organisations)
+                         .where(organisations.c.consumer_id == consumer_id)
                          .values(first_synced_at=sa.func.now()))
     instance.add_dynamic_partitions(companies.name, [consumer_id])
 
@@ -134,7 +135,7 @@ def test_companies_not_synced_on_events_have_their_events_ignored_with_the_reaso
     connected_company(db, instance, "paused", auto_sync=False)
     connected_company(db, instance, "fresh", first_synced=False)
     with db.engine().begin() as conn:
-        organisations.register(conn, "unconnected", "U")
+        registry.register(conn, "unconnected", "U")
     for company in ("paused", "fresh", "unconnected", "stranger"):
         post(employee_event(company))
     time.sleep(QUIET + 0.2)
@@ -145,14 +146,14 @@ def test_companies_not_synced_on_events_have_their_events_ignored_with_the_reaso
                        "stranger": "unknown_company"}
     assert statuses(db) == {"ignored": 4}
     with db.engine().connect() as conn:
-        assert "stranger" not in {o.consumer_id for o in organisations.list_all(conn)}
+        assert "stranger" not in {o.consumer_id for o in registry.list_all(conn)}
 
 
 def test_connection_events_change_the_state_at_once_alert_on_revoked_and_add_the_partition(
         db, instance, post, webhook_receiver):
     connected_company(db, instance, "acme")
     with db.engine().begin() as conn:
-        organisations.register(conn, "newco", "New Co")
+        registry.register(conn, "newco", "New Co")
     alerts = DataTeamAlerts(webhook_url=webhook_receiver.url, mailer=Mailer())
 
     post(vault_event("acme", "vault.connection.revoked"))
@@ -162,10 +163,10 @@ def test_connection_events_change_the_state_at_once_alert_on_revoked_and_add_the
     (add,) = partitions
     assert add.partition_keys == ["newco"]
     with db.engine().connect() as conn:
-        assert organisations.get(conn, "acme").connection_state == "revoked"
-        assert organisations.get(conn, "newco").connection_state == "callable"
+        assert registry.get(conn, "acme").connection_state == "revoked"
+        assert registry.get(conn, "newco").connection_state == "callable"
         # The connection sensor alerts once per problem state: it does not repeat this alert.
-        assert "acme" not in {o.consumer_id for o in organisations.unalerted_connection_problems(conn)}
+        assert "acme" not in {o.consumer_id for o in connection_health.unalerted_connection_problems(conn)}
     (alert,) = webhook_receiver.payloads
     assert alert["kind"] == "connection_problem" and alert["consumer_id"] == "acme" and alert["state"] == "revoked"
     assert "personio-pipeline connect acme" in alert["text"]
@@ -185,7 +186,7 @@ def test_an_undelivered_alert_keeps_the_event_pending_for_the_next_tick(db, inst
     post(vault_event("acme", "vault.connection.revoked"))
     tick(instance, db, alerts)
     with db.engine().connect() as conn:
-        assert organisations.get(conn, "acme").connection_state == "callable"
+        assert registry.get(conn, "acme").connection_state == "callable"
     assert statuses(db) == {"pending": 1}
     webhook_receiver.status = 200
     tick(instance, db, alerts)

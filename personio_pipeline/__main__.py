@@ -1,0 +1,5 @@
+"""`python -m personio_pipeline …`, the same as `personio-pipeline …`."""
+
+from personio_pipeline.cli import main
+
+main()

@@ -1,1 +1,0 @@
-"""Apideck-compatible sandbox server and its deterministic company generator."""

@@ -1,0 +1,125 @@
+"""The local sandbox: `sandbox` (serve Apideck-compatible companies), `demo` (sync the sandbox
+company into the local SQLite Teammeter) and `dev` (the sandbox and the Dagster UI).
+
+Imports of the sandbox and the runtime are inside the commands (deliberately lazy, see
+`context.py`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from personio_pipeline.cli import output
+from personio_pipeline.cli.companies import register_company
+from personio_pipeline.cli.runs import run_in_process
+from personio_pipeline.common import settings
+
+SANDBOX_API_KEY = "sandbox-api-key"
+SANDBOX_APP_ID = "sandbox-app"
+DEMO_COMPANY = "acme-sandbox"
+DEMO_COMPANY_NAME = "ACME (sandbox)"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8711, show_default=True, type=int)
+@click.option("--size", "default_size", default=120, show_default=True, help="Employees per company.")
+@click.option("--company", "companies", multiple=True, metavar="ID=SIZE", help="Size for one company.")
+@click.option("--day", default=0, show_default=True, help="Churn day to serve (hires, leavers, moves).")
+@click.option("--latency", default=0.0, show_default=True, help="Seconds added to every response.")
+@click.option("--rate-limit-every", default=0, show_default=True, help="Every Nth request answers 429.")
+@click.option("--retry-after", default=1.0, show_default=True, help="Retry-After seconds on 429.")
+@click.option("--error-rate", default=0.0, show_default=True, help="Share of requests answering 503.")
+@click.option("--reject-fields", is_flag=True, help="Behave like a connector that rejects `fields=`.")
+@click.option("--ignore-fields", is_flag=True, help="Behave like a connector that ignores `fields=` (all attributes).")
+@click.option("--profile", type=click.Choice(["diverse", "standard"]), default="diverse", show_default=True,
+              help="Company data: as varied as real HR data, or the tidier standard profile.")
+@click.option("--shared-active-addresses", is_flag=True,
+              help="Diverse profile: ~1% of active people share their team's mailbox.")
+@click.option("--api-key", default=None, help="Require this Bearer key (default: accept any).")
+@click.option("--strict", is_flag=True, help="Validate every response against hris.yml before sending.")
+@click.option("--webhook-url", default=None, help="Also deliver every signed webhook event here (churn days: POST /_sandbox/day).")
+def sandbox(host, port, default_size, companies, day, latency, rate_limit_every, retry_after, error_rate,
+            reject_fields, api_key, strict, ignore_fields=False, profile="diverse",
+            shared_active_addresses=False, webhook_url=None) -> None:
+    """Serve deterministic sandbox companies over Apideck's HRIS contract on HOST:PORT."""
+    from personio_pipeline.sandbox.config import SandboxConfig
+    from personio_pipeline.sandbox.server import serve
+
+    sizes = {}
+    for item in companies:
+        consumer_id, _, size = item.partition("=")
+        if not size.isdigit():
+            raise click.BadParameter(f"expected ID=SIZE, got {item!r}", param_hint="--company")
+        sizes[consumer_id] = int(size)
+    config = SandboxConfig(
+        default_company_size=default_size,
+        company_sizes=sizes,
+        day=day,
+        latency_seconds=latency,
+        rate_limit_every=rate_limit_every,
+        retry_after_seconds=retry_after,
+        error_rate=error_rate,
+        reject_fields=reject_fields,
+        ignore_fields=ignore_fields,
+        profile=profile,
+        shared_active_addresses=shared_active_addresses,
+        api_key=api_key,
+        strict=strict,
+        webhook_url=webhook_url,
+    )
+    serve(config, host, port)
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+
+
+@click.command()
+def demo() -> None:
+    """Sync the sandbox company into the local SQLite Teammeter (the embedded default)."""
+    from personio_pipeline.companies.files import report_file
+    from personio_pipeline.runtime.instance import ensure_dagster_home
+    from personio_pipeline.sandbox.config import SandboxConfig
+    from personio_pipeline.sandbox.server import SandboxServer
+
+    home = ensure_dagster_home()
+    with SandboxServer(SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID)) as server:
+        settings.point_apideck_at(server.url, SANDBOX_API_KEY, SANDBOX_APP_ID)
+        register_company(DEMO_COMPANY, DEMO_COMPANY_NAME)
+        result = run_in_process(DEMO_COMPANY)
+    output.print_run_summary(DEMO_COMPANY, result)
+    click.echo(f"Teammeter database: {settings.printable_url(settings.teammeter_database_url())}")
+    click.echo(f"Data folder:        {settings.data_dir()}")
+    click.echo(f"Dagster home:       {home}")
+    click.echo("Open the UI with `make dev` (http://127.0.0.1:3000), company partition "
+               f"'{DEMO_COMPANY}'.")
+    if not result.success:
+        sys.exit(1)
+    click.echo(f"Verification report for the customer's admin (open it in a browser): "
+               f"{report_file(settings.data_dir(), DEMO_COMPANY)}")
+
+
+@click.command()
+@click.option("--sandbox-port", default=8711, show_default=True, help="Port of the local sandbox.")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+def dev(sandbox_port: int, port: int) -> None:
+    """Start the sandbox and `dagster dev` on this instance (UI on 127.0.0.1:PORT)."""
+    from personio_pipeline.runtime.instance import ensure_dagster_home
+    from personio_pipeline.sandbox.config import SandboxConfig
+    from personio_pipeline.sandbox.server import SandboxServer
+
+    ensure_dagster_home()
+    with SandboxServer(SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID), port=sandbox_port) as server:
+        settings.point_apideck_at(server.url, SANDBOX_API_KEY, SANDBOX_APP_ID)
+        register_company(DEMO_COMPANY, DEMO_COMPANY_NAME)
+        click.echo(f"sandbox on {server.url}; Dagster UI on http://127.0.0.1:{port}")
+        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+        try:
+            subprocess.run(command, check=False)
+        except KeyboardInterrupt:
+            pass

@@ -1,1 +1,0 @@
-"""Asset definitions by layer: apideck (raw), org (model), teammeter (store), invitations."""

@@ -1,0 +1,1 @@
+"""The Teammeter layer (`teammeter/*` assets): the one-transaction write and the verification report."""

@@ -1,0 +1,1 @@
+"""The sensor that turns Apideck webhook events in the inbox into connection states and syncs."""

@@ -1,0 +1,393 @@
+"""Reads one company's report content from the Teammeter store: a handful of SELECTs, the rest
+in Python (a 100,000-person company is a few hundred thousand small rows).
+
+The store knows who has access, what holds someone back (`held_back_records`), the units, teams,
+roles and lines with their source, the invitations and each sync's changes. It does not keep why
+an address was unusable or which spellings of a position were merged into one role: those come
+from the org model's employees (`org/employees`) when the caller has them, and the page
+says so when it does not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+
+import pandas as pd
+import sqlalchemy as sa
+
+from personio_pipeline.common.tables import natural_order
+from personio_pipeline.companies import registry
+from personio_pipeline.companies.sync_runs import SUCCEEDED
+from personio_pipeline.org.structure import derive_reporting_lines
+from personio_pipeline.reporting.verification.content import (
+    AFTER_VERIFICATION,
+    FAILED,
+    INACTIVE_MANAGER,
+    INVITED,
+    NEXT_RUN,
+    ON_ITS_WAY,
+    UNKNOWN_MANAGER,
+    WAITING,
+    Blocked,
+    Changes,
+    Edit,
+    Header,
+    Invitee,
+    Member,
+    OrgPerson,
+    ReportContent,
+    Role,
+    Team,
+    Unit,
+    access_problem,
+    build_org_chart,
+)
+from personio_pipeline.store import held_back
+from personio_pipeline.store.db import as_utc
+from personio_pipeline.store.ownership import TEAMMETER
+from personio_pipeline.store.schema import (
+    change_log,
+    invitations,
+    reporting_lines,
+    roles,
+    sync_runs,
+    team_memberships,
+    teams,
+    units,
+    user_roles,
+    users,
+)
+
+SEPARATOR = ", "
+
+
+def gather(
+    conn: sa.Connection,
+    consumer_id: str,
+    model_employees: pd.DataFrame | None = None,
+    *,
+    generated_at: datetime | None = None,
+) -> ReportContent:
+    """The company's report as the store holds it now. `model_employees` (the `org/employees`
+    table) adds why addresses are unusable, merged spellings and unknown or inactive managers."""
+    org = registry.get(conn, consumer_id)
+    people = {
+        row.id: row
+        for row in conn.execute(
+            sa.select(users.c.id, users.c.employee_id, users.c.display_name, users.c.email, users.c.email_source,
+                      users.c.active, users.c.has_access, users.c.unit_id)
+            .where(users.c.organisation_id == org.id)
+        )
+    }
+    active = {uid: row for uid, row in people.items() if row.active}
+    unit_rows = _rows(conn, units, org.id, units.c.id, units.c.unit_key, units.c.name, units.c.source, units.c.active)
+    team_rows = _rows(conn, teams, org.id, teams.c.id, teams.c.name, teams.c.unit_id, teams.c.source, teams.c.active)
+    role_rows = _rows(conn, roles, org.id, roles.c.id, roles.c.role_key, roles.c.name, roles.c.source, roles.c.active)
+    memberships = _open(conn, team_memberships, org.id, team_memberships.c.team_id)
+    assignments = _open(conn, user_roles, org.id, user_roles.c.role_id)
+    lines = _open(conn, reporting_lines, org.id, reporting_lines.c.manager_user_id)
+    held = _held_back(conn, org.id)
+    model = _ModelFacts(model_employees)
+
+    teams_of: dict[int, list[str]] = defaultdict(list)
+    for user_id, team_id, _ in memberships:
+        if team_id in team_rows and team_rows[team_id].active:
+            teams_of[user_id].append(team_rows[team_id].name)
+    roles_of: dict[int, list[str]] = defaultdict(list)
+    for user_id, role_id, _ in assignments:
+        if role_id in role_rows and role_rows[role_id].active:
+            roles_of[user_id].append(role_rows[role_id].name)
+
+    invitees, blocked = _people_list(conn, org, active, teams_of, held, model)
+    unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships)
+    org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of[uid]))
+                  for uid, row in active.items()}
+    org_lines = [(active[u].employee_id, active[m].employee_id, source == TEAMMETER)
+                 for u, m, source in sorted(lines, key=lambda line: (line[2] != "hr", line[0], line[1]))
+                 if u in active and m in active]
+    org_chart = build_org_chart(org_people, org_lines, model.manager_problems(set(org_people)))
+    role_list = _roles(role_rows, assignments, active, model)
+    header = Header(
+        company=org.name,
+        consumer_id=org.consumer_id,
+        last_synced_at=org.last_synced_at,
+        verified_at=org.verified_at,
+        generated_at=generated_at or datetime.now(timezone.utc),
+        people=len(active),
+        with_access=len(invitees),
+        without_access=len(blocked),
+    )
+    return ReportContent(
+        header=header,
+        invitees=invitees,
+        blocked=blocked,
+        units=unit_groups,
+        team_sizes=team_sizes,
+        org_chart=org_chart,
+        roles=role_list,
+        variants_known=model.known,
+        edits=_edits(people, active, unit_rows, team_rows, role_rows, memberships, assignments, lines),
+        changes=_changes(conn, org.id, people, unit_rows, team_rows),
+    )
+
+
+class _ModelFacts:
+    """What only the org model knows, per employee id; empty when it is not at hand."""
+
+    def __init__(self, employees: pd.DataFrame | None):
+        self.known = employees is not None
+        self.employees = employees if employees is not None else pd.DataFrame(
+            columns=["employee_id", "email_problem", "role_key", "role_name", "status", "manager_id", "display_name"])
+        self.email_problem = dict(zip(self.employees["employee_id"], self.employees["email_problem"]))
+
+    def spellings(self) -> dict[str, Counter]:
+        """role key -> the titles as served (whitespace collapsed) and how many records carry each."""
+        found: dict[str, Counter] = defaultdict(Counter)
+        titled = self.employees.dropna(subset=["role_key", "role_name"])
+        for key, name in zip(titled["role_key"], titled["role_name"]):
+            found[key][" ".join(str(name).split())] += 1
+        return found
+
+    def manager_problems(self, active_ids: set[str]) -> dict[str, str]:
+        """Active people whose manager in Personio is unknown or has left -> why."""
+        if not self.known or self.employees.empty:
+            return {}
+        problems = derive_reporting_lines(self.employees).problems
+        names = dict(zip(self.employees["employee_id"], self.employees["display_name"]))
+        why = {}
+        for row in problems.itertuples(index=False):
+            if row.employee_id not in active_ids:
+                continue
+            if row.problem == "unknown_manager":
+                why[row.employee_id] = UNKNOWN_MANAGER.format(manager_id=row.manager_id)
+            elif row.problem == "inactive_manager":
+                why[row.employee_id] = INACTIVE_MANAGER.format(manager=names.get(row.manager_id, row.manager_id))
+        return why
+
+
+def _rows(conn: sa.Connection, table: sa.Table, organisation_id: int, *columns) -> dict[int, sa.Row]:
+    return {row.id: row for row in conn.execute(sa.select(*columns).where(table.c.organisation_id == organisation_id))}
+
+
+def _open(conn: sa.Connection, links: sa.Table, organisation_id: int, other) -> list[tuple[int, int, str]]:
+    """Open links as (user id, other id, source)."""
+    query = sa.select(links.c.user_id, other, links.c.source).where(
+        links.c.organisation_id == organisation_id, links.c.ended_at.is_(None))
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str, str]]:
+    """employee id -> problem -> detail, for the people held back now."""
+    held: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in held_back.open_records(conn, organisation_id).itertuples(index=False):
+        held[row.employee_id][row.problem] = row.detail or ""
+    return held
+
+
+def _people_list(conn, org, active, teams_of, held, model) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
+    """Every active person once: who can log in (and where their invitation stands), who cannot."""
+    sent, latest = {}, {}
+    query = (sa.select(invitations.c.user_id, invitations.c.status, invitations.c.sent_at)
+             .where(invitations.c.organisation_id == org.id).order_by(invitations.c.id))
+    for user_id, status, sent_at in conn.execute(query):
+        latest[user_id] = status
+        if status == "sent":
+            sent[user_id] = sent_at
+    invitees, blocked = [], []
+    for uid, row in sorted(active.items(), key=lambda item: natural_order(item[1].employee_id)):
+        problems = held.get(row.employee_id, {})
+        if row.has_access:
+            note = "held back: " + "; ".join(f"{p.replace('_', ' ')} {d}" for p, d in problems.items()) if problems else ""
+            status, invited_on = _invitation_status(uid, sent, latest, org)
+            invitees.append(Invitee(row.employee_id, row.display_name, row.email or "", SEPARATOR.join(teams_of[uid]),
+                                    status, invited_on, note))
+        else:
+            reason, detail, fix = access_problem(email=row.email, held_back=problems,
+                                                 email_problem=model.email_problem.get(row.employee_id))
+            blocked.append(Blocked(row.employee_id, row.display_name, reason, detail, fix))
+    return tuple(invitees), tuple(blocked)
+
+
+def _invitation_status(user_id: int, sent: dict, latest: dict, org) -> tuple[str, str]:
+    """(status, the day it was sent) for someone who can log in."""
+    if user_id in sent:
+        return INVITED, f"{as_utc(sent[user_id]):%Y-%m-%d}" if sent[user_id] else ""
+    status = latest.get(user_id)
+    if status in ("pending", "claimed"):
+        return ON_ITS_WAY, ""
+    if status == "failed":
+        return FAILED, ""
+    if status == "ambiguous":
+        return WAITING, ""
+    return (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""
+
+
+def _units(active, unit_rows, team_rows, memberships) -> tuple[tuple[Unit, ...], tuple[tuple[str, int], ...]]:
+    """Units -> teams -> members (active people and structures), then the team sizes."""
+    members: dict[int, list[Member]] = defaultdict(list)
+    in_team: set[int] = set()
+    for user_id, team_id, source in memberships:
+        if user_id in active and team_id in team_rows and team_rows[team_id].active:
+            row = active[user_id]
+            members[team_id].append(Member(row.display_name, row.employee_id, source == TEAMMETER))
+            in_team.add(user_id)
+    teams_by_unit: dict[int | None, list[Team]] = defaultdict(list)
+    sizes = []
+    for team_id, row in team_rows.items():
+        if not row.active:
+            continue
+        people = tuple(sorted(members[team_id], key=_member_order))
+        unit_id = row.unit_id if row.unit_id in unit_rows and unit_rows[row.unit_id].active else None
+        teams_by_unit[unit_id].append(Team(row.name, row.source == TEAMMETER, people))
+        sizes.append((row.name, len(people)))
+    loose: dict[int | None, list[Member]] = defaultdict(list)
+    for user_id, row in active.items():
+        if user_id not in in_team:
+            unit_id = row.unit_id if row.unit_id in unit_rows and unit_rows[row.unit_id].active else None
+            loose[unit_id].append(Member(row.display_name, row.employee_id))
+    groups = [
+        Unit(row.name, row.source == TEAMMETER, _by_name(teams_by_unit[unit_id]),
+             tuple(sorted(loose[unit_id], key=_member_order)))
+        for unit_id, row in sorted(unit_rows.items(), key=lambda item: item[1].name.casefold())
+        if row.active
+    ]
+    if teams_by_unit[None] or loose[None]:
+        groups.append(Unit(None, False, _by_name(teams_by_unit[None]), tuple(sorted(loose[None], key=_member_order))))
+    sizes.sort(key=lambda item: (-item[1], item[0].casefold()))
+    return tuple(groups), tuple(sizes)
+
+
+def _member_order(member: Member) -> tuple:
+    return member.name.casefold(), natural_order(member.employee_id)
+
+
+def _by_name(found: list[Team]) -> tuple[Team, ...]:
+    return tuple(sorted(found, key=lambda team: team.name.casefold()))
+
+
+def _roles(role_rows, assignments, active, model: _ModelFacts) -> tuple[Role, ...]:
+    """Active roles with their active holders and the spellings merged into them."""
+    holders: Counter = Counter()
+    for user_id, role_id, _ in {(u, r, "") for u, r, _ in assignments}:
+        if user_id in active:
+            holders[role_id] += 1
+    spellings = model.spellings()
+    found = []
+    for role_id, row in role_rows.items():
+        if not row.active:
+            continue
+        served = spellings.get(row.role_key, Counter()) if row.role_key is not None else Counter()
+        variants = tuple(sorted(served.items(), key=lambda item: (-item[1], item[0])))
+        merged = variants if len(variants) > 1 or (variants and variants[0][0] != row.name) else ()
+        found.append(Role(row.name, holders[role_id], row.source == TEAMMETER, merged))
+    return tuple(sorted(found, key=lambda role: (-role.holders, role.name.casefold())))
+
+
+def _edits(people, active, unit_rows, team_rows, role_rows, memberships, assignments, lines) -> tuple[Edit, ...]:
+    """What was added in Teammeter by hand (the sync never changes it)."""
+    def name(user_id: int) -> str:
+        return people[user_id].display_name
+
+    edits = [Edit("unit", row.name) for row in unit_rows.values() if row.active and row.source == TEAMMETER]
+    for row in team_rows.values():
+        if row.active and row.source == TEAMMETER:
+            unit = unit_rows.get(row.unit_id)
+            edits.append(Edit("team", row.name + (f" (in {unit.name})" if unit is not None else "")))
+    edits += [Edit("role", row.name) for row in role_rows.values() if row.active and row.source == TEAMMETER]
+    edits += [Edit("team member", f"{name(u)} in {team_rows[t].name}") for u, t, source in memberships
+              if source == TEAMMETER and u in active and t in team_rows]
+    edits += [Edit("role holder", f"{name(u)} as {role_rows[r].name}") for u, r, source in assignments
+              if source == TEAMMETER and u in active and r in role_rows]
+    edits += [Edit("manager", f"{name(u)} reports to {name(m)}") for u, m, source in lines
+              if source == TEAMMETER and u in active and m in people]
+    edits += [Edit("email address", f"{row.display_name}: {row.email}") for row in active.values()
+              if row.email_source == TEAMMETER and row.email]
+    return tuple(sorted(edits, key=lambda edit: (edit.kind, edit.what.casefold())))
+
+
+def _changes(conn, organisation_id: int, people, unit_rows, team_rows) -> Changes | None:
+    """The latest successful sync's changes, when an earlier sync came before it."""
+    runs = conn.execute(
+        sa.select(sync_runs.c.run_id, sync_runs.c.finished_at)
+        .where(sync_runs.c.organisation_id == organisation_id, sync_runs.c.status == SUCCEEDED)
+        .order_by(sync_runs.c.finished_at.desc(), sync_runs.c.id.desc())
+        .limit(2)
+    ).all()
+    if len(runs) < 2:
+        return None
+    (run_id, synced_at), (_, previous_at) = runs
+    logged = conn.execute(
+        sa.select(change_log.c.entity, change_log.c.entity_key, change_log.c.action, change_log.c.after)
+        .where(change_log.c.organisation_id == organisation_id, change_log.c.run_id == run_id)
+        .order_by(change_log.c.id)
+    ).all()
+    names = {row.employee_id: row.display_name for row in people.values()}
+    team_names = {row.team_key: row.name for row in _team_keys(conn, organisation_id)}
+    unit_names = {row.unit_key: row.name for row in unit_rows.values() if row.unit_key is not None}
+
+    def who(employee_id: str) -> str:
+        return names.get(employee_id, f"HR id {employee_id}")
+
+    hires, leavers, rest = [], [], []
+    joined: dict[str, list[str]] = defaultdict(list)
+    left: dict[str, list[str]] = defaultdict(list)
+    unit_moves: dict[str, str] = {}
+    managers: list[tuple[str, str]] = []
+    for entity, key, action, after in logged:
+        if entity == "user" and action in ("create", "reactivate"):
+            hires.append(key)
+        elif entity == "user" and action == "deactivate":
+            leavers.append(key)
+        elif entity == "team_membership" and action in ("create", "end"):
+            employee_id, _, team_key = key.partition("|")
+            (joined if action == "create" else left)[employee_id].append(team_names.get(team_key, team_key))
+        elif entity == "user" and action == "update" and after and "unit_key" in after:
+            unit_key = after["unit_key"]
+            unit_moves[key] = unit_names.get(unit_key, "no unit") if unit_key else "no unit"
+        elif entity == "reporting_line" and action == "create":
+            managers.append(tuple(key.split("|", 1)))
+        elif entity == "reporting_line" and action == "end":
+            continue  # the other half of a new manager, or of a leaver
+        else:
+            rest.append((entity, key))
+    arriving, going = set(hires), set(leavers)
+    # Changes not listed by name (titles, names, addresses, structures), hires' and leavers' own aside.
+    other = sum(1 for entity, key in rest if _person_of(entity, key) not in arriving | going)
+    moves = []
+    for employee_id in sorted(set(joined) | set(left) | set(unit_moves), key=natural_order):
+        if employee_id in arriving or employee_id in going:
+            continue
+        parts = []
+        if left[employee_id]:
+            parts.append("left " + SEPARATOR.join(sorted(left[employee_id])))
+        if joined[employee_id]:
+            parts.append("joined " + SEPARATOR.join(sorted(joined[employee_id])))
+        if employee_id in unit_moves:
+            parts.append("now in unit " + unit_moves[employee_id])
+        moves.append((who(employee_id), "; ".join(parts)))
+    hires_teams = {e: SEPARATOR.join(sorted(joined.get(e, []))) for e in arriving}
+    return Changes(
+        synced_at=as_utc(synced_at),
+        previous_at=as_utc(previous_at),
+        hires=tuple((who(e), hires_teams[e]) for e in sorted(arriving, key=natural_order)),
+        leavers=tuple(who(e) for e in sorted(going, key=natural_order)),
+        moves=tuple(moves),
+        new_managers=tuple((who(e), who(m)) for e, m in sorted(managers, key=lambda p: natural_order(p[0]))
+                           if e not in arriving),
+        other=other,
+    )
+
+
+def _person_of(entity: str, key: str) -> str | None:
+    """The employee id a change-log entry is about, None for a unit, team or role."""
+    if entity == "user":
+        return key
+    if entity in ("team_membership", "user_role", "reporting_line"):
+        return key.partition("|")[0]
+    return None
+
+
+def _team_keys(conn: sa.Connection, organisation_id: int):
+    return conn.execute(sa.select(teams.c.team_key, teams.c.name).where(
+        teams.c.organisation_id == organisation_id, teams.c.team_key.is_not(None)))

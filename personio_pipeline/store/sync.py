@@ -1,0 +1,289 @@
+"""Brings one company's Teammeter store in step with its org model, in one transaction.
+
+load (one SELECT per table) -> `diff.plan_sync` (pure) -> safeguard -> apply (`bulk_write`, per
+table and action) -> change log -> organisation sync times. Any failure rolls everything
+back, and two syncs of one company never interleave: the transaction holds the company lock
+from the start (PostgreSQL: the organisation row FOR UPDATE; SQLite: BEGIN IMMEDIATE).
+
+Records that cannot be applied safely (`org/held_back.py`) are held back one by one and
+remembered in `held_back_records`; the rest of the company is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+import sqlalchemy as sa
+
+from personio_pipeline.common.memory import cyclic_gc_paused
+from personio_pipeline.companies import registry
+from personio_pipeline.companies.sync_runs import record_success
+from personio_pipeline.org.held_back import HELD_BACK_COLUMNS, held_back_ids, held_back_records
+from personio_pipeline.store import held_back as held_back_store
+from personio_pipeline.store import preview, safeguard, unchanged
+from personio_pipeline.store.bulk_write import insert_many, update_many
+from personio_pipeline.store.db import company_transaction
+from personio_pipeline.store.diff import ENTITIES, Change, EntityPlan, OrgModel, Snapshot, SyncPlan, plan_sync
+from personio_pipeline.store.ownership import HR
+from personio_pipeline.store.schema import (
+    change_log,
+    organisations,
+    reporting_lines,
+    roles,
+    team_memberships,
+    teams,
+    units,
+    user_roles,
+    users,
+)
+
+__all__ = ["OrgModel", "SyncResult", "load_snapshot", "sync_company"]
+
+STAGES = (*ENTITIES, "change_log", "organisation")
+# What the diff needs of each table; links are loaded open only.
+SNAPSHOT_COLUMNS: dict[str, tuple[sa.Table, tuple[str, ...]]] = {
+    "users": (
+        users,
+        (
+            "id",
+            "employee_id",
+            "display_name",
+            "first_name",
+            "last_name",
+            "unit_id",
+            "email",
+            "email_source",
+            "hr_email",
+            "active",
+            "has_access",
+        ),
+    ),
+    "units": (units, ("id", "unit_key", "name", "source", "active")),
+    "teams": (teams, ("id", "team_key", "name", "unit_id", "source", "active")),
+    "roles": (roles, ("id", "role_key", "name", "source", "active")),
+    "team_memberships": (team_memberships, ("id", "team_id", "user_id", "source")),
+    "user_roles": (user_roles, ("id", "user_id", "role_id", "source")),
+    "reporting_lines": (reporting_lines, ("id", "user_id", "manager_user_id", "source")),
+}
+
+# Rows: (table, key column, {plan column: (table column, entity whose ids it needs)}).
+ROW_TABLES: dict[str, tuple[sa.Table, str, dict[str, tuple[str, str]]]] = {
+    "unit": (units, "unit_key", {}),
+    "team": (teams, "team_key", {"unit_key": ("unit_id", "unit")}),
+    "role": (roles, "role_key", {}),
+    "user": (users, "employee_id", {"unit_key": ("unit_id", "unit")}),
+}
+# Links: (table, {plan column: (table column, entity whose ids it needs)}).
+LINK_TABLES: dict[str, tuple[sa.Table, dict[str, tuple[str, str]]]] = {
+    "team_membership": (team_memberships, {"employee_id": ("user_id", "user"), "team_key": ("team_id", "team")}),
+    "user_role": (user_roles, {"employee_id": ("user_id", "user"), "role_key": ("role_id", "role")}),
+    "reporting_line": (
+        reporting_lines,
+        {"employee_id": ("user_id", "user"), "manager_id": ("manager_user_id", "user")},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync did. `rows_written` counts inserted and updated store rows plus change-log
+    rows; it leaves out the organisation's sync timestamps, which every successful run records."""
+
+    consumer_id: str
+    run_id: str
+    counts: dict[str, dict[str, int]]
+    rows_written: int
+    changes: list[Change] = field(repr=False)
+    diff_skipped: bool = False  # model and store as the last sync left them: nothing to compare
+    # People held back in this run (HELD_BACK_COLUMNS), newly or still; empty when none.
+    held_back: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(HELD_BACK_COLUMNS)), repr=False)
+
+    def preview_markdown(self, limit: int = 50) -> str:
+        """The run's changes as markdown for Dagster metadata (`preview.sync_preview`)."""
+        return preview.sync_preview(self, limit)
+
+
+
+def sync_company(
+    engine: sa.Engine,
+    consumer_id: str,
+    model: OrgModel,
+    *,
+    run_id: str,
+    now: datetime | None = None,
+    max_deactivation_share: float | None = None,
+    approve_deactivations: bool = False,
+    full_sync: bool = False,
+    max_held_back_share: float | None = None,
+    after_stage: Callable[[str], None] | None = None,
+) -> SyncResult:
+    """Make the company's HR rows in Teammeter match `model`, all or nothing, holding back the
+    records that cannot be applied safely (unless so many are new that the run stops, see
+    `safeguard.check_held_back`).
+
+    When the model and the store are what the last committed sync left, the diff is skipped
+    (see `unchanged.py`); `full_sync` always diffs. `after_stage` is called with each name in
+    STAGES once that stage's writes are done; tests use it to fail mid-write or to hold the lock.
+    """
+    now = now or datetime.now(timezone.utc)
+    fingerprint = unchanged.model_fingerprint(model)
+    held_back = held_back_records(model.employees)
+    with cyclic_gc_paused(), company_transaction(engine) as conn:
+        company = registry.lock(conn, consumer_id)
+        safeguard.refuse_empty(company, len(model.employees))
+        safeguard.limit_for(company, max_deactivation_share)  # a bad setting fails every run
+        safeguard.held_back_limit(max_held_back_share)
+        if not full_sync and unchanged.unchanged_since_last_sync(conn, company.id, fingerprint, now):
+            _mark_synced(conn, company.id, now)
+            record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
+                           rows_written=0, counts={})
+            return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True, held_back=held_back)
+        held_before = held_back_store.open_records(conn, company.id)
+        safeguard.check_held_back(
+            company,
+            active_people=int((model.employees["status"] == "active").sum()),
+            newly_held=held_back_store.newly_held(held_back, held_before),
+            fields=sorted(set(held_back["field"])),
+            run_share=max_held_back_share,
+        )
+        snapshot = load_snapshot(conn, company.id)
+        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back))
+        safeguard.check_deactivations(
+            company,
+            active_users=snapshot.active_users,
+            deactivations=plan.deactivated_users(),
+            run_share=max_deactivation_share,
+            approved=approve_deactivations,
+        )
+        holds = held_back_store.record(conn, company.id, held_back, held_before, run_id, now)
+        rows_written = _apply(conn, company.id, plan, snapshot, run_id, now, after_stage or _no_hook, holds)
+        counts = _counts(plan, holds)
+        unchanged.remember(conn, company.id, fingerprint, now)
+        # Observability: the attempt's summary commits with the data, or not at all.
+        record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
+                       rows_written=rows_written, counts=counts)
+    return SyncResult(consumer_id, run_id, counts, rows_written, plan.changes() + holds, held_back=held_back)
+
+
+def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
+    """The plan's counts plus holds and releases (under 'user')."""
+    counts = plan.counts()
+    for change in holds:
+        tally = counts.setdefault(change.entity, {})
+        tally[change.action] = tally.get(change.action, 0) + 1
+    return counts
+
+
+def load_snapshot(conn: sa.Connection, organisation_id: int) -> Snapshot:
+    """The company's current rows, one SELECT per table."""
+    frames = {}
+    for name, (table, columns) in SNAPSHOT_COLUMNS.items():
+        query = sa.select(*(table.c[c] for c in columns)).where(table.c.organisation_id == organisation_id)
+        if "ended_at" in table.c:
+            query = query.where(table.c.ended_at.is_(None))
+        frames[name] = pd.DataFrame(conn.execute(query).all(), columns=list(columns))
+    return Snapshot(**frames)
+
+
+def _apply(
+    conn: sa.Connection,
+    organisation_id: int,
+    plan: SyncPlan,
+    snapshot: Snapshot,
+    run_id: str,
+    now: datetime,
+    after_stage: Callable[[str], None],
+    holds: list[Change],
+) -> int:
+    ids = {
+        "unit": _key_to_id(snapshot.units, "unit_key"),
+        "team": _key_to_id(snapshot.teams, "team_key"),
+        "role": _key_to_id(snapshot.roles, "role_key"),
+        "user": _key_to_id(snapshot.users, "employee_id"),
+    }
+    written = 0
+    for entity in ENTITIES:
+        if entity in ROW_TABLES:
+            table, key, refs = ROW_TABLES[entity]
+            written += _apply_rows(conn, table, key, _with_ids(plan[entity], refs, ids), organisation_id, now)
+            if len(plan[entity].inserts):
+                ids[entity] = _load_ids(conn, table, key, organisation_id)
+        else:
+            table, refs = LINK_TABLES[entity]
+            written += _apply_links(conn, table, _with_ids(plan[entity], refs, ids), organisation_id, now)
+        after_stage(entity)
+    changes = plan.changes() + holds
+    log = pd.DataFrame(changes, columns=["entity", "entity_key", "action", "before", "after"])
+    constants = {"organisation_id": organisation_id, "run_id": run_id, "at": now}
+    insert_many(conn, change_log, log, constants)
+    after_stage("change_log")
+    _mark_synced(conn, organisation_id, now)
+    after_stage("organisation")
+    return written + len(changes)
+
+
+def _mark_synced(conn: sa.Connection, organisation_id: int, now: datetime) -> None:
+    org = organisations
+    conn.execute(
+        sa.update(org)
+        .where(org.c.id == organisation_id)
+        .values(last_synced_at=now, first_synced_at=sa.func.coalesce(org.c.first_synced_at, now))
+    )
+
+
+def _apply_rows(
+    conn: sa.Connection, table: sa.Table, key: str, plan: EntityPlan, organisation_id: int, now: datetime
+) -> int:
+    """Insert new rows and rewrite changed ones (deactivated rows get deactivated_at)."""
+    constants = {"organisation_id": organisation_id, "active": True, "created_at": now}
+    if "source" in table.c:
+        constants["source"] = HR
+    insert_many(conn, table, plan.inserts, constants)
+    updates = plan.updates.drop(columns=[key])
+    updates["deactivated_at"] = pd.Series(
+        [None if a else now for a in updates["active"]], index=updates.index, dtype=object
+    )
+    update_many(conn, table, updates, {"updated_at": now})
+    return len(plan.inserts) + len(updates)
+
+
+def _apply_links(conn: sa.Connection, table: sa.Table, plan: EntityPlan, organisation_id: int, now: datetime) -> int:
+    """Start new links and end old ones; ended links stay as history."""
+    constants = {"organisation_id": organisation_id, "source": HR, "started_at": now}
+    insert_many(conn, table, plan.inserts, constants)
+    update_many(conn, table, plan.updates[["id"]], {"ended_at": now})
+    return len(plan.inserts) + len(plan.updates)
+
+
+def _with_ids(plan: EntityPlan, refs: dict[str, tuple[str, str]], ids: dict[str, pd.Series]) -> EntityPlan:
+    """Replace HR keys in the plan's frames with the row ids they refer to."""
+
+    def resolve(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        for column, (id_column, entity) in refs.items():
+            if column in frame:
+                frame[id_column] = frame[column].map(ids[entity]).astype("Int64")
+        return frame.drop(columns=[c for c in refs if c in frame])
+
+    return EntityPlan(plan.entity, resolve(plan.inserts), resolve(plan.updates), plan.changes)
+
+
+def _key_to_id(rows: pd.DataFrame, key: str) -> pd.Series:
+    """HR key -> row id (users are all HR rows)."""
+    if "source" in rows:
+        rows = rows[rows["source"] == HR]
+    return pd.Series(rows["id"].to_numpy(), index=rows[key].to_numpy())
+
+
+def _load_ids(conn: sa.Connection, table: sa.Table, key: str, organisation_id: int) -> pd.Series:
+    query = sa.select(table.c.id, table.c[key]).where(table.c.organisation_id == organisation_id)
+    if "source" in table.c:
+        query = query.where(table.c.source == HR)
+    return _key_to_id(pd.DataFrame(conn.execute(query).all(), columns=["id", key]), key)
+
+
+def _no_hook(_stage: str) -> None:
+    return None
