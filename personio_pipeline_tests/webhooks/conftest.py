@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
-from personio_pipeline.apideck.sandbox.webhooks import delivery_body
+from personio_pipeline.sandbox.webhooks import delivery_body
 from personio_pipeline.webhooks.signature import sign, sign_event
 from personio_pipeline_tests.conftest import TEST_API_KEY
 from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures)
