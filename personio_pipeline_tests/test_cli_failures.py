@@ -4,12 +4,16 @@ with --verbose. Real syncs through the CLI against the sandbox serving crafted r
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from personio_pipeline.cli import main
 from personio_pipeline_tests.defs.crafted import person
 
 COMPANY = "acme-gmbh"
+
+
+pytestmark = pytest.mark.slow  # CLI flows through the whole sync graph
 
 
 def crafted(sandbox, records) -> CliRunner:

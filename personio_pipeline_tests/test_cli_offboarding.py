@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -18,6 +19,9 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.runtime.instance import dagster_instance as _instance
 from personio_pipeline.store.db import migrated_engine
 from personio_pipeline.store.schema import company_offboardings, users
+
+
+pytestmark = pytest.mark.slow  # CLI flows through the whole sync graph
 
 
 def run(job_name, company):

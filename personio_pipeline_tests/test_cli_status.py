@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 
 import dagster as dg
+import pytest
 from click.testing import CliRunner
 
 from personio_pipeline.cli import main
 from personio_pipeline.common import settings
 from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_sensor
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
+
+
+pytestmark = pytest.mark.slow  # CLI syncs through the whole graph
 
 
 def tick(cursor: str | None) -> str | None:

@@ -28,6 +28,9 @@ from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
 COMPANY = "flow-gmbh"
 
 
+pytestmark = pytest.mark.slow  # the operator's whole flow: sync, verify, invite
+
+
 @pytest.fixture
 def flow(pipeline_env, sandbox, smtp_server, monkeypatch):
     monkeypatch.setenv("SMTP_HOST", smtp_server.host)

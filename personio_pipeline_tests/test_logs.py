@@ -39,6 +39,9 @@ print("success" if result.success else "failure", result.run_id)
 """
 
 
+pytestmark = pytest.mark.slow  # three CLI and sync processes
+
+
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
 

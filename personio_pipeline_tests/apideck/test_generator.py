@@ -435,6 +435,7 @@ def big():
     return records, time.perf_counter() - started
 
 
+@pytest.mark.slow  # 100,000 people
 def test_generates_100k_employees_in_seconds(big):
     records, elapsed = big
     print(f"\ngenerated {len(records):,} employees in {elapsed:.2f}s")
@@ -442,6 +443,7 @@ def test_generates_100k_employees_in_seconds(big):
     assert elapsed < 30
 
 
+@pytest.mark.slow  # 100,000 people
 def test_at_100k_deep_chains_wide_spans_and_thousands_of_titles(big):
     records, _ = big
     spans = collections.Counter(r["manager"]["id"] for r in records if "manager" in r)

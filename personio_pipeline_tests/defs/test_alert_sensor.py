@@ -228,6 +228,7 @@ def backlog_instance(request, fast_dir):
         yield instance
 
 
+@pytest.mark.slow  # 1,200 companies
 def test_a_backlog_of_1200_companies_is_alerted_completely_once(backlog_instance, fast_dir, sandbox, smtp_server,
                                                                webhook_receiver):
     world = World(backlog_instance, fast_dir, sandbox, smtp_server, webhook_receiver)

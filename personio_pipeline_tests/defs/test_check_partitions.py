@@ -38,6 +38,9 @@ COMPANY_A = [
 COMPANY_B = [person("1", "Björn", "Berg", email="bjorn@b.example"), person("2", "Åsa", "Ek", email="asa@b.example", manager="1")]
 
 
+pytestmark = pytest.mark.slow  # whole-graph syncs of several companies and the UI's GraphQL
+
+
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
     """A SQLite instance (as `make dev` creates it) in which company-a, then company-b ran."""

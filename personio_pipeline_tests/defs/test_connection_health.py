@@ -30,6 +30,9 @@ COMPANY = "acme-gmbh"
 MORNING = datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc)  # 05:00 in Berlin
 
 
+pytestmark = pytest.mark.slow  # whole-graph syncs against a revoked connection
+
+
 class Pipeline:
     """The pieces of one deployment, wired to the sandbox, a SQLite Teammeter and a webhook."""
 

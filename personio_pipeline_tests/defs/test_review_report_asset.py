@@ -29,6 +29,9 @@ COMPANY = "report-co"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
+pytestmark = pytest.mark.slow  # whole-graph syncs over two days
+
+
 def test_the_report_runs_in_the_sync_job_and_not_with_invitations():
     key = REVIEW_REPORT
     assert key in defs.resolve_job_def(SYNC_JOB).asset_layer.selected_asset_keys

@@ -23,6 +23,9 @@ NAMES = [
 ]
 
 
+pytestmark = pytest.mark.slow  # CLI syncs and invitation runs of a 50-person company
+
+
 def international_people(size: int = 50) -> list[dict]:
     """Addresses built from the names: the name as written (non-ASCII local part), an ASCII
     spelling, or an ASCII spelling on the subsidiary's IDN domain; with HR's case noise."""

@@ -118,6 +118,7 @@ def test_sync_and_invitations_go_through_the_daemons_queue(daemon, sandbox):
     wait_for("sync_failure_sensor records the failed CLI run", recorded, timeout=120, interval=2)
 
 
+@pytest.mark.slow  # a CLI sync through the whole graph
 def test_without_a_daemon_the_cli_says_so_and_runs_in_process(registered):
     result = CliRunner().invoke(cli.main, ["sync", COMPANY])
     assert result.exit_code == 0, result.output
@@ -128,6 +129,7 @@ def test_without_a_daemon_the_cli_says_so_and_runs_in_process(registered):
     assert event_pids(dg.DagsterInstance.get(), run.run_id, dg.DagsterEventType.RUN_START) == {os.getpid()}
 
 
+@pytest.mark.slow  # a CLI sync through the whole graph
 def test_a_failed_sync_in_process_is_recorded_like_the_sensor_records_queued_ones(registered, sandbox):
     """No daemon, so no failure sensor either: the CLI records the failed run in sync_runs."""
     import json

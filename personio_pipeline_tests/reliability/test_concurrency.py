@@ -19,7 +19,7 @@ from personio_pipeline_tests.reliability.conftest import (
     org_model_for,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # concurrent syncs waiting on each other's locks
 OTHER = "beta"
 # After a sync asks for SQLite's write lock: long enough for one that does not wait to start
 # writing, so the timestamps below would show it. Nothing is asserted from the pause itself.

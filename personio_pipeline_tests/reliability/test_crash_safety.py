@@ -22,7 +22,7 @@ from personio_pipeline_tests.reliability.conftest import (
     raw_dump,
 )
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # a sync killed at every write, on both stores
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,9 @@ from personio_pipeline_tests.reliability.proxy import FaultProxy
 OK = {}  # the first page is served normally, so faults hit the middle of the listing
 
 
+pytestmark = pytest.mark.slow  # every fault through the whole sync graph
+
+
 @pytest.fixture
 def day1(sandbox_day0):
     sandbox_day0.config.day = 1

@@ -30,6 +30,9 @@ CANARY = f"sk_live_CANARY_{secrets.token_hex(12)}"
 DEBUG_CONSOLE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 
 
+pytestmark = pytest.mark.slow  # syncs through the whole graph with retries and a failure
+
+
 @contextlib.contextmanager
 def canary_sandbox(folder: Path):
     """A sandbox requiring the canary key, the key in APIDECK_API_KEY, and resources reading it."""

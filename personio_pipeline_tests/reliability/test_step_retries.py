@@ -34,6 +34,9 @@ from personio_pipeline_tests.reliability.conftest import (
 )
 
 
+pytestmark = pytest.mark.slow  # the whole sync graph with step retries, and a relay that drops PostgreSQL
+
+
 @pytest.fixture
 def quick_retries(monkeypatch):
     monkeypatch.setenv("PERSONIO_STEP_RETRIES", "2")

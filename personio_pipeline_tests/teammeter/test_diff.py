@@ -128,6 +128,7 @@ people = st.lists(
 ).map(day)
 
 
+@pytest.mark.slow  # hypothesis: syncs of random sequences of days
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(days=st.lists(people, min_size=1, max_size=3))
 def test_any_sequence_of_days_converges_and_reruns_write_nothing(sqlite_template, days):
