@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from personio_pipeline.cli import main
-from personio_pipeline_tests.defs.crafted import person
+from personio_pipeline_tests.support.records import person
 
 COMPANY = "acme-gmbh"
 

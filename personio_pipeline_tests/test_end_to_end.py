@@ -23,7 +23,7 @@ from personio_pipeline.defs.lifecycle.schedules import daily_sync
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.org.addresses import as_sent
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "flow-gmbh"
 

@@ -21,7 +21,7 @@ from personio_pipeline.common.logs import JsonLineFormatter, error_summary
 from personio_pipeline.sandbox.config import SandboxConfig
 from personio_pipeline.sandbox.generator import generate_company
 from personio_pipeline.sandbox.server import SandboxServer
-from personio_pipeline_tests.conftest import TEST_APP_ID
+from personio_pipeline_tests.support.settings import TEST_APP_ID
 
 CANARY = f"sk_live_CANARY_{secrets.token_hex(12)}"
 WRONG_KEY = f"sk_live_WRONG_{secrets.token_hex(8)}"

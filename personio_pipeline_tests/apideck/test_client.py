@@ -16,7 +16,7 @@ from personio_pipeline.apideck.errors import (
 from personio_pipeline.apideck.fields import EMPLOYEE_FIELDS
 from personio_pipeline.apideck.http import RetrySettings, parse_retry_after
 from personio_pipeline.sandbox.generator import generate_company
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 FAST_RETRY = RetrySettings(max_attempts=5, base_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=10)
 

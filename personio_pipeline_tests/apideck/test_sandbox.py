@@ -20,25 +20,15 @@ from personio_pipeline.sandbox.config import SandboxConfig
 from personio_pipeline.sandbox.contract import shared_contract
 from personio_pipeline.sandbox.generator import generate_company
 from personio_pipeline.sandbox.server import ERRORS, SandboxServer
+from personio_pipeline_tests.support.sandbox import api_headers
+from personio_pipeline_tests.support.settings import TEST_API_KEY
 
-API_KEY = "sk_sandbox_test_0f3b9e"
-APP_ID = "sandbox-test-app"
 CONSUMER = "big-co"
 SIZE = 1_234
-HEADERS = {"Authorization": f"Bearer {API_KEY}", "x-apideck-app-id": APP_ID, "x-apideck-consumer-id": CONSUMER}
+HEADERS = api_headers(CONSUMER)
 
-
-@pytest.fixture
-def server():
-    config = SandboxConfig(api_key=API_KEY, app_id=APP_ID, company_sizes={CONSUMER: SIZE})
-    with SandboxServer(config) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def http(server):
-    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=10) as client:
-        yield client
+# The suite's `sandbox` and `sandbox_http` fixtures (support/sandbox.py), configured for this module.
+pytestmark = pytest.mark.sandbox(consumer=CONSUMER, strict=False, company_sizes={CONSUMER: SIZE})
 
 
 def checked(response: httpx.Response) -> dict:
@@ -66,10 +56,10 @@ def expect_error(response: httpx.Response, status: int, type_name: str) -> dict:
 # -- listing --------------------------------------------------------------------------------------
 
 
-def test_full_listing_takes_seven_pages_of_200(server, http):
+def test_full_listing_takes_seven_pages_of_200(sandbox, sandbox_http):
     ids, cursor, pages = [], None, []
     while True:
-        body = checked(employees(http, limit=200, **({"cursor": cursor} if cursor else {})))
+        body = checked(employees(sandbox_http, limit=200, **({"cursor": cursor} if cursor else {})))
         pages.append(body)
         ids += [record["id"] for record in body["data"]]
         cursor = body["meta"]["cursors"]["next"]
@@ -82,54 +72,54 @@ def test_full_listing_takes_seven_pages_of_200(server, http):
     assert pages[0]["meta"]["cursors"]["previous"] is None and pages[0]["links"]["previous"] is None
     assert pages[-1]["links"]["next"] is None
     assert pages[1]["meta"]["cursors"]["previous"] == pages[0]["meta"]["cursors"]["current"]
-    assert len(server.request_log) == 7
+    assert len(sandbox.request_log) == 7
 
 
-def test_links_next_can_be_followed(http):
-    body = checked(employees(http, limit=125, fields="id"))
-    second = checked(http.get(body["links"]["next"]))
+def test_links_next_can_be_followed(sandbox_http):
+    body = checked(employees(sandbox_http, limit=125, fields="id"))
+    second = checked(sandbox_http.get(body["links"]["next"]))
     assert second["meta"]["cursors"]["current"] == body["meta"]["cursors"]["next"]
     assert second["data"][0] == {"id": generate_company(CONSUMER, SIZE)[125]["id"]}, "links keep limit and fields"
 
 
-def test_serves_the_generated_records_unchanged_and_in_utf8(http):
-    response = employees(http, limit=200)
+def test_serves_the_generated_records_unchanged_and_in_utf8(sandbox_http):
+    response = employees(sandbox_http, limit=200)
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     assert checked(response)["data"] == generate_company(CONSUMER, SIZE)[:200]
     assert not response.text.isascii(), "non-ASCII names are sent as UTF-8, not escaped"
 
 
-def test_default_limit_is_20(http):
-    assert checked(employees(http))["meta"]["items_on_page"] == 20
+def test_default_limit_is_20(sandbox_http):
+    assert checked(employees(sandbox_http))["meta"]["items_on_page"] == 20
 
 
-def test_fields_project_records_with_dot_notation(http):
+def test_fields_project_records_with_dot_notation(sandbox_http):
     allowed = {field.split(".")[0] for field in EMPLOYEE_FIELDS}
-    records = checked(employees(http, limit=200, fields=fields_param()))["data"]
+    records = checked(employees(sandbox_http, limit=200, fields=fields_param()))["data"]
     assert records and all(set(record) <= allowed for record in records)
     assert not any("birthday" in record or "gender" in record for record in records)
-    narrow = checked(employees(http, limit=5, fields="id,emails.email"))["data"]
+    narrow = checked(employees(sandbox_http, limit=5, fields="id,emails.email"))["data"]
     assert all(set(record) <= {"id", "emails"} for record in narrow)
     assert all(set(email) == {"email"} for record in narrow for email in record.get("emails", []))
 
 
-def test_a_connector_that_ignores_fields_serves_every_attribute(server, http):
-    server.config.ignore_fields = True
-    body = checked(employees(http, limit=200, fields=fields_param()))
+def test_a_connector_that_ignores_fields_serves_every_attribute(sandbox, sandbox_http):
+    sandbox.config.ignore_fields = True
+    body = checked(employees(sandbox_http, limit=200, fields=fields_param()))
     assert body["data"] == generate_company(CONSUMER, SIZE)[:200]
     assert any("birthday" in record and "phone_numbers" in record for record in body["data"])
     assert body["links"]["next"].count("fields=") == 1, "links keep the request's fields, as Apideck's do"
 
 
 @pytest.mark.parametrize("profile", ["diverse", "standard"])
-def test_serves_the_configured_profile(server, http, profile):
-    server.config.profile = profile
-    assert checked(employees(http, limit=50))["data"] == generate_company(CONSUMER, SIZE, profile=profile)[:50]
+def test_serves_the_configured_profile(sandbox, sandbox_http, profile):
+    sandbox.config.profile = profile
+    assert checked(employees(sandbox_http, limit=50))["data"] == generate_company(CONSUMER, SIZE, profile=profile)[:50]
 
 
-def test_shared_active_addresses_are_an_option(server, http):
-    server.config.shared_active_addresses = True
-    records = checked(employees(http, limit=200))["data"]
+def test_shared_active_addresses_are_an_option(sandbox, sandbox_http):
+    sandbox.config.shared_active_addresses = True
+    records = checked(employees(sandbox_http, limit=200))["data"]
     assert records == generate_company(CONSUMER, SIZE, shared_active_addresses=True)[:200]
     assert any(e["email"].startswith("team-") for r in records for e in r.get("emails", []))
 
@@ -139,13 +129,14 @@ def test_unknown_profile_is_refused():
         SandboxConfig(profile="tidy")
 
 
-def test_serves_the_configured_churn_day(server, http):
-    server.config.day = 2
-    assert checked(employees(http, limit=200))["meta"]["total_count"] == len(generate_company(CONSUMER, SIZE, day=2))
+def test_serves_the_configured_churn_day(sandbox, sandbox_http):
+    sandbox.config.day = 2
+    total = checked(employees(sandbox_http, limit=200))["meta"]["total_count"]
+    assert total == len(generate_company(CONSUMER, SIZE, day=2))
 
 
-def test_keeps_connections_alive(http):
-    responses = [employees(http, limit=1) for _ in range(3)]
+def test_keeps_connections_alive(sandbox_http):
+    responses = [employees(sandbox_http, limit=1) for _ in range(3)]
     clients = {response.extensions["network_stream"].get_extra_info("client_addr") for response in responses}
     assert len(clients) == 1 and responses[0].http_version == "HTTP/1.1"
 
@@ -157,7 +148,7 @@ def test_keeps_connections_alive(http):
     "headers, status, type_name",
     [
         (without("Authorization"), 401, "UnauthorizedError"),
-        ({**HEADERS, "Authorization": f"Basic {API_KEY}"}, 401, "UnauthorizedError"),
+        ({**HEADERS, "Authorization": f"Basic {TEST_API_KEY}"}, 401, "UnauthorizedError"),
         ({**HEADERS, "Authorization": "Bearer wrong-key"}, 401, "UnauthorizedError"),
         (without("x-apideck-app-id"), 401, "UnauthorizedError"),
         ({**HEADERS, "x-apideck-app-id": "another-app"}, 401, "UnauthorizedError"),
@@ -165,22 +156,23 @@ def test_keeps_connections_alive(http):
         ({**HEADERS, "x-apideck-service-id": "bamboohr"}, 404, "ConnectionNotFoundError"),
     ],
 )
-def test_header_problems(server, headers, status, type_name):
-    with httpx.Client(base_url=server.url, headers=headers) as client:
+def test_header_problems(sandbox, headers, status, type_name):
+    with httpx.Client(base_url=sandbox.url, headers=headers) as client:
         body = expect_error(employees(client), status, type_name)
-    assert API_KEY not in json.dumps(body)
+    assert TEST_API_KEY not in json.dumps(body)
 
 
-def test_missing_consumer_id_names_the_header(server):
-    with httpx.Client(base_url=server.url, headers=without("x-apideck-consumer-id")) as client:
+def test_missing_consumer_id_names_the_header(sandbox):
+    with httpx.Client(base_url=sandbox.url, headers=without("x-apideck-consumer-id")) as client:
         body = expect_error(employees(client), 400, "RequestHeadersValidationError")
     assert body["message"] == "Missing Header: x-apideck-consumer-id"
 
 
-def test_other_services_are_not_found_but_personio_is(http):
-    body = expect_error(employees(http, headers={"x-apideck-service-id": "bamboohr"}), 404, "ConnectionNotFoundError")
+def test_other_services_are_not_found_but_personio_is(sandbox_http):
+    response = employees(sandbox_http, headers={"x-apideck-service-id": "bamboohr"})
+    body = expect_error(response, 404, "ConnectionNotFoundError")
     assert body["message"] == "Unified API/service not found"
-    assert checked(employees(http, headers={"x-apideck-service-id": "personio"}))["data"]
+    assert checked(employees(sandbox_http, headers={"x-apideck-service-id": "personio"}))["data"]
 
 
 def test_any_key_is_accepted_when_none_is_configured():
@@ -190,13 +182,13 @@ def test_any_key_is_accepted_when_none_is_configured():
 
 
 @pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", ""])
-def test_bad_limit(http, limit):
-    expect_error(employees(http, limit=limit), 400, "RequestValidationError")
+def test_bad_limit(sandbox_http, limit):
+    expect_error(employees(sandbox_http, limit=limit), 400, "RequestValidationError")
 
 
 @pytest.mark.parametrize("limit", ["1", "200"])
-def test_limit_bounds(http, limit):
-    assert checked(employees(http, limit=limit))["meta"]["items_on_page"] == int(limit)
+def test_limit_bounds(sandbox_http, limit):
+    assert checked(employees(sandbox_http, limit=limit))["meta"]["items_on_page"] == int(limit)
 
 
 @pytest.mark.parametrize(
@@ -207,68 +199,68 @@ def test_limit_bounds(http, limit):
         base64.urlsafe_b64encode(f"personio::offset::{SIZE + 1}".encode()).decode(),
     ],
 )
-def test_bad_cursor(http, cursor):
-    expect_error(employees(http, cursor=cursor), 400, "InvalidCursorError")
+def test_bad_cursor(sandbox_http, cursor):
+    expect_error(employees(sandbox_http, cursor=cursor), 400, "InvalidCursorError")
 
 
-def test_a_connector_that_rejects_fields(server, http):
-    server.config.reject_fields = True
-    expect_error(employees(http, fields="id"), 400, "RequestValidationError")
-    assert checked(employees(http))["data"]
+def test_a_connector_that_rejects_fields(sandbox, sandbox_http):
+    sandbox.config.reject_fields = True
+    expect_error(employees(sandbox_http, fields="id"), 400, "RequestValidationError")
+    assert checked(employees(sandbox_http))["data"]
 
 
-def test_unknown_routes_answer_not_found_in_apideck_shape(server, http):
-    response = http.get("/crm/leads")
+def test_unknown_routes_answer_not_found_in_apideck_shape(sandbox, sandbox_http):
+    response = sandbox_http.get("/crm/leads")
     assert response.status_code == 404
     shared_contract().validate_schema("NotFoundResponse", response.json())
-    expect_error(http.post("/hris/employees", json={}), 404, "EntityNotFoundError")
+    expect_error(sandbox_http.post("/hris/employees", json={}), 404, "EntityNotFoundError")
 
 
 # -- faults ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", sorted(ERRORS))
-def test_each_fault_status_fits_the_spec_then_service_resumes(server, http, status):
-    server.queue_faults([{"status": status}])
-    expect_error(employees(http), status, ERRORS[status][0])
-    assert checked(employees(http))["status_code"] == 200
+def test_each_fault_status_fits_the_spec_then_service_resumes(sandbox, sandbox_http, status):
+    sandbox.queue_faults([{"status": status}])
+    expect_error(employees(sandbox_http), status, ERRORS[status][0])
+    assert checked(employees(sandbox_http))["status_code"] == 200
 
 
-def test_429_carries_retry_after(server, http):
-    server.queue_faults([{"status": 429, "retry_after": 7}, {"status": 429}, {"status": 503, "retry_after": 2}])
-    assert [employees(http).headers.get("retry-after") for _ in range(4)] == ["7", "1", "2", None]
+def test_429_carries_retry_after(sandbox, sandbox_http):
+    sandbox.queue_faults([{"status": 429, "retry_after": 7}, {"status": 429}, {"status": 503, "retry_after": 2}])
+    assert [employees(sandbox_http).headers.get("retry-after") for _ in range(4)] == ["7", "1", "2", None]
 
 
-def test_delay_fault_answers_normally_but_late(server, http):
-    server.queue_faults([{"delay": 0.3}])
+def test_delay_fault_answers_normally_but_late(sandbox, sandbox_http):
+    sandbox.queue_faults([{"delay": 0.3}])
     started = time.perf_counter()
-    assert checked(employees(http))["status_code"] == 200
+    assert checked(employees(sandbox_http))["status_code"] == 200
     assert time.perf_counter() - started >= 0.3
 
 
-def test_repeat_cursor_serves_the_cursor_just_used_as_next(server, http):
-    first = checked(employees(http, limit=100))
+def test_repeat_cursor_serves_the_cursor_just_used_as_next(sandbox, sandbox_http):
+    first = checked(employees(sandbox_http, limit=100))
     used = first["meta"]["cursors"]["next"]
-    server.queue_faults([{"repeat_cursor": True}])
-    assert checked(employees(http, limit=100, cursor=used))["meta"]["cursors"]["next"] == used
+    sandbox.queue_faults([{"repeat_cursor": True}])
+    assert checked(employees(sandbox_http, limit=100, cursor=used))["meta"]["cursors"]["next"] == used
 
 
-def test_faults_apply_in_order_one_per_request(server, http):
-    server.queue_faults([{"status": 502}, {}, {"status": 402}])
-    assert [employees(http).status_code for _ in range(4)] == [502, 200, 402, 200]
+def test_faults_apply_in_order_one_per_request(sandbox, sandbox_http):
+    sandbox.queue_faults([{"status": 502}, {}, {"status": 402}])
+    assert [employees(sandbox_http).status_code for _ in range(4)] == [502, 200, 402, 200]
 
 
-def test_requests_refused_for_their_headers_do_not_use_up_faults(server, http):
-    server.queue_faults([{"status": 503}])
-    with httpx.Client(base_url=server.url, headers=without("Authorization")) as anonymous:
+def test_requests_refused_for_their_headers_do_not_use_up_faults(sandbox, sandbox_http):
+    sandbox.queue_faults([{"status": 503}])
+    with httpx.Client(base_url=sandbox.url, headers=without("Authorization")) as anonymous:
         assert employees(anonymous).status_code == 401
-    assert employees(http).status_code == 503
+    assert employees(sandbox_http).status_code == 503
 
 
 @pytest.mark.parametrize("fault", [{"status": 418}, {"status": 200}, {"sleep": 1}, {"delay": -1}])
-def test_unknown_faults_are_refused_up_front(server, fault):
+def test_unknown_faults_are_refused_up_front(sandbox, fault):
     with pytest.raises(ValueError):
-        server.queue_faults([fault])
+        sandbox.queue_faults([fault])
 
 
 def test_rate_limit_every_nth_request():
@@ -333,21 +325,21 @@ def test_strict_mode_serves_every_page_of_a_diverse_company_with_every_attribute
 # -- controls -------------------------------------------------------------------------------------
 
 
-def test_set_company_overrides_generation_until_reset(server, http):
+def test_set_company_overrides_generation_until_reset(sandbox, sandbox_http):
     records = [{"id": "7", "first_name": "Zoë", "last_name": "Ćwik", "emails": [], "gender": "female"}]
-    server.set_company(CONSUMER, records)
+    sandbox.set_company(CONSUMER, records)
     records[0]["first_name"] = "changed after the call"
-    assert checked(employees(http))["data"] == [{**records[0], "first_name": "Zoë"}]
-    assert checked(employees(http, fields="id,first_name"))["data"] == [{"id": "7", "first_name": "Zoë"}]
-    server.reset()
-    assert checked(employees(http))["meta"]["total_count"] == SIZE
+    assert checked(employees(sandbox_http))["data"] == [{**records[0], "first_name": "Zoë"}]
+    assert checked(employees(sandbox_http, fields="id,first_name"))["data"] == [{"id": "7", "first_name": "Zoë"}]
+    sandbox.reset()
+    assert checked(employees(sandbox_http))["meta"]["total_count"] == SIZE
 
 
-def test_request_log_records_the_call_but_never_credentials(server, http):
-    employees(http, limit=3, fields="id")
-    with httpx.Client(base_url=server.url, headers=without("x-apideck-consumer-id")) as client:
+def test_request_log_records_the_call_but_never_credentials(sandbox, sandbox_http):
+    employees(sandbox_http, limit=3, fields="id")
+    with httpx.Client(base_url=sandbox.url, headers=without("x-apideck-consumer-id")) as client:
         employees(client)
-    first, second = server.request_log
+    first, second = sandbox.request_log
     assert first == {
         "method": "GET",
         "path": "/hris/employees",
@@ -356,26 +348,26 @@ def test_request_log_records_the_call_but_never_credentials(server, http):
         "status": 200,
     }
     assert second["consumer_id"] is None and second["status"] == 400
-    assert API_KEY not in json.dumps(server.request_log)
-    server.reset()
-    assert server.request_log == []
+    assert TEST_API_KEY not in json.dumps(sandbox.request_log)
+    sandbox.reset()
+    assert sandbox.request_log == []
 
 
-def test_controls_over_http(server):
-    control = httpx.Client(base_url=f"{server.url}/_sandbox")
+def test_controls_over_http(sandbox):
+    control = httpx.Client(base_url=f"{sandbox.url}/_sandbox")
     consumer = "acme co/2"
     records = [{"id": "1", "first_name": "Ada"}, {"id": "2", "first_name": "Łucja"}]
     stored = control.put(f"/companies/{quote(consumer, safe='')}", json={"employees": records})
     assert stored.json() == {"consumer_id": consumer, "employees": 2}
-    assert server.request_log == [], "control calls are not API traffic"
-    with httpx.Client(base_url=server.url, headers={**HEADERS, "x-apideck-consumer-id": consumer}) as client:
+    assert sandbox.request_log == [], "control calls are not API traffic"
+    with httpx.Client(base_url=sandbox.url, headers={**HEADERS, "x-apideck-consumer-id": consumer}) as client:
         assert checked(employees(client))["data"] == records
         assert control.post("/faults", json={"faults": [{"status": 503}]}).json() == {"queued": 1}
         assert employees(client).status_code == 503
         assert [entry["status"] for entry in control.get("/requests").json()["requests"]] == [200, 503]
         assert control.post("/reset").json() == {"reset": True}
         assert control.get("/requests").json() == {"requests": []}
-        assert checked(employees(client))["meta"]["total_count"] == server.config.default_company_size
+        assert checked(employees(client))["meta"]["total_count"] == sandbox.config.default_company_size
     assert control.post("/faults", json={"faults": [{"status": 999}]}).status_code == 400
     assert control.post("/faults", content=b"{not json").status_code == 400
     assert control.put("/companies/x", json={"people": []}).status_code == 400

@@ -31,13 +31,9 @@ from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.org import checks
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.defs.crafted import person
-from personio_pipeline_tests.production.conftest import (  # noqa: F401  (fixtures used here)
-    dagster_pg_env,
-    new_database,
-    postgres_admin_url,
-)
+from personio_pipeline_tests.support.production import dagster_pg_env
+from personio_pipeline_tests.support.records import person
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "alert-co"
 

@@ -23,9 +23,9 @@ from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES as EMPLOYEES
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.defs.crafted import person
-from personio_pipeline_tests.production.conftest import REPO
+from personio_pipeline_tests.support.processes import REPO
+from personio_pipeline_tests.support.records import person
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 ALL_CHECKS = [*EMPLOYEE_CHECKS, *NAME_CHECKS, *REPORTING_LINE_CHECKS]
 MISSING = dg.AssetCheckKey(EMPLOYEES, "missing_emails")

@@ -24,7 +24,7 @@ from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.runtime.instance import dagster_instance as _instance
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "acme-gmbh"
 MORNING = datetime(2026, 11, 26, 4, 0, tzinfo=timezone.utc)  # 05:00 in Berlin

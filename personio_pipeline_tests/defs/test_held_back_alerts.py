@@ -15,8 +15,8 @@ from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.defs.store.assets import teammeter_sync
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.defs.crafted import person
+from personio_pipeline_tests.support.records import person
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "held-co"
 

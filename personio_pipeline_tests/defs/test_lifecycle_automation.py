@@ -14,7 +14,7 @@ from personio_pipeline.defs.lifecycle.schedules import daily_sync
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, DataTeamAlerts, Mailer, TeammeterDatabase
 from personio_pipeline.store.schema import organisations
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 
 @pytest.fixture

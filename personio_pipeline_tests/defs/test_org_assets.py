@@ -14,8 +14,8 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.store.schema import teams, units, users
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.defs.crafted import crafted_company, person
+from personio_pipeline_tests.support.records import crafted_company, person
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "crafted-co"
 
@@ -160,15 +160,27 @@ def test_a_nameless_team_gets_a_fallback_name_and_a_warning(resources, sandbox):
         assert ("d9", "Unit d9") in set(conn.execute(sa.select(units.c.unit_key, units.c.name)).all())
 
 
+# -- the model's "today" ----------------------------------------------------------------------
+# It comes from one place (`settings.today`, pinned by PERSONIO_PIPELINE_TODAY): an employment
+# ending between two pinned dates is active on the first and over on the second, in the Dagster
+# asset as in the pure model.
+
+
+@pytest.mark.parametrize(("today", "status"), [("2026-06-30", "active"), ("2026-07-01", "terminated")])
+def test_org_employees_use_the_pinned_today(resources, sandbox, monkeypatch, today, status):
+    monkeypatch.setenv("PERSONIO_PIPELINE_TODAY", today)
+    sandbox.set_company(COMPANY, [
+        person("1", "Ada", "Lovelace", email="ada@example.com"),
+        person("2", "Ömer", "Çelik", email="oemer@example.com", end_date="2026-06-30", manager="1"),
+    ])
+    result = run_org_graph(resources)
+    assert result.success
+    table = result.output_for_node("org__employees")
+    assert dict(zip(table["employee_id"], table["status"]))["2"] == status
+
+
 # -- the whole graph on SQLite and PostgreSQL: hostile records and day two ---------------------
 
-from personio_pipeline_tests.teammeter.conftest import (  # noqa: E402,F401  (fixtures: a store on both databases)
-    engine,
-    postgres_admin,
-    postgres_database,
-    postgres_template,
-    sqlite_template,
-)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from personio_pipeline.defs.shared.io import LocalFilesIOManager
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.sandbox.generator import generate_company
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import ApideckResource, TeammeterDatabase
 from personio_pipeline.defs.store.assets import teammeter_sync
 from personio_pipeline.defs.store.review_report import review_report
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.defs.crafted import crafted_company, person
-from personio_pipeline_tests.teammeter.report_page import ReportPage
+from personio_pipeline_tests.support.records import crafted_company, person
+from personio_pipeline_tests.support.report_page import ReportPage
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "report-co"
 HOSTILE = "<img src=x onerror=alert(1)>"

@@ -12,8 +12,8 @@ from personio_pipeline.defs.lifecycle.sync_failure_sensor import sync_failure_se
 from personio_pipeline.defs.shared.keys import TEAMMETER_USERS as STATUS_ASSET
 from personio_pipeline.defs.shared.resources import ApideckResource
 from personio_pipeline.runtime.run_failures import is_company_sync
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.reliability.conftest import resources_for, run_sync
+from personio_pipeline_tests.support.pipeline_runs import resources_for, run_sync
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "acme"
 WRONG_KEY = "sk_live_WRONG_KEY_7d1e"

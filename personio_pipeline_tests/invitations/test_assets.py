@@ -17,16 +17,16 @@ from personio_pipeline.invitations import claims, eligibility
 from personio_pipeline.invitations.decisions import release_stale
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.db import company_transaction
-from personio_pipeline_tests.conftest import free_port
-from personio_pipeline_tests.invitations.conftest import (
+from personio_pipeline_tests.support.invitations import (
     COMPANY,
     INVITED_ON_DAY_ONE,
     email_of,
     invitation_id,
-    received,
     resources,
     rows,
 )
+from personio_pipeline_tests.support.net import free_port
+from personio_pipeline_tests.support.smtp import received
 
 EVERYONE_ONCE = {email_of(e): 1 for e in INVITED_ON_DAY_ONE}
 COUNTS = ("enqueued", "sent", "retried", "failed_for_good", "ambiguous", "pending_after")

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from personio_pipeline.cli import main
 from personio_pipeline.org import addresses
-from personio_pipeline_tests.defs.crafted import person
+from personio_pipeline_tests.support.records import person
 
 COMPANY = "intl-gmbh"
 NAMES = [

@@ -16,17 +16,10 @@ from personio_pipeline.invitations.message import build_invitation
 from personio_pipeline.invitations.state import list_invitations
 from personio_pipeline.notify.mail import DeliveryError, DeliveryUnknown, FileOutbox, SmtpTransport
 from personio_pipeline.org import addresses
-from personio_pipeline_tests.invitations.conftest import (
-    SENDER,
-    T0,
-    clock,
-    later,
-    received,
-    session_send,
-    tokens,
-    verify,
-)
-from personio_pipeline_tests.teammeter.conftest import person, register, sync
+from personio_pipeline_tests.support.invitations import SENDER, T0, clock, later, session_send, tokens, verify
+from personio_pipeline_tests.support.people import person, sync
+from personio_pipeline_tests.support.smtp import received
+from personio_pipeline_tests.support.stores import register
 
 COMPANY = "intl"
 ASCII = {"1": "ada.lovelace@acme.example", "2": "o'brien+team@acme.example"}
@@ -132,7 +125,7 @@ def test_a_relay_refusing_everyone_stops_the_batch_after_a_run_of_refusals(engin
 
 
 def test_a_relay_that_is_down_stops_the_batch_at_the_first_invitation(company):
-    from personio_pipeline_tests.conftest import free_port
+    from personio_pipeline_tests.support.net import free_port
 
     with SmtpTransport("127.0.0.1", free_port(), timeout_seconds=5) as transport:
         report = outbox.deliver(company, COMPANY, session_send(transport), clock=clock(T0))

@@ -25,8 +25,7 @@ from personio_pipeline.reporting.review import review_users
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.schema import invitations
-from personio_pipeline_tests.conftest import free_port
-from personio_pipeline_tests.invitations.conftest import (
+from personio_pipeline_tests.support.invitations import (
     COMPANY,
     INVITED_ON_DAY_ONE,
     T0,
@@ -34,13 +33,15 @@ from personio_pipeline_tests.invitations.conftest import (
     email_of,
     invitation_id,
     later,
-    received,
     rows,
     smtp_send,
     tokens,
     verify,
 )
-from personio_pipeline_tests.teammeter.conftest import day_one, dump, person, replaced, sync
+from personio_pipeline_tests.support.net import free_port
+from personio_pipeline_tests.support.people import day_one, person, replaced, sync
+from personio_pipeline_tests.support.smtp import received
+from personio_pipeline_tests.support.stores import dump
 
 EVERYONE_ONCE = {email_of(e): 1 for e in INVITED_ON_DAY_ONE}
 

@@ -18,8 +18,10 @@ from personio_pipeline.invitations import outbox
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.schema import invitations, organisations, users
-from personio_pipeline_tests.invitations.conftest import COMPANY, database_url, register, smtp_send, sync, verify
-from personio_pipeline_tests.teammeter.conftest import day_one
+from personio_pipeline_tests.support.invitations import COMPANY, smtp_send, verify
+from personio_pipeline_tests.support.people import sync
+from personio_pipeline_tests.support.people import day_one
+from personio_pipeline_tests.support.stores import database_url, register
 
 
 @pytest.fixture

@@ -24,17 +24,10 @@ from personio_pipeline import cli
 from personio_pipeline.companies import registry
 from personio_pipeline.store.db import migrated_engine
 from personio_pipeline.store.schema import users
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.production.conftest import (
-    BIN,
-    DEPLOY,
-    REPO,
-    Child,
-    child_env,
-    reachable,
-    unavailable,
-    wait_for,
-)
+from personio_pipeline_tests.support.net import reachable, unavailable
+from personio_pipeline_tests.support.processes import BIN, REPO, Child, child_env, wait_for
+from personio_pipeline_tests.support.production import DEPLOY
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 pytestmark = pytest.mark.slow
 

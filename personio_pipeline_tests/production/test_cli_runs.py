@@ -21,8 +21,8 @@ from personio_pipeline import cli
 from personio_pipeline.companies import sync_runs
 from personio_pipeline.runtime.instance_runs import LOCATION_NAME, why_not_through_instance
 from personio_pipeline.store.db import migrated_engine
-from personio_pipeline_tests.production.conftest import BIN, REPO, Child, child_env, wait_for
-from personio_pipeline_tests.production.test_daemon_postgres import max_overlap
+from personio_pipeline_tests.support.processes import BIN, REPO, Child, child_env, wait_for
+from personio_pipeline_tests.support.production import max_overlap
 
 COMPANY = "cli-co"
 

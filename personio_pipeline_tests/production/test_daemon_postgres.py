@@ -30,17 +30,10 @@ from personio_pipeline import cli
 from personio_pipeline.companies import connection_health, registry, sync_runs
 from personio_pipeline.store.db import migrated_engine
 from personio_pipeline.store.schema import organisations, users
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.production.conftest import (
-    BIN,
-    REPO,
-    Child,
-    child_env,
-    dagster_pg_env,
-    production_instance,
-    sqlalchemy_url,
-    wait_for,
-)
+from personio_pipeline_tests.support.processes import BIN, REPO, Child, child_env, wait_for
+from personio_pipeline_tests.support.production import dagster_pg_env, max_overlap, production_instance
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.stores import sqlalchemy_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -53,16 +46,6 @@ WRITE_SLOTS = 1
 DEADLINE = 150 + 6 * COMPANY_COUNT  # seconds from daemon start until every run has finished
 SENSOR_HEADSTART = 30  # seconds the daemon gets before the first minute boundary (code location load + sensor)
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-
-
-def max_overlap(intervals: list[tuple[float, float]]) -> int:
-    """The largest number of intervals open at the same moment."""
-    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
-    open_now = peak = 0
-    for _, step in edges:  # at equal times -1 sorts first: touching intervals do not overlap
-        open_now += step
-        peak = max(peak, open_now)
-    return peak
 
 
 def step_interval(instance: dg.DagsterInstance, run_id: str, step_key: str) -> tuple[float, float]:

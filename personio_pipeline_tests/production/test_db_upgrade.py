@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from personio_pipeline import cli
 from personio_pipeline.store.db import UPGRADE_COMMAND, create_engine, head_revision, migrated_engine
 from personio_pipeline.store.schema import metadata
-from personio_pipeline_tests.production.conftest import BIN, REPO, child_env, sqlalchemy_url
+from personio_pipeline_tests.support.processes import BIN, REPO, child_env
+from personio_pipeline_tests.support.stores import sqlalchemy_url
 
 pytestmark = pytest.mark.postgres
 PROCESSES = 4

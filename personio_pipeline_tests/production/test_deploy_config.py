@@ -20,7 +20,8 @@ from dagster_celery import celery_executor
 from dagster_postgres.utils import pg_url_from_config
 
 from personio_pipeline.runtime.instance_storage import PooledPostgresEventLogStorage
-from personio_pipeline_tests.production.conftest import DEPLOY, REPO
+from personio_pipeline_tests.support.processes import REPO
+from personio_pipeline_tests.support.production import DEPLOY
 
 CONNECTION_ENV = {"hostname": "HOST", "port": "PORT", "username": "USER", "password": "PASSWORD", "db_name": "DB"}
 PG_ENV = {

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.runtime.instance_storage import PooledPostgresEventLogStorage
-from personio_pipeline_tests.production.conftest import dagster_pg_env, production_instance
+from personio_pipeline_tests.support.production import dagster_pg_env, production_instance
 
 pytestmark = pytest.mark.postgres
 

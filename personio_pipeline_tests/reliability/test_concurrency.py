@@ -12,12 +12,8 @@ import sqlalchemy as sa
 
 from personio_pipeline.store.schema import change_log
 from personio_pipeline_tests.reliability.children import SyncChild
-from personio_pipeline_tests.reliability.conftest import (
-    COMPANY,
-    engine_url,
-    logical_dump,
-    org_model_for,
-)
+from personio_pipeline_tests.support.pipeline_runs import COMPANY, logical_dump, org_model_for
+from personio_pipeline_tests.support.stores import database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # concurrent syncs waiting on each other's locks
 OTHER = "beta"
@@ -54,7 +50,7 @@ def run_ids_logged(engine: sa.Engine) -> set[str]:
 
 
 def test_two_syncs_of_one_company_do_not_interleave(store_engine, models):
-    url, model = engine_url(store_engine), models[COMPANY]
+    url, model = database_url(store_engine), models[COMPANY]
     first = SyncChild(url, COMPANY, model, run_id="first", hold_at="user").start()
     second = None
     try:
@@ -83,7 +79,7 @@ def test_two_syncs_of_one_company_do_not_interleave(store_engine, models):
 
 
 def test_syncs_of_two_companies_both_complete_and_overlap(store_engine, models):
-    url = engine_url(store_engine)
+    url = database_url(store_engine)
     acme = SyncChild(url, COMPANY, models[COMPANY], run_id="acme", hold_at="user").start()
     beta = None
     try:

@@ -13,14 +13,13 @@ from personio_pipeline.companies import registry
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.sync import STAGES, sync_company
 from personio_pipeline_tests.reliability.children import SyncChild
-from personio_pipeline_tests.reliability.conftest import (
+from personio_pipeline_tests.support.pipeline_runs import (
     COMPANY,
     dump_difference,
-    engine_url,
     logical_dump,
     org_model_for,
-    raw_dump,
 )
+from personio_pipeline_tests.support.stores import database_url, dump
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # a sync killed at every write, on both stores
 
@@ -55,17 +54,17 @@ def test_a_sync_killed_mid_write_leaves_no_trace_and_the_next_run_converges(
     if scenario == "day two":
         sync_company(store_engine, COMPANY, models["day0"], run_id="day0")
         model = models["day1"]
-    before = raw_dump(store_engine)
+    before = dump(store_engine)
 
-    child = SyncChild(engine_url(store_engine), COMPANY, model, run_id="killed", hold_at=stage).start()
+    child = SyncChild(database_url(store_engine), COMPANY, model, run_id="killed", hold_at=stage).start()
     try:
         child.wait_held()
-        assert raw_dump(store_engine) == before, "uncommitted writes are visible to other connections"
+        assert dump(store_engine) == before, "uncommitted writes are visible to other connections"
         child.kill()
     finally:
         child.stop()
 
-    assert raw_dump(store_engine) == before, f"the sync killed after stage {stage!r} left changes behind"
+    assert dump(store_engine) == before, f"the sync killed after stage {stage!r} left changes behind"
     result = sync_company(store_engine, COMPANY, model, run_id="next")  # waits forever if the lock leaked
     assert result.rows_written > 0
     expected = uninterrupted["day1" if scenario == "day two" else "day0"]

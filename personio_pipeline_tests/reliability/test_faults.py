@@ -16,21 +16,21 @@ import time
 import dagster as dg
 import pytest
 
-from personio_pipeline_tests.reliability.conftest import (
+from personio_pipeline_tests.reliability.proxy import FaultProxy
+from personio_pipeline_tests.support.pipeline_runs import (
     COMPANY,
     WRITE_STEP,
     dump_difference,
     executed_steps,
     expected_raw,
     logical_dump,
-    raw_dump,
     raw_metadata,
     resources_for,
     run_sync,
     step_failure,
     stored_raw,
 )
-from personio_pipeline_tests.reliability.proxy import FaultProxy
+from personio_pipeline_tests.support.stores import dump
 
 OK = {}  # the first page is served normally, so faults hit the middle of the listing
 
@@ -61,13 +61,13 @@ def assert_failed_without_writing(result, store, before, raw_before, *phrases: s
     for phrase in phrases:
         assert phrase in message, message
     assert WRITE_STEP not in executed_steps(result), "the Teammeter write must not start"
-    assert raw_dump(store.engine()) == before, "Teammeter changed although the run failed"
+    assert dump(store.engine()) == before, "Teammeter changed although the run failed"
     assert stored_raw(store.data_dir) == raw_before, "the stored extract changed although the run failed"
     return message
 
 
 def snapshot(store):
-    return raw_dump(store.engine()), stored_raw(store.data_dir)
+    return dump(store.engine()), stored_raw(store.data_dir)
 
 
 # ---------------------------------------------------------------- sandbox knobs: recover

@@ -23,8 +23,9 @@ from personio_pipeline.companies import registry
 from personio_pipeline.defs.shared.resources import ApideckResource
 from personio_pipeline.sandbox.config import SandboxConfig
 from personio_pipeline.sandbox.server import SandboxServer
-from personio_pipeline_tests.conftest import TEST_APP_ID, ListHandler
-from personio_pipeline_tests.reliability.conftest import COMPANY, SIZE, expected_raw, resources_for, run_sync
+from personio_pipeline_tests.support.logs import ListHandler
+from personio_pipeline_tests.support.pipeline_runs import COMPANY, SIZE, expected_raw, resources_for, run_sync
+from personio_pipeline_tests.support.settings import TEST_APP_ID
 
 CANARY = f"sk_live_CANARY_{secrets.token_hex(12)}"
 DEBUG_CONSOLE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}

@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-from personio_pipeline_tests.production.conftest import REPO
+from personio_pipeline_tests.support.processes import REPO
 
 pytestmark = pytest.mark.slow
 

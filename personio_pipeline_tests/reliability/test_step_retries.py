@@ -23,15 +23,15 @@ from personio_pipeline.defs.shared.resources import ApideckResource
 from personio_pipeline.runtime.transient import is_transient
 from personio_pipeline.store.db import SchemaNotCurrentError
 from personio_pipeline.store.safeguard import SafeguardError
-from personio_pipeline_tests.conftest import TEST_APP_ID
-from personio_pipeline_tests.reliability.conftest import (
+from personio_pipeline_tests.support.pipeline_runs import (
     COMPANY,
     RAW_STEP,
     WRITE_STEP,
-    empty_tables,
     resources_for,
     run_sync,
 )
+from personio_pipeline_tests.support.settings import TEST_APP_ID
+from personio_pipeline_tests.support.stores import empty_tables
 
 
 pytestmark = pytest.mark.slow  # the whole sync graph with step retries, and a relay that drops PostgreSQL

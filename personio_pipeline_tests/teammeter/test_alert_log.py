@@ -12,7 +12,7 @@ from personio_pipeline.companies import alert_log
 from personio_pipeline.companies.registry import UnknownCompanyError
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.schema import alerted_people
-from personio_pipeline_tests.teammeter.conftest import register, table_rows
+from personio_pipeline_tests.support.stores import register, table_rows
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 CHECK = "missing_emails"

@@ -26,7 +26,7 @@ from personio_pipeline.store.schema import (
     users,
 )
 from personio_pipeline.store.sync import sync_company
-from personio_pipeline_tests.teammeter.conftest import register
+from personio_pipeline_tests.support.stores import register
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEAMMETER_BENCHMARK"), reason="set TEAMMETER_BENCHMARK=1")
 

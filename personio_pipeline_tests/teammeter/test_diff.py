@@ -17,7 +17,8 @@ from personio_pipeline.store.db import create_engine
 from personio_pipeline.store.diff import ModelError, OrgModel, Snapshot, plan_sync
 from personio_pipeline.store.schema import team_memberships, users
 from personio_pipeline.store.sync import SNAPSHOT_COLUMNS, load_snapshot
-from personio_pipeline_tests.teammeter.conftest import day_one, org_model, person, register, replaced, sync, table_rows
+from personio_pipeline_tests.support.people import day_one, org_model, person, replaced, sync
+from personio_pipeline_tests.support.stores import register, table_rows
 
 EMPTY = Snapshot(**{name: pd.DataFrame([], columns=list(columns)) for name, (_, columns) in SNAPSHOT_COLUMNS.items()})
 

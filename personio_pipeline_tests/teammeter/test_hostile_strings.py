@@ -19,7 +19,7 @@ from personio_pipeline.org.structure import derive_reporting_lines, derive_roles
 from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.store.schema import roles, teams, units, users
 from personio_pipeline.store.sync import sync_company
-from personio_pipeline_tests.teammeter.conftest import register, table_rows
+from personio_pipeline_tests.support.stores import register, table_rows
 
 TODAY = date(2026, 11, 29)
 HOSTILE_PARTS = [

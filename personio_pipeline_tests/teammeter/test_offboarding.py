@@ -28,7 +28,8 @@ from personio_pipeline.store.schema import (
     teams,
     users,
 )
-from personio_pipeline_tests.teammeter.conftest import day_one, register, sync, table_rows
+from personio_pipeline_tests.support.people import day_one, sync
+from personio_pipeline_tests.support.stores import register, table_rows
 
 T0 = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
 HOSTILE = "ops\x00admin\u202e" + "ø" * 400  # NUL (PostgreSQL refuses it), bidi control, too long

@@ -19,17 +19,16 @@ from personio_pipeline.store.schema import (
     user_roles,
     users,
 )
-from personio_pipeline_tests.teammeter.conftest import (
+from personio_pipeline_tests.support.people import (
     DAY_TWO_CHANGES,
     day_one,
     day_one_evening,
     day_two,
     logged,
-    register,
     replaced,
     sync,
-    table_rows,
 )
+from personio_pipeline_tests.support.stores import register, table_rows
 
 
 def manual_edits(engine) -> dict:

@@ -16,17 +16,10 @@ from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.store.safeguard import SafeguardError
 from personio_pipeline.store.schema import held_back_records, team_memberships, teams, units, users
 from personio_pipeline.store.sync import sync_company
-from personio_pipeline_tests.defs.crafted import person as record
-from personio_pipeline_tests.teammeter.conftest import (
-    day_one,
-    dump,
-    logged,
-    register,
-    replaced,
-    sync,
-    table_rows,
-)
-from personio_pipeline_tests.teammeter.conftest import person as someone
+from personio_pipeline_tests.support.people import day_one, logged, replaced, sync
+from personio_pipeline_tests.support.people import person as someone
+from personio_pipeline_tests.support.records import person as record
+from personio_pipeline_tests.support.stores import dump, register, table_rows
 
 TODAY = date(2026, 11, 29)
 

@@ -16,7 +16,8 @@ from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.store import retention
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.schema import change_log
-from personio_pipeline_tests.teammeter.conftest import day_one, day_two, person, register, sync
+from personio_pipeline_tests.support.people import day_one, day_two, person, sync
+from personio_pipeline_tests.support.stores import register
 
 T0 = datetime(2026, 1, 1, 5, 0, tzinfo=timezone.utc)
 HOSTILE_NAME = "Zoë \u202eO'Brien; DROP TABLE users;-- " + "ł" * 200

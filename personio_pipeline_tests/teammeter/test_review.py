@@ -13,7 +13,8 @@ from personio_pipeline.companies.registry import UnknownCompanyError
 from personio_pipeline.reporting.review import COLUMNS, format_review, review_summary, review_users
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.schema import invitations, users
-from personio_pipeline_tests.teammeter.conftest import day_one, day_one_evening, register, sync
+from personio_pipeline_tests.support.people import day_one, day_one_evening, sync
+from personio_pipeline_tests.support.stores import register
 
 
 @pytest.fixture

@@ -22,8 +22,9 @@ from personio_pipeline.reporting.verification.content import OrgPerson, build_or
 from personio_pipeline.reporting.verification.page import CONTENT_SECURITY_POLICY
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.schema import invitations, users
-from personio_pipeline_tests.teammeter.conftest import day_one, day_two, org_model, person, register, sync
-from personio_pipeline_tests.teammeter.report_page import ReportPage
+from personio_pipeline_tests.support.people import day_one, day_two, org_model, person, sync
+from personio_pipeline_tests.support.report_page import ReportPage
+from personio_pipeline_tests.support.stores import register
 
 HOSTILE_NAMES = [
     "<img src=x onerror=alert(1)>",

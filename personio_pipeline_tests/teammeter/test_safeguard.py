@@ -8,7 +8,8 @@ import pytest
 from personio_pipeline.companies import registry
 from personio_pipeline.store.safeguard import SafeguardError
 from personio_pipeline.store.schema import users
-from personio_pipeline_tests.teammeter.conftest import dump, person, register, sync, table_rows
+from personio_pipeline_tests.support.people import person, sync
+from personio_pipeline_tests.support.stores import dump, register, table_rows
 
 STAFF = [person(str(i), team="Crew", unit="Ops", role="Operator") for i in range(1, 101)]
 

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from personio_pipeline.store.db import HEAD_REVISION, alembic_config, current_revision, migrate
 from personio_pipeline.store.schema import invitations, metadata, team_memberships, teams, users
-from personio_pipeline_tests.teammeter.conftest import register
+from personio_pipeline_tests.support.stores import register
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

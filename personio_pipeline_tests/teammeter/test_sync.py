@@ -23,19 +23,17 @@ from personio_pipeline.store.schema import (
     users,
 )
 from personio_pipeline.store.sync import STAGES, sync_company
-from personio_pipeline_tests.teammeter.conftest import (
+from personio_pipeline_tests.support.people import (
     DAY_TWO_CHANGES,
     day_one,
     day_one_evening,
     day_two,
-    dump,
     logged,
     org_model,
     person,
-    register,
     sync,
-    table_rows,
 )
+from personio_pipeline_tests.support.stores import dump, register, table_rows
 
 
 def open_links(engine, table, *columns, consumer_id="acme"):

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from personio_pipeline.companies import sync_runs
 from personio_pipeline.companies.registry import UnknownCompanyError
 from personio_pipeline.store.schema import sync_runs as sync_runs_table
-from personio_pipeline_tests.teammeter.conftest import day_one, day_two, dump, register, sync, table_rows
+from personio_pipeline_tests.support.people import day_one, day_two, sync
+from personio_pipeline_tests.support.stores import dump, register, table_rows
 
 T0 = datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
 KEY = "sk_live_SECRET_0123456789"

@@ -12,15 +12,8 @@ from personio_pipeline.store import hand_edits, unchanged
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.schema import reporting_lines, sync_runs, team_memberships, users
 from personio_pipeline.store.unchanged import model_fingerprint
-from personio_pipeline_tests.teammeter.conftest import (
-    day_one,
-    day_two,
-    org_model,
-    register,
-    replaced,
-    sync,
-    table_rows,
-)
+from personio_pipeline_tests.support.people import day_one, day_two, org_model, replaced, sync
+from personio_pipeline_tests.support.stores import register, table_rows
 
 LATER = datetime(2030, 1, 1, tzinfo=timezone.utc)
 

@@ -33,19 +33,11 @@ from personio_pipeline.sandbox.webhooks import employee_changes
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.schema import users, webhook_events
 from personio_pipeline.webhooks.debounce import Debounce
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID, free_port
-from personio_pipeline_tests.production.conftest import (  # noqa: F401  (fixtures)
-    BIN,
-    REPO,
-    Child,
-    child_env,
-    dagster_pg_env,
-    new_database,
-    postgres_admin_url,
-    production_instance,
-    sqlalchemy_url,
-    wait_for,
-)
+from personio_pipeline_tests.support.net import free_port
+from personio_pipeline_tests.support.processes import BIN, REPO, Child, child_env, wait_for
+from personio_pipeline_tests.support.production import dagster_pg_env, production_instance
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.stores import sqlalchemy_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

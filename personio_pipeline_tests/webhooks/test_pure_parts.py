@@ -14,7 +14,8 @@ from personio_pipeline.webhooks import inbox
 from personio_pipeline.webhooks.debounce import Debounce
 from personio_pipeline.webhooks.events import InvalidEvent, connection_state, parse_event
 from personio_pipeline.webhooks.signature import is_valid, sign
-from personio_pipeline_tests.webhooks.conftest import employee_event, register, signed_request, vault_event
+from personio_pipeline_tests.support.stores import register
+from personio_pipeline_tests.support.webhook_events import employee_event, signed_request, vault_event
 
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
 OPENSSL_BODY_K = "c6d811ef3aeb02437cd423f1abe13209041864630bdc4e2c04def5c7b0031a23"

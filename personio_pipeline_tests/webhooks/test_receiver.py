@@ -6,18 +6,29 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
+import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.store.schema import organisations, webhook_events
-from personio_pipeline_tests.webhooks.conftest import (
-    MAX_BODY,
-    employee_event,
-    register,
-    signed_request,
-    vault_event,
-)
+from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
+from personio_pipeline_tests.support.settings import TEST_API_KEY
+from personio_pipeline_tests.support.stores import register
+from personio_pipeline_tests.support.webhook_events import employee_event, signed_request, vault_event
 
 PATH = "/webhooks/apideck"
+MAX_BODY = 4096
+
+
+@pytest.fixture
+def receiver(engine):
+    """The receiver (uvicorn on loopback) on the test's store, with a small size cap; `.client`
+    posts to it, `.engine` is the store."""
+    with ReceiverServer(create_app(engine, TEST_API_KEY, max_body_bytes=MAX_BODY)) as server:
+        server.engine = engine
+        server.client = httpx.Client(base_url=server.url, timeout=10)
+        yield server
+        server.client.close()
 
 
 def rows(engine) -> list[dict]:
@@ -134,7 +145,6 @@ def test_hostile_values_get_a_clear_400_on_both_databases_and_nothing_is_stored(
 def test_healthz_and_the_delivery_url_check(receiver):
     assert receiver.client.get("/healthz").json() == {"status": "ok"}
     from personio_pipeline.webhooks.signature import sign
-    from personio_pipeline_tests.conftest import TEST_API_KEY
 
     ping = receiver.client.post(PATH, content=b"{}", headers={"x-apideck-signature": sign(b"{}", TEST_API_KEY)})
     assert ping.status_code == 200 and ping.json()["stored"] is False
@@ -143,8 +153,6 @@ def test_healthz_and_the_delivery_url_check(receiver):
 
 
 def test_logs_name_no_employee_body_or_key(receiver, caplog):
-    from personio_pipeline_tests.conftest import TEST_API_KEY
-
     register(receiver.engine, "acme")
     caplog.set_level(logging.DEBUG)
     for event in (employee_event("acme", "EMP-SECRET-ID"), employee_event("stranger", "EMP-SECRET-ID")):
@@ -157,11 +165,7 @@ def test_logs_name_no_employee_body_or_key(receiver, caplog):
 
 
 def test_a_database_failure_answers_503_so_apideck_retries_and_the_receiver_recovers(tmp_path):
-    import httpx
-
     from personio_pipeline.store.db import create_engine, migrate
-    from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
-    from personio_pipeline_tests.conftest import TEST_API_KEY
 
     engine = create_engine(f"sqlite:///{tmp_path / 'not-yet-migrated.sqlite'}")
     with ReceiverServer(create_app(engine, TEST_API_KEY)) as server, httpx.Client(base_url=server.url) as client:

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,8 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personio_pipeline.webhooks.signature import canonical_body, canonical_json, is_valid, sign, sign_event
-from personio_pipeline_tests.conftest import TEST_API_KEY
-from personio_pipeline_tests.webhooks.conftest import employee_event, register, signed_request
+from personio_pipeline_tests.support.net import free_port
+from personio_pipeline_tests.support.settings import TEST_API_KEY
+from personio_pipeline_tests.support.stores import register
+from personio_pipeline_tests.support.webhook_events import employee_event, signed_request
 
 # What Apideck's documentation shows: sort every object's keys (Object.keys(o).sort()), arrays
 # keep their order, JSON.stringify the result. Reads base64 bodies, one a line; writes base64.
@@ -159,16 +160,10 @@ def test_either_form_verifies_and_nothing_else_does():
     assert not is_valid(spaced, "k", "") and not is_valid(spaced, "k", None)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def served_receiver(engine, tmp_path):
     """`personio-pipeline webhooks serve` as the operator starts it, on the test database."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "APIDECK_API_KEY": TEST_API_KEY, "TEAMMETER_DATABASE_URL": engine.url.render_as_string(False),
            "DAGSTER_HOME": str(tmp_path)}
     cli = Path(sys.executable).with_name("personio-pipeline")

@@ -16,7 +16,7 @@ from personio_pipeline.store.db import migrated_engine
 from personio_pipeline.store.schema import webhook_events
 from personio_pipeline.webhooks.events import SUBSCRIBED_EVENTS
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
-from personio_pipeline_tests.conftest import TEST_API_KEY, TEST_APP_ID
+from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 
 def run(*args: str):

@@ -19,8 +19,8 @@ from personio_pipeline.defs.shared.resources import DataTeamAlerts, Mailer, Team
 from personio_pipeline.defs.webhooks.sensor import webhook_sensor
 from personio_pipeline.store.schema import organisations, webhook_events
 from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
-from personio_pipeline_tests.conftest import TEST_API_KEY
-from personio_pipeline_tests.webhooks.conftest import employee_event, signed_request, vault_event
+from personio_pipeline_tests.support.settings import TEST_API_KEY
+from personio_pipeline_tests.support.webhook_events import employee_event, signed_request, vault_event
 
 QUIET = 1.0
 

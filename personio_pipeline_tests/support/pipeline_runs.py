@@ -1,9 +1,10 @@
-"""Reliability fixtures: a sandbox shared by the module, companies already synced on day 0 (a
-SQLite file copied per test), the whole sync graph run through Dagster, database dumps that
-prove nothing was written, and an organisation model built by the real model layer.
+"""The whole sync graph in tests (the reliability tests and the sync-failure sensor's): a strict
+sandbox shared by a test module and reset per test, the real resources, one Dagster run of a
+company through raw -> org model and checks -> Teammeter, and what its events say.
 
-PostgreSQL fixtures come from the store tests (`personio_pipeline_tests.teammeter.conftest`):
-skipped when the server is unreachable, failing when CI is set.
+Stores: the company synced on day 0 through the whole graph (a SQLite file copied per test) and
+the logical state a clean day-1 sync leads to; `logical_dump` compares two stores however they got
+there; `store_engine` is the `engine` store (support/stores.py) with ACME and Beta registered.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-from psycopg import sql
 
 from personio_pipeline.apideck.fields import make_projector
 from personio_pipeline.companies import registry
@@ -38,13 +38,7 @@ from personio_pipeline.sandbox.server import SandboxServer
 from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.store.schema import metadata
-from personio_pipeline_tests.conftest import PINNED_TODAY, TEST_API_KEY, TEST_APP_ID
-from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures, re-exported for this package)
-    dump,
-    postgres_admin,
-    postgres_database,
-    postgres_template,
-)
+from personio_pipeline_tests.support.settings import PINNED_TODAY, TEST_API_KEY, TEST_APP_ID
 
 COMPANY = "acme"
 SIZE = 450  # three pages of 200: faults can hit the middle of a listing
@@ -187,9 +181,14 @@ def clean_day1_state(synced_day0) -> dict[str, list[tuple]]:
     return synced_day0[1]
 
 
-def raw_dump(engine: sa.Engine) -> dict[str, list[tuple]]:
-    """Every row of every table, exactly (the store tests' `dump`), engine disposed afterwards."""
-    return dump(engine)
+@pytest.fixture
+def store_engine(engine):
+    """The `engine` store (an empty migrated SQLite file, or the module's PostgreSQL database
+    emptied) with ACME and Beta registered."""
+    with engine.begin() as conn:
+        registry.register(conn, COMPANY, "ACME GmbH")
+        registry.register(conn, "beta", "Beta AG")
+    return engine
 
 
 # Columns that differ between two correct runs: surrogate ids, timestamps, run ids.
@@ -240,9 +239,6 @@ def logical_dump(engine: sa.Engine) -> dict[str, list[tuple]]:
     return out
 
 
-# ---------------------------------------------------------------- the organisation model, without Dagster
-
-
 def dump_difference(actual: dict[str, list[tuple]], expected: dict[str, list[tuple]], limit: int = 5) -> str:
     """The rows only one side has, per table, for a readable assertion message."""
     lines = []
@@ -255,6 +251,9 @@ def dump_difference(actual: dict[str, list[tuple]], expected: dict[str, list[tup
     return "\n".join(lines) or "same rows (order or multiplicity differs)"
 
 
+# ---------------------------------------------------------------- the organisation model, without Dagster
+
+
 def org_model_for(partition: str = COMPANY, size: int = 300, day: int = 0) -> OrgModel:
     """The model the org assets build for the sandbox company, through the same pure functions."""
     employees = normalise_employees(expected_raw(partition, size, day), today=TODAY).table
@@ -265,32 +264,3 @@ def org_model_for(partition: str = COMPANY, size: int = 300, day: int = 0) -> Or
         roles=derive_roles(employees),
         reporting_lines=derive_reporting_lines(employees).lines,
     )
-
-
-def empty_tables(engine: sa.Engine) -> None:
-    """Empty every table of a PostgreSQL store (ids restart), as the store tests do."""
-    tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.connection.driver_connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_engine(request, tmp_path):
-    """An empty migrated store with ACME and Beta registered: a SQLite file, or the module's
-    PostgreSQL database emptied."""
-    if request.param == "postgres":
-        engine = request.getfixturevalue("postgres_database")
-        empty_tables(engine)
-    else:
-        engine = create_engine(f"sqlite:///{tmp_path / 'teammeter.sqlite'}")
-        migrate(engine)
-    with engine.begin() as conn:
-        registry.register(conn, COMPANY, "ACME GmbH")
-        registry.register(conn, "beta", "Beta AG")
-    yield engine
-    if request.param == "sqlite":
-        engine.dispose()
-
-
-def engine_url(engine: sa.Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)

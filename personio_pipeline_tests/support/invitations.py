@@ -1,13 +1,11 @@
-"""Invitation fixtures: the store's databases (SQLite and PostgreSQL, from the teammeter tests),
-a verified ACME company synced from the ACME story, and helpers to read what the real SMTP
-server on loopback received."""
+"""Invitations in tests: ACME registered and synced from the ACME story (`acme`), then verified
+(`verified`), on the `engine` store (SQLite and PostgreSQL); sending through the real SMTP
+transport; and reading back what was sent and what the outbox recorded."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from datetime import datetime, timedelta, timezone
-from email import message_from_bytes, message_from_string, policy
 
 import pytest
 import sqlalchemy as sa
@@ -19,17 +17,8 @@ from personio_pipeline.notify.mail import SmtpTransport
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.schema import invitations, users
-from personio_pipeline_tests.conftest import free_port
-from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401 - fixtures
-    day_one,
-    engine,
-    postgres_admin,
-    postgres_database,
-    postgres_template,
-    register,
-    sqlite_template,
-    sync,
-)
+from personio_pipeline_tests.support.people import day_one, sync
+from personio_pipeline_tests.support.stores import database_url, register
 
 COMPANY = "acme"
 SENDER = "Teammeter <invite@teammeter.example>"
@@ -77,11 +66,6 @@ def clock(at: datetime):
     return lambda: at
 
 
-def received(inbox) -> Counter:
-    """Messages per recipient address."""
-    return Counter(address for recipients, _ in inbox.messages for address in recipients)
-
-
 def tokens(inbox) -> dict[str, list[str]]:
     """The invitation tokens each recipient received, in order."""
     found: dict[str, list[str]] = {}
@@ -117,10 +101,6 @@ def invitation_id(engine: sa.Engine, employee_id: str) -> int:
         return conn.execute(query).scalar_one()
 
 
-def database_url(engine: sa.Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
-
-
 def resources(engine: sa.Engine, inbox, port: int | None = None, alerts_to: str | None = None) -> dict:
     mailer = Mailer(smtp_host=inbox.host, smtp_port=port or inbox.port, sender=SENDER)
     return {
@@ -132,77 +112,6 @@ def resources(engine: sa.Engine, inbox, port: int | None = None, alerts_to: str 
 
 def later(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
-
-
-# -- a relay with per-recipient behaviour (aiosmtpd on loopback) --------------------------------------
-
-
-class Relay:
-    """An aiosmtpd handler that keeps every accepted message, like `SmtpInbox`, and can refuse
-    chosen recipients at RCPT, drop the connection after the data of a chosen recipient (before
-    its final reply), and hang up on the next MAIL FROM once a connection carried a number of
-    messages (as after an idle timeout or a per-connection limit)."""
-
-    def __init__(self):
-        self.messages: list = []
-        self.fail_with: str | None = None
-        self.refuse: dict[str, str] = {}  # recipient -> RCPT reply
-        self.drop_after_data: set[str] = set()  # recipients whose final reply never comes (once)
-        self.close_after: int | None = None  # messages per connection
-        self.sessions: list = []
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        if self.close_after and getattr(session, "delivered", 0) >= self.close_after:
-            server.transport.close()  # hangs up without a reply, as after an idle timeout or a limit
-            return "421 closing"
-        envelope.mail_from, envelope.mail_options = address, mail_options
-        return "250 OK"
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.fail_with:
-            return self.fail_with
-        if not any(known is session for known in self.sessions):
-            self.sessions.append(session)
-        if envelope.smtp_utf8:  # UTF-8 headers (RFC 6532)
-            message = message_from_string(envelope.content.decode("utf-8"), policy=policy.default)
-        else:
-            message = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        session.delivered = getattr(session, "delivered", 0) + 1
-        dropped = self.drop_after_data & set(envelope.rcpt_tos)
-        if dropped:
-            self.drop_after_data -= dropped
-            server.transport.close()  # accepted, but the reply never reaches the sender
-            return "250 OK"
-        return "250 OK"
-
-
-@pytest.fixture
-def start_relay():
-    """Starts relays on loopback: `start_relay(smtputf8=True)` → a `Relay` with .host and .port."""
-    from aiosmtpd.controller import Controller
-
-    controllers = []
-
-    def start(smtputf8: bool = True) -> Relay:
-        relay = Relay()
-        controller = Controller(relay, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8)
-        controller.start()
-        controllers.append(controller)
-        relay.host, relay.port, relay.smtputf8 = controller.hostname, controller.port, smtputf8
-        return relay
-
-    try:
-        yield start
-    finally:
-        for controller in controllers:
-            controller.stop()
 
 
 def session_send(transport: SmtpTransport):

@@ -1,28 +1,14 @@
-"""Webhook fixtures: the store fixtures (SQLite and PostgreSQL), signed requests, and the real
-receiver (uvicorn) on loopback."""
+"""Apideck webhook events for tests: employee and Vault connection events as Apideck sends them,
+and deliveries signed the way Apideck signs them (the receiver under test is
+personio_pipeline.webhooks.receiver)."""
 
 from __future__ import annotations
 
 import uuid
 
-import httpx
-import pytest
-
-from personio_pipeline.webhooks.receiver import ReceiverServer, create_app
 from personio_pipeline.sandbox.webhooks import delivery_body
 from personio_pipeline.webhooks.signature import sign, sign_event
-from personio_pipeline_tests.conftest import TEST_API_KEY
-from personio_pipeline_tests.teammeter.conftest import (  # noqa: F401  (fixtures)
-    engine,
-    postgres_admin,
-    postgres_database,
-    postgres_template,
-    register,
-    sqlite_template,
-)
-
-MAX_BODY = 4096
-
+from personio_pipeline_tests.support.settings import TEST_API_KEY
 
 def employee_event(consumer_id: str, entity_id: str = "4711", event_type: str = "hris.employee.created",
                    **extra) -> dict:
@@ -58,12 +44,3 @@ def signed_request(event: dict, *, key: str = TEST_API_KEY, idempotency_key: str
         "x-apideck-signature": signature,
     }
     return body, headers
-
-
-@pytest.fixture
-def receiver(engine):
-    with ReceiverServer(create_app(engine, TEST_API_KEY, max_body_bytes=MAX_BODY)) as server:
-        server.engine = engine
-        server.client = httpx.Client(base_url=server.url, timeout=10)
-        yield server
-        server.client.close()

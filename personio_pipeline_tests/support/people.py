@@ -1,21 +1,15 @@
-"""Store fixtures: an empty migrated database per test on SQLite (a copied file) and on
-PostgreSQL (one database per test module, emptied before each test), a small factory that
-builds organisation-model DataFrames (the contract of `personio_pipeline.org.columns`) from a
-list of people the way the model layer would, and the ACME story used across the tests."""
+"""The organisation model built by hand: a small factory that turns a list of people into the
+five model DataFrames (the contract of `personio_pipeline.org.columns`) the way the model layer
+would, the ACME story used across the store, reporting and invitation tests (day one, its
+evening, day two and exactly what day two must change), and syncing it into a store."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
-from psycopg import sql
 
-from personio_pipeline.companies import registry
 from personio_pipeline.org.columns import (
     EMPLOYEE_COLUMNS,
     REPORTING_LINE_COLUMNS,
@@ -23,124 +17,10 @@ from personio_pipeline.org.columns import (
     TEAM_COLUMNS,
     UNIT_COLUMNS,
 )
-from personio_pipeline.store.db import create_engine, migrate
 from personio_pipeline.store.diff import OrgModel
-from personio_pipeline.store.schema import change_log, metadata, organisations
+from personio_pipeline.store.schema import change_log
 from personio_pipeline.store.sync import sync_company
-
-ADMIN_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
-
-
-# ---------------------------------------------------------------- databases
-
-
-def _admin_urls() -> tuple[str, ...]:
-    """TEAMMETER_TEST_POSTGRES_URL when set, else the local server as postgres, then as root."""
-    configured = os.environ.get("TEAMMETER_TEST_POSTGRES_URL")
-    return (configured,) if configured else ADMIN_URLS
-
-
-def _admin_engine() -> sa.Engine | None:
-    """An AUTOCOMMIT engine on the server's `test` database, or None when none is reachable."""
-    for url in _admin_urls():
-        engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect():
-                return engine
-        except sa.exc.OperationalError:
-            engine.dispose()
-    return None
-
-
-@pytest.fixture(scope="session")
-def postgres_admin():
-    engine = _admin_engine()
-    if engine is None:
-        message = f"PostgreSQL is not reachable at {' or '.join(_admin_urls())}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI is set, so this fails instead of skipping)")
-        pytest.skip(message)
-    yield engine
-    engine.dispose()
-
-
-def _database_url(admin: sa.Engine, name: str) -> str:
-    return admin.url.set(database=name).render_as_string(hide_password=False)
-
-
-def _admin_execute(admin: sa.Engine, statement: str, database: str, template: str | None = None) -> None:
-    """DDL on database names, which cannot be bound parameters: composed with psycopg.sql."""
-    names = [database] if template is None else [database, template]
-    with admin.connect() as conn:
-        conn.connection.driver_connection.execute(sql.SQL(statement).format(*map(sql.Identifier, names)))
-
-
-@pytest.fixture(scope="session")
-def postgres_template(postgres_admin):
-    """A migrated database that each test module copies (CREATE DATABASE ... TEMPLATE is fast)."""
-    name = f"teammeter_template_{uuid.uuid4().hex[:8]}"
-    _admin_execute(postgres_admin, "CREATE DATABASE {}", name)
-    engine = create_engine(_database_url(postgres_admin, name))
-    migrate(engine)
-    engine.dispose()
-    yield name
-    _admin_execute(postgres_admin, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("template") / "teammeter.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    migrate(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture(scope="module")
-def postgres_database(postgres_admin, postgres_template):
-    """A migrated database for one test module, dropped afterwards."""
-    name = f"teammeter_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(postgres_admin, "CREATE DATABASE {} TEMPLATE {}", name, template=postgres_template)
-    engine = create_engine(_database_url(postgres_admin, name))
-    yield engine
-    engine.dispose()
-    _admin_execute(postgres_admin, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request, tmp_path):
-    """An empty, migrated Teammeter database: a fresh SQLite file, or the module's PostgreSQL
-    database with every table emptied (ids restart at 1)."""
-    if request.param == "postgres":
-        engine = request.getfixturevalue("postgres_database")
-        tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.connection.driver_connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
-        yield engine
-        return
-    path = tmp_path / "teammeter.sqlite"
-    shutil.copy(request.getfixturevalue("sqlite_template"), path)
-    engine = create_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
-
-def register(engine: sa.Engine, consumer_id: str = "acme", name: str = "ACME GmbH") -> str:
-    with engine.begin() as conn:
-        registry.register(conn, consumer_id, name)
-    return consumer_id
-
-
-def table_rows(engine: sa.Engine, table: sa.Table, consumer_id: str, *columns: str, **where) -> list[tuple]:
-    """Sorted tuples of `columns` of a company's rows matching `where`."""
-    org = organisations
-    query = (
-        sa.select(*(table.c[c] for c in columns))
-        .join(org, org.c.id == table.c.organisation_id)
-        .where(org.c.consumer_id == consumer_id, *(table.c[k] == v for k, v in where.items()))
-    )
-    with engine.connect() as conn:
-        return sorted(tuple(row) for row in conn.execute(query))
+from personio_pipeline_tests.support.stores import table_rows
 
 
 # ---------------------------------------------------------------- organisation model factory
@@ -309,12 +189,3 @@ def sync(engine: sa.Engine, people: list[Person], run_id: str, consumer_id: str 
 
 def logged(engine: sa.Engine, run_id: str, consumer_id: str = "acme") -> set[tuple[str, str, str]]:
     return set(table_rows(engine, change_log, consumer_id, "entity", "entity_key", "action", run_id=run_id))
-
-
-def dump(engine: sa.Engine) -> dict[str, list[tuple]]:
-    """Every row of every table, to prove that nothing changed."""
-    with engine.connect() as conn:
-        return {
-            table.name: sorted(map(tuple, conn.execute(sa.select(table)).all()), key=repr)
-            for table in metadata.sorted_tables
-        }
