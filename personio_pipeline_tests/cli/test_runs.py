@@ -5,7 +5,7 @@ the job in their own process. The CLI runs as a real process, like on an operato
 
 The instance is the embedded default's (personio_pipeline/runtime/dagster_local.yaml: run queue, one
 run per company at a time); the production instance on PostgreSQL has the same queue and limit
-(test_daemon_postgres.py).
+(production/test_daemon_postgres.py).
 """
 
 from __future__ import annotations
