@@ -18,7 +18,7 @@ from personio_pipeline.defs.shared.keys import SYNC_JOB
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.runtime.instance import dagster_instance as _instance
 from personio_pipeline.store.db import migrated_engine
-from personio_pipeline.store.schema import company_offboardings, users
+from personio_pipeline.store.schema import company_offboardings
 
 
 pytestmark = pytest.mark.slow  # CLI flows through the whole sync graph

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
 
 import dagster as dg
 import pytest
