@@ -19,8 +19,7 @@ from personio_pipeline.store import hand_edits
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.schema import invitations, organisations, users
 from personio_pipeline_tests.support.invitations import COMPANY, smtp_send, verify
-from personio_pipeline_tests.support.people import sync
-from personio_pipeline_tests.support.people import day_one
+from personio_pipeline_tests.support.people import day_one, sync
 from personio_pipeline_tests.support.stores import database_url, register
 
 
