@@ -36,7 +36,7 @@ def main() -> None:
 for _command in (
     companies.tenants, companies.connect, companies.status, accounts.accounts,
     runs.sync,
-    review.review, review.verify,
+    review.review, review.verify, review.explain,
     invitations.invitations,
     store.db, store.retention,
     webhooks.webhooks,

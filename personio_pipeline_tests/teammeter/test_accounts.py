@@ -263,3 +263,24 @@ def test_a_recycled_address_makes_a_new_account_and_leaves_the_old_one_as_it_was
     assert ("90", "recycled_address") in set(table_rows(engine, change_log, "acme", "entity_key", "action"))
     row = next(r for r in review(engine) if r["employee_id"] == "90")
     assert row["note"] == f"recycled address: account {old[0]} (a former person) had it"
+
+
+def test_explain_answers_for_hr_people_linked_accounts_and_accounts_outside_hr(engine, tmp_path):
+    from personio_pipeline.reporting.explain import explain, format_explanation
+
+    register(engine)
+    coach = add_account(engine, "coach@consulting-partner.de", name=HOSTILE)
+    existing = add_account(engine, "anna@acme-gmbh.de", name="Anna", registered=True)
+    sync(engine, [person("7", name="Anna", email="anna@acme-gmbh.de"), person("8", email=None)], "day-1")
+    with engine.connect() as conn:
+        anna = explain(conn, "acme", "7", tmp_path)
+        nobody_address = explain(conn, "acme", "8", tmp_path)
+        outside = explain(conn, "acme", f"account:{coach}", tmp_path)
+        with pytest.raises(LookupError, match="Company 'acme' has no person '99'"):
+            explain(conn, "acme", "99", tmp_path)
+    assert (anna.account["id"], anna.account["linked_by"]) == (existing, "address")
+    assert anna.invitation == "never: signed in already" and anna.access.startswith("yes")
+    assert {"link", "update"} <= {c["action"] for c in anna.changes}
+    assert nobody_address.access == "no: no login address"
+    assert outside.account["display_name"] == HOSTILE and outside.invitation.startswith("never by the sync")
+    assert HOSTILE in format_explanation(outside) and '"origin": "teammeter"' in format_explanation(outside, "json")
