@@ -47,6 +47,8 @@ organisations = sa.Table(
     sa.Column("connection_alerted_state", sa.String(32)),
     # Set by `personio-pipeline tenants remove`: never synced again (see offboarding.py).
     sa.Column("offboarded_at", sa.DateTime(timezone=True)),
+    # Pre-hires get access this many days before their start date (migration 0012).
+    sa.Column("pre_start_days", sa.Integer, nullable=False, server_default="0"),
 )
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.common import settings
 from personio_pipeline.common.memory import cyclic_gc_paused
+from personio_pipeline.common.tables import natural_order
 from personio_pipeline.companies import registry
 from personio_pipeline.companies.sync_runs import record_success
 from personio_pipeline.org.held_back import HELD_BACK_COLUMNS, held_back_ids, held_back_records
@@ -119,6 +121,7 @@ def sync_company(
     full_sync: bool = False,
     max_held_back_share: float | None = None,
     after_stage: Callable[[str], None] | None = None,
+    today: date | None = None,
 ) -> SyncResult:
     """Make the company's HR rows in Teammeter match `model`, all or nothing, holding back the
     records that cannot be applied safely (unless so many are new that the run stops, see
@@ -129,10 +132,13 @@ def sync_company(
     STAGES once that stage's writes are done; tests use it to fail mid-write or to hold the lock.
     """
     now = now or datetime.now(timezone.utc)
-    fingerprint = unchanged.model_fingerprint(model)
+    today = today or settings.today()
     held_back = held_back_records(model.employees)
     with cyclic_gc_paused(), company_transaction(engine) as conn:
         company = registry.lock(conn, consumer_id)
+        prehires = pre_hires(model.employees, today, company.pre_start_days)
+        # Who is a pre-hire changes with the date alone: it is part of what the last sync applied.
+        fingerprint = unchanged.model_fingerprint(model, extra=f"pre-hires:{','.join(prehires)}" if prehires else "")
         safeguard.refuse_empty(company, len(model.employees))
         safeguard.limit_for(company, max_deactivation_share)  # a bad setting fails every run
         safeguard.held_back_limit(max_held_back_share)
@@ -154,7 +160,7 @@ def sync_company(
         if len(refused):  # no link and no account until the doubt is resolved; reported as held back
             held_back = pd.concat([held_back, refused], ignore_index=True)
             model = _without_people(model, set(refused["employee_id"]))
-        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back))
+        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back), no_access_yet=prehires)
         safeguard.check_deactivations(
             company,
             active_users=snapshot.active_users,
@@ -193,6 +199,15 @@ def load_snapshot(conn: sa.Connection, organisation_id: int) -> Snapshot:
             query = query.where(users.c.employee_id.is_not(None))
         frames[name] = pd.DataFrame(conn.execute(query).all(), columns=list(columns))
     return Snapshot(**frames)
+
+
+def pre_hires(employees: pd.DataFrame, today: date, pre_start_days: int) -> list[str]:
+    """Active people whose access day (start date minus the company's pre-start days) is after
+    `today`, in id order: their account exists (for the review) without access or invitation."""
+    start = pd.to_datetime(employees["start_date"], errors="coerce")
+    access_day = pd.Timestamp(today) + pd.Timedelta(days=pre_start_days)
+    ahead = (employees["status"] == "active").to_numpy() & (start > access_day).to_numpy()
+    return sorted(employees.loc[ahead, "employee_id"].astype(str), key=natural_order)
 
 
 def _without_people(model: OrgModel, employee_ids: set[str]) -> OrgModel:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -210,6 +211,11 @@ def test_the_accounts_commands(engine, monkeypatch, tmp_path):
     assert again.exit_code == 1 and "Company 'acme'" in again.output and "already the login" in again.output
     unknown = runner.invoke(main, ["accounts", "list", "nobody"])
     assert unknown.exit_code == 1 and "nobody" in unknown.output
+    policy = runner.invoke(main, ["tenants", "set", "acme", "--pre-start-days", "14"])
+    assert policy.exit_code == 0 and "14 days before" in policy.output, policy.output
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pre_start_days FROM organisations")).scalar() == 14
+    assert runner.invoke(main, ["tenants", "set", "acme", "--pre-start-days", "400"]).exit_code == 2
 
 
 def test_an_existing_install_migrates_with_every_user_an_hr_account(tmp_path):
@@ -284,3 +290,36 @@ def test_explain_answers_for_hr_people_linked_accounts_and_accounts_outside_hr(e
     assert nobody_address.access == "no: no login address"
     assert outside.account["display_name"] == HOSTILE and outside.invitation.startswith("never by the sync")
     assert HOSTILE in format_explanation(outside) and '"origin": "teammeter"' in format_explanation(outside, "json")
+
+
+def test_a_pre_hire_has_an_account_without_access_until_the_start_date_minus_the_pre_start_days(engine):
+    from datetime import date
+
+    from personio_pipeline.store.sync import sync_company
+    from personio_pipeline_tests.teammeter.conftest import org_model
+
+    register(engine)
+    with engine.begin() as conn:
+        from personio_pipeline.companies import registry
+        registry.set_pre_start_days(conn, "acme", 7)
+        with pytest.raises(ValueError, match="pre-start days must be 0 to 365"):
+            registry.set_pre_start_days(conn, "acme", -1)
+    people = [person("50", email="lead@acme-gmbh.de", team="Ops"),
+              person("51", name=HOSTILE, email="new@acme-gmbh.de", team="Ops", manager="50")]
+    model = org_model(people)
+    model.employees.loc[model.employees["employee_id"] == "51", "start_date"] = pd.Timestamp("2026-04-01")
+
+    def run(day: date, run_id: str):
+        return sync_company(engine, "acme", model, run_id=run_id, today=day)
+
+    run(date(2026, 3, 1), "march-1")
+    (new,) = table_rows(engine, users, "acme", "email", "has_access", employee_id="51")
+    assert new == ("new@acme-gmbh.de", False)  # account, team and line exist for the review
+    assert table_rows(engine, users, "acme", "has_access", employee_id="50") == [(True,)]
+    assert verify_and_invite(engine) == 1  # the lead only
+    assert run(date(2026, 3, 24), "march-24").diff_skipped  # nothing changed: not yet 7 days before
+    result = run(date(2026, 3, 25), "march-25")  # the model is the same, the date is not
+    assert not result.diff_skipped
+    assert table_rows(engine, users, "acme", "has_access", employee_id="51") == [(True,)]
+    with engine.begin() as conn:
+        assert enqueue_eligible(conn, "acme", NOW) == 1  # invited on their access day

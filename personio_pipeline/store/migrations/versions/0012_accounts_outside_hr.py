@@ -10,6 +10,8 @@ before the connection), and how an account came to be linked to an HR person
 - `linked_by` ('address' | 'rehire') and `linked_at`: how and when the sync linked an existing
   account to an HR id; NULL for accounts the sync made.
 
+- `organisations.pre_start_days`: a pre-hire (an active person whose start date lies ahead) gets
+  access on the start date minus these days; until then the account exists without access.
 - `held_back_records.problem` may also be `several_accounts_with_address` or
   `address_of_another_hr_account`: an HR person the sync could not link with certainty.
 
@@ -39,6 +41,7 @@ def upgrade() -> None:
         batch.create_check_constraint(op.f("ck_users_origin_known"), sa.text("origin IN ('hr', 'teammeter')"))
         batch.create_check_constraint(op.f("ck_users_linked_by_known"), sa.text("linked_by IN ('address', 'rehire')"))
     _held_back_problems(PROBLEMS + LINKING_PROBLEMS)
+    op.add_column("organisations", sa.Column("pre_start_days", sa.Integer, nullable=False, server_default="0"))
     _check_foreign_keys()
 
 
@@ -52,6 +55,9 @@ def downgrade() -> None:
     if linking_held:
         raise RuntimeError(f"{linking_held} held-back records name a linking problem; this revision cannot hold them.")
     _held_back_problems(PROBLEMS)
+    # Not batch mode: a copy of `organisations` would break the view company_sync_status on SQLite
+    # (ALTER TABLE … DROP COLUMN is native since SQLite 3.35).
+    op.drop_column("organisations", "pre_start_days")
     with op.batch_alter_table("users") as batch:
         batch.drop_constraint(op.f("ck_users_linked_by_known"), type_="check")
         batch.drop_constraint(op.f("ck_users_origin_known"), type_="check")
