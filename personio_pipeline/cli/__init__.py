@@ -1,6 +1,7 @@
 """`personio-pipeline`: the data team's command line for companies, syncs and the sandbox.
 
-One module per command group: `companies` (tenants, connect, status), `runs` (sync), `review`
+One module per command group: `companies` (tenants, connect, status), `accounts` (Teammeter
+accounts outside Personio), `runs` (sync), `review`
 (review, verify), `invitations`, `store` (db, retention), `webhooks` and `sandbox` (sandbox, demo,
 dev); `output` prints runs and problems, `context` gives the commands the database, the instance
 and the Apideck settings. The work itself is done by the pipeline's packages (`runtime/` runs
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from personio_pipeline.cli import companies, invitations, review, runs, sandbox, store, webhooks
+from personio_pipeline.cli import accounts, companies, invitations, review, runs, sandbox, store, webhooks
 
 
 class _Main(click.Group):
@@ -33,9 +34,9 @@ def main() -> None:
 
 
 for _command in (
-    companies.tenants, companies.connect, companies.status,
+    companies.tenants, companies.connect, companies.status, accounts.accounts,
     runs.sync,
-    review.review, review.verify,
+    review.review, review.verify, review.explain,
     invitations.invitations,
     store.db, store.retention,
     webhooks.webhooks,

@@ -63,6 +63,24 @@ def tenants_auto_sync(consumer_id: str, switch: str) -> None:
     click.echo(f"daily sync of '{consumer_id}' is {switch}")
 
 
+@tenants.command("set")
+@click.argument("consumer_id")
+@click.option("--pre-start-days", type=click.IntRange(0, 365), default=None,
+              help="Pre-hires get access (and their invitation) this many days before their start date.")
+def tenants_set(consumer_id: str, pre_start_days: int | None) -> None:
+    """Change company CONSUMER_ID's sync policy."""
+    from personio_pipeline.companies import registry
+
+    if pre_start_days is None:
+        raise click.UsageError("Nothing to set: give --pre-start-days N.")
+    try:
+        with context.engine().begin() as conn:
+            registry.set_pre_start_days(conn, consumer_id, pre_start_days)
+    except (registry.UnknownCompanyError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"company '{consumer_id}': pre-hires get access {pre_start_days} days before their start date")
+
+
 @tenants.command("list")
 def tenants_list() -> None:
     """Companies registered in Teammeter, with their sync state."""

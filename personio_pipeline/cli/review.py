@@ -1,5 +1,6 @@
-"""The verification step: `review` (a company as Teammeter holds it, or its verification report)
-and `verify` (the data team's approval, which releases the invitations).
+"""The verification step: `review` (a company as Teammeter holds it, or its verification report),
+`explain` (one person, and why they look so) and `verify` (the data team's approval, which
+releases the invitations).
 
 Imports of the pipeline's modules are inside the commands (deliberately lazy, see `context.py`).
 """
@@ -75,3 +76,24 @@ def verify(consumer_id: str) -> None:
     except registry.UnknownCompanyError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"company '{consumer_id}' verified; invitations will go out on the next sensor tick")
+
+
+@click.command()
+@click.argument("consumer_id")
+@click.argument("employee_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(consumer_id: str, employee_id: str, fmt: str) -> None:
+    """Why person EMPLOYEE_ID of company CONSUMER_ID looks as it does in Teammeter: the raw
+    attributes read, the model row, the account and its access, held back or not, the invitation
+    decision and the last changes. `account:N` names an account outside Personio."""
+    from personio_pipeline.common import settings
+    from personio_pipeline.companies import registry
+    from personio_pipeline.reporting.explain import explain as explain_person
+    from personio_pipeline.reporting.explain import format_explanation
+
+    try:
+        with context.engine().connect() as conn:
+            found = explain_person(conn, consumer_id, employee_id, settings.data_dir())
+    except (registry.UnknownCompanyError, LookupError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(format_explanation(found, fmt))

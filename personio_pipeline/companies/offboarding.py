@@ -115,7 +115,8 @@ def deactivate_people(conn: sa.Connection, consumer_id: str, *, run_id: str, now
                 users.c.organisation_id,
                 sa.literal(run_id),
                 sa.literal("user"),
-                users.c.employee_id,
+                # An account outside HR has no employee id: the log names it by account id.
+                sa.func.coalesce(users.c.employee_id, sa.literal("account ").concat(sa.cast(users.c.id, sa.String))),
                 sa.literal("deactivate"),
                 sa.literal({"active": True}, sa.JSON),
                 sa.literal({"active": False, "has_access": False}, sa.JSON),

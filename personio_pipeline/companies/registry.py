@@ -52,6 +52,7 @@ class Company:
     connection_changed_at: datetime | None = None
     connection_alerted_state: str | None = None
     offboarded_at: datetime | None = None
+    pre_start_days: int = 0
 
     @property
     def offboarded(self) -> bool:
@@ -135,6 +136,19 @@ def set_auto_sync(conn: sa.Connection, consumer_id: str, enabled: bool) -> None:
     get(conn, consumer_id)
     conn.execute(
         sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(auto_sync=enabled)
+    )
+
+
+MAX_PRE_START_DAYS = 365
+
+
+def set_pre_start_days(conn: sa.Connection, consumer_id: str, days: int) -> None:
+    """Pre-hires of the company get access `days` before their start date (0: on the day)."""
+    if not 0 <= days <= MAX_PRE_START_DAYS:
+        raise ValueError(f"Company '{consumer_id}': pre-start days must be 0 to {MAX_PRE_START_DAYS}, got {days}.")
+    get(conn, consumer_id)
+    conn.execute(
+        sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(pre_start_days=days)
     )
 
 

@@ -1,5 +1,6 @@
 """Who is invited: a company's users once the company is verified (`organisations.verified_at`).
-A user is eligible while active, with access and an email address, and without an invitation
+A user is eligible while active, linked to HR, not yet signed in (`registered`), with access and
+an email address, and without an invitation
 that is sent or still open (pending, claimed, ambiguous) and without a failed one to the same
 address. So a person who gets an email later (from a coach, or a new hire from a later sync) is
 invited on the next run, and a person whose invitation failed for good is invited again once
@@ -44,14 +45,18 @@ def eligible_users() -> sa.ColumnElement[bool]:
             sa.and_(invitations.c.status == "failed", invitations.c.email == users.c.email),
         ),
     )
-    return sa.and_(users.c.active, users.c.has_access, users.c.email.is_not(None), ~earlier.exists())
+    # Accounts outside HR (coaches, people added in Teammeter) are Teammeter's to invite, and a
+    # person who has signed in already needs no invitation.
+    return sa.and_(users.c.active, users.c.has_access, users.c.email.is_not(None), users.c.employee_id.is_not(None),
+                   users.c.registered.is_(False), ~earlier.exists())
 
 
 def can_receive() -> sa.ColumnElement[bool]:
     """The invitation's user still has access (else a pending invitation waits)."""
     return (
         sa.select(users.c.id)
-        .where(users.c.id == invitations.c.user_id, users.c.active, users.c.has_access, users.c.email.is_not(None))
+        .where(users.c.id == invitations.c.user_id, users.c.active, users.c.has_access, users.c.email.is_not(None),
+               users.c.registered.is_(False))
         .exists()
     )
 

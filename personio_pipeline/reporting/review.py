@@ -20,6 +20,7 @@ from personio_pipeline.common.tables import cell, format_table, natural_order
 from personio_pipeline.companies import registry
 from personio_pipeline.store import held_back
 from personio_pipeline.store.schema import (
+    change_log,
     invitations,
     reporting_lines,
     roles,
@@ -32,6 +33,10 @@ from personio_pipeline.store.schema import (
 
 COLUMNS = (
     "employee_id",
+    "account_id",
+    "origin",
+    "linked_by",
+    "registered",
     "name",
     "email",
     "active",
@@ -46,6 +51,7 @@ COLUMNS = (
     "invited",
     "invitation",
     "held_back",
+    "note",
 )
 FORMATS = ("table", "json", "csv")
 SEPARATOR = "; "
@@ -53,7 +59,8 @@ SEPARATOR = "; "
 
 
 def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
-    """Every user of the company (active or not), ordered by employee id."""
+    """Every account of the company (active or not): HR people ordered by employee id, then the
+    accounts outside HR (coaches, people added in Teammeter; `employee_id` None) by account id."""
     org = registry.get(conn, consumer_id)
     people = conn.execute(
         sa.select(
@@ -63,6 +70,9 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
             users.c.email,
             users.c.active,
             users.c.has_access,
+            users.c.origin,
+            users.c.linked_by,
+            users.c.registered,
             units.c.name.label("unit"),
         )
         .outerjoin(units, units.c.id == users.c.unit_id)
@@ -90,6 +100,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
         ).scalars()
     )
     held = held_back.open_by_employee(conn, org.id)
+    recycled = _recycled_addresses(conn, org.id)
     rows = []
     for person in people:
         team, team_source = team_cells.get(person.id, ("", ""))
@@ -98,6 +109,10 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
         rows.append(
             {
                 "employee_id": person.employee_id,
+                "account_id": person.id,
+                "origin": person.origin,
+                "linked_by": person.linked_by,
+                "registered": bool(person.registered),
                 "name": person.display_name,
                 "email": person.email,
                 "active": bool(person.active),
@@ -112,9 +127,30 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
                 "invited": person.id in invited,
                 "invitation": latest_invitation.get(person.id, ""),
                 "held_back": held.get(person.employee_id, ""),
+                "note": recycled.get(person.id, ""),
             }
         )
-    return sorted(rows, key=lambda row: natural_order(row["employee_id"]))
+    # HR people in id order, then the accounts outside HR (employee_id null) by account id.
+    return sorted(rows, key=lambda row: (row["employee_id"] is None, natural_order(row["employee_id"] or ""),
+                                         row["account_id"]))
+
+
+def _recycled_addresses(conn: sa.Connection, organisation_id: int) -> dict[int, str]:
+    """Account id -> note, for accounts whose address was a former person's (the change log's
+    `recycled_address` entries: a new account was made, the old one kept)."""
+    entries = conn.execute(
+        sa.select(change_log.c.entity_key, change_log.c.after).where(
+            change_log.c.organisation_id == organisation_id, change_log.c.entity == "user",
+            change_log.c.action == "recycled_address")
+    ).all()
+    if not entries:
+        return {}
+    account_of = dict(conn.execute(
+        sa.select(users.c.employee_id, users.c.id).where(
+            users.c.organisation_id == organisation_id, users.c.employee_id.in_([e.entity_key for e in entries]))
+    ).all())
+    return {account_of[e.entity_key]: f"recycled address: account {(e.after or {}).get('former_account_id')} "
+            "(a former person) had it" for e in entries if e.entity_key in account_of}
 
 
 def review_summary(conn: sa.Connection, consumer_id: str) -> dict:
@@ -126,6 +162,8 @@ def review_summary(conn: sa.Connection, consumer_id: str) -> dict:
             sa.func.count().filter(users.c.active).label("active"),
             sa.func.count().filter(users.c.has_access).label("with_access"),
             sa.func.count().filter(users.c.active, users.c.email.is_(None)).label("without_email"),
+            sa.func.count().filter(users.c.employee_id.is_(None)).label("outside_hr"),
+            sa.func.count().filter(users.c.linked_by.is_not(None)).label("linked_accounts"),
         ).where(users.c.organisation_id == org.id)
     ).one()
     summary = dict(people._mapping)

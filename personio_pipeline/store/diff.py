@@ -152,9 +152,12 @@ def validate_model(model: OrgModel) -> None:
     _require(not (lines["employee_id"] == lines["manager_id"]).any(), "org/reporting_lines has self-managers")
 
 
-def plan_sync(snapshot: Snapshot, model: OrgModel, held_back: Collection[str] = ()) -> SyncPlan:
+def plan_sync(
+    snapshot: Snapshot, model: OrgModel, held_back: Collection[str] = (), no_access_yet: Collection[str] = ()
+) -> SyncPlan:
     """What the sync must do so that the store's HR rows match the model, leaving out the
-    people in `held_back` (employee ids; see the module docstring)."""
+    people in `held_back` (employee ids; see the module docstring). People in `no_access_yet`
+    (pre-hires) get their account, teams, roles and lines, and their address, but no access."""
     validate_model(model)
     employees = _clean(model.employees, REQUIRED_COLUMNS["employees"])
     employees["display_name"] = employees["display_name"].where(
@@ -201,7 +204,7 @@ def plan_sync(snapshot: Snapshot, model: OrgModel, held_back: Collection[str] = 
                    _given_names(teams, current_teams, "team_key", "Team"), keep=kept_teams),
         _diff_rows("role", "role_key", ("name",), current_roles, _given_names(roles, current_roles, "role_key", "Role"),
                    keep=kept_roles),
-        _plan_users(current_users, applied),
+        _plan_users(current_users, applied, set(no_access_yet)),
         _diff_links(
             "team_membership",
             "team_key",
@@ -233,8 +236,9 @@ def _given_names(wanted: pd.DataFrame, current: pd.DataFrame, key: str, kind: st
     return wanted
 
 
-def _plan_users(current: pd.DataFrame, active: pd.DataFrame) -> EntityPlan:
-    """Users for active employees; emails follow the ownership rule, conflicts become entries."""
+def _plan_users(current: pd.DataFrame, active: pd.DataFrame, no_access_yet: set[str] = frozenset()) -> EntityPlan:
+    """Users for active employees; emails follow the ownership rule, conflicts become entries;
+    access needs an address and a start date reached (`no_access_yet`: pre-hires)."""
     wanted = active[["employee_id", "display_name", "first_name", "last_name", "unit_key", "email"]]
     wanted = wanted.rename(columns={"email": "new_hr_email"}).merge(
         current[["employee_id", "email", "email_source", "hr_email"]], on="employee_id", how="left"
@@ -247,7 +251,7 @@ def _plan_users(current: pd.DataFrame, active: pd.DataFrame) -> EntityPlan:
     decided = pd.DataFrame(decisions, columns=["email", "email_source", "hr_email", "conflict"], index=wanted.index)
     conflicts = wanted.assign(kept=decided["email"], new_hr=decided["hr_email"])[decided["conflict"]]
     wanted[["email", "email_source", "hr_email"]] = decided[["email", "email_source", "hr_email"]]
-    wanted["has_access"] = wanted["email"].notna()
+    wanted["has_access"] = wanted["email"].notna() & ~wanted["employee_id"].isin(no_access_yet)
     plan = _diff_rows("user", "employee_id", USER_FIELDS, current, wanted, on_deactivate={"has_access": False})
     if conflicts.empty:
         return plan

@@ -104,6 +104,37 @@ def set_email(
     return address
 
 
+def create_user(
+    conn: sa.Connection, consumer_id: str, name: str, email: str, *, registered: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """An account made in Teammeter, outside HR (a coach, someone added by hand, an account from
+    before the connection): no employee id, access with its address. The sync never changes,
+    deactivates or invites it, and links it to the HR person with the same address (see
+    `store/linking.py`). `registered`: the person has signed in already. Returns the account id."""
+    company = _lock_for_edit(conn, consumer_id)
+    address = _email(email)
+    taken = conn.execute(
+        sa.select(users.c.id, users.c.employee_id).where(users.c.organisation_id == company.id, users.c.email == address)
+    ).first()
+    if taken:
+        owner = f"employee {taken.employee_id}" if taken.employee_id is not None else f"account {taken.id}"
+        raise ValueError(f"{address} is already the login of {owner} in '{consumer_id}'.")
+    display_name = _name(name)
+    return _insert(
+        conn, users, organisation_id=company.id, employee_id=None, display_name=display_name, email=address,
+        email_source=TEAMMETER, active=True, has_access=True, origin=TEAMMETER, registered=registered,
+        created_at=now,
+    )
+
+
+def mark_registered(conn: sa.Connection, consumer_id: str, account_id: int) -> None:
+    """The person behind the account has signed in: they are never invited."""
+    company = _lock_for_edit(conn, consumer_id)
+    _id(conn, users, company.id, users.c.id == account_id, f"account {account_id}")
+    conn.execute(sa.update(users).where(users.c.id == account_id).values(registered=True))
+
+
 def mark_verified(conn: sa.Connection, consumer_id: str, *, now: datetime | None = None) -> None:
     """The data team checked the imported organisation: invitations may go out."""
     registry.lock(conn, consumer_id)

@@ -2,7 +2,9 @@
 
 Every unit, team, role, team membership, role assignment and reporting line has `source`
 'hr' (made by the sync from Personio) or 'teammeter' (made by hand in Teammeter, see
-`hand_edits.py`). Users are always made by the sync; their email records its own source.
+`hand_edits.py`). Accounts are made by the sync (origin 'hr') or by Teammeter (origin
+'teammeter': coaches, people added by hand, accounts from before the connection, with no employee
+id until the sync links one, see `linking.py`); their email records its own source.
 
 | data                                  | owner     | what the sync does                                          |
 | ------------------------------------- | --------- | ----------------------------------------------------------- |
@@ -27,6 +29,14 @@ Every unit, team, role, team membership, role assignment and reporting line has 
 |                                       |           | link is never reopened, so history stays                    |
 | anything with source 'teammeter'      | Teammeter | never touched: not renamed, deactivated, ended or deleted,  |
 |                                       |           | not even when the person leaves                             |
+| an account outside HR (no employee id) | Teammeter | never changed, deactivated or invited; not in the           |
+|                                       |           | safeguard's counts; linked to the one HR person with its    |
+|                                       |           | address (normal form), who then owns it as above; several   |
+|                                       |           | candidates or the address of another HR person's account:  |
+|                                       |           | no link, no account, held back with what to fix             |
+| deactivated account of a former HR id | HR        | a new HR id with the same address and name gets it back     |
+|                                       |           | (rehire); another name: a new account (recycled address)    |
+| user: registered                      | Teammeter | kept; a registered account is never invited                 |
 | invitations                           | outbox    | never touched                                               |
 
 Every decision the sync takes is written to `change_log`, conflicts included.

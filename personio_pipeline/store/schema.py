@@ -47,6 +47,8 @@ organisations = sa.Table(
     sa.Column("connection_alerted_state", sa.String(32)),
     # Set by `personio-pipeline tenants remove`: never synced again (see offboarding.py).
     sa.Column("offboarded_at", sa.DateTime(timezone=True)),
+    # Pre-hires get access this many days before their start date (migration 0012).
+    sa.Column("pre_start_days", sa.Integer, nullable=False, server_default="0"),
 )
 
 
@@ -131,12 +133,17 @@ teams = _structure("teams", "team_key", sa.Column("unit_id", sa.Integer, sa.Fore
 roles = _structure("roles", "role_key")
 
 _email_source = sa.Column("email_source", sa.String(16))
+ORIGINS = ("hr", "teammeter")
+LINKED_BY = ("address", "rehire")
+_origin = sa.Column("origin", sa.String(16), nullable=False, server_default="hr")
+_linked_by = sa.Column("linked_by", sa.String(16))
 users = sa.Table(
     "users",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     _organisation_id(),
-    sa.Column("employee_id", sa.String(255), nullable=False),
+    # NULL: an account outside HR (a coach, someone added in Teammeter), migration 0012.
+    sa.Column("employee_id", sa.String(255)),
     sa.Column("display_name", sa.String(255), nullable=False),
     sa.Column("first_name", sa.String(255)),
     sa.Column("last_name", sa.String(255)),
@@ -147,9 +154,16 @@ users = sa.Table(
     sa.Column("hr_email", sa.String(320)),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("has_access", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Where the account was made, whether its person has signed in, how the sync linked it.
+    _origin,
+    sa.Column("registered", sa.Boolean, nullable=False, server_default=sa.false()),
+    _linked_by,
+    sa.Column("linked_at", sa.DateTime(timezone=True)),
     *_timestamps(),
     sa.UniqueConstraint("organisation_id", "employee_id"),
     _one_of(_email_source, SOURCES, "email_source_known"),
+    _one_of(_origin, ORIGINS, "origin_known"),
+    _one_of(_linked_by, LINKED_BY, "linked_by_known"),
 )
 
 team_memberships = _link("team_memberships", ("team_id", "teams"), ("user_id", "users"))
@@ -229,7 +243,10 @@ company_offboardings = sa.Table(
 
 # -- held back: people the sync holds back (migration 0009) ------------------------------------
 
-HELD_BACK_PROBLEMS = ("duplicate_email", "management_cycle")
+# The model's problems (org/held_back.py), then the sync's: an HR person it could not link with
+# certainty to an account Teammeter already has (store/linking.py, migration 0012).
+HELD_BACK_PROBLEMS = ("duplicate_email", "management_cycle", "several_accounts_with_address",
+                      "address_of_another_hr_account")
 
 _problem = sa.Column("problem", sa.String(32), nullable=False)
 held_back_records = sa.Table(

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.common import settings
 from personio_pipeline.common.memory import cyclic_gc_paused
+from personio_pipeline.common.tables import natural_order
 from personio_pipeline.companies import registry
 from personio_pipeline.companies.sync_runs import record_success
 from personio_pipeline.org.held_back import HELD_BACK_COLUMNS, held_back_ids, held_back_records
 from personio_pipeline.store import held_back as held_back_store
-from personio_pipeline.store import preview, safeguard, unchanged
+from personio_pipeline.store import linking, preview, safeguard, unchanged
 from personio_pipeline.store.bulk_write import insert_many, update_many
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.diff import ENTITIES, Change, EntityPlan, OrgModel, Snapshot, SyncPlan, plan_sync
@@ -119,6 +121,7 @@ def sync_company(
     full_sync: bool = False,
     max_held_back_share: float | None = None,
     after_stage: Callable[[str], None] | None = None,
+    today: date | None = None,
 ) -> SyncResult:
     """Make the company's HR rows in Teammeter match `model`, all or nothing, holding back the
     records that cannot be applied safely (unless so many are new that the run stops, see
@@ -129,10 +132,13 @@ def sync_company(
     STAGES once that stage's writes are done; tests use it to fail mid-write or to hold the lock.
     """
     now = now or datetime.now(timezone.utc)
-    fingerprint = unchanged.model_fingerprint(model)
+    today = today or settings.today()
     held_back = held_back_records(model.employees)
     with cyclic_gc_paused(), company_transaction(engine) as conn:
         company = registry.lock(conn, consumer_id)
+        prehires = pre_hires(model.employees, today, company.pre_start_days)
+        # Who is a pre-hire changes with the date alone: it is part of what the last sync applied.
+        fingerprint = unchanged.model_fingerprint(model, extra=f"pre-hires:{','.join(prehires)}" if prehires else "")
         safeguard.refuse_empty(company, len(model.employees))
         safeguard.limit_for(company, max_deactivation_share)  # a bad setting fails every run
         safeguard.held_back_limit(max_held_back_share)
@@ -150,7 +156,11 @@ def sync_company(
             run_share=max_held_back_share,
         )
         snapshot = load_snapshot(conn, company.id)
-        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back))
+        snapshot, links, refused = _link_existing_accounts(conn, company.id, snapshot, model, held_back, now)
+        if len(refused):  # no link and no account until the doubt is resolved; reported as held back
+            held_back = pd.concat([held_back, refused], ignore_index=True)
+            model = _without_people(model, set(refused["employee_id"]))
+        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back), no_access_yet=prehires)
         safeguard.check_deactivations(
             company,
             active_users=snapshot.active_users,
@@ -158,7 +168,7 @@ def sync_company(
             run_share=max_deactivation_share,
             approved=approve_deactivations,
         )
-        holds = held_back_store.record(conn, company.id, held_back, held_before, run_id, now)
+        holds = links + held_back_store.record(conn, company.id, held_back, held_before, run_id, now)
         rows_written = _apply(conn, company.id, plan, snapshot, run_id, now, after_stage or _no_hook, holds)
         counts = _counts(plan, holds)
         unchanged.remember(conn, company.id, fingerprint, now)
@@ -178,14 +188,81 @@ def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
 
 
 def load_snapshot(conn: sa.Connection, organisation_id: int) -> Snapshot:
-    """The company's current rows, one SELECT per table."""
+    """The company's current rows, one SELECT per table. Accounts outside HR (no employee id) are
+    not part of it: the sync never changes them, and they are not in the safeguard's counts."""
     frames = {}
     for name, (table, columns) in SNAPSHOT_COLUMNS.items():
         query = sa.select(*(table.c[c] for c in columns)).where(table.c.organisation_id == organisation_id)
         if "ended_at" in table.c:
             query = query.where(table.c.ended_at.is_(None))
+        if table is users:
+            query = query.where(users.c.employee_id.is_not(None))
         frames[name] = pd.DataFrame(conn.execute(query).all(), columns=list(columns))
     return Snapshot(**frames)
+
+
+def pre_hires(employees: pd.DataFrame, today: date, pre_start_days: int) -> list[str]:
+    """Active people whose access day (start date minus the company's pre-start days) is after
+    `today`, in id order: their account exists (for the review) without access or invitation."""
+    start = pd.to_datetime(employees["start_date"], errors="coerce")
+    access_day = pd.Timestamp(today) + pd.Timedelta(days=pre_start_days)
+    ahead = (employees["status"] == "active").to_numpy() & (start > access_day).to_numpy()
+    return sorted(employees.loc[ahead, "employee_id"].astype(str), key=natural_order)
+
+
+def _without_people(model: OrgModel, employee_ids: set[str]) -> OrgModel:
+    """The model without these people and the reporting lines that name them."""
+    employees = model.employees[~model.employees["employee_id"].astype(str).isin(employee_ids)]
+    lines = model.reporting_lines
+    named = lines["employee_id"].astype(str).isin(employee_ids) | lines["manager_id"].astype(str).isin(employee_ids)
+    return OrgModel(employees, model.teams, model.units, model.roles, lines[~named])
+
+
+def _link_existing_accounts(
+    conn: sa.Connection, organisation_id: int, snapshot: Snapshot, model: OrgModel, held_back: pd.DataFrame,
+    now: datetime,
+) -> tuple[Snapshot, list[Change], pd.DataFrame]:
+    """Link new HR people to accounts Teammeter already has (`linking.py`): an active account
+    outside HR with their address, or a rehire's deactivated account. Returns the snapshot with the
+    linked accounts in it, the change-log entries (links, recycled addresses), and the people whose
+    link is in doubt as held-back records: they get no account until the doubt is resolved, so a
+    later sync can still link them."""
+    empty = pd.DataFrame({column: [] for column in HELD_BACK_COLUMNS}, dtype=object)
+    employees = model.employees
+    active = employees[(employees["status"] == "active") & employees["email"].notna()]
+    known = set(snapshot.users["employee_id"].astype(str)) | set(held_back_ids(held_back))
+    new_people = active.loc[~active["employee_id"].astype(str).isin(known), ["employee_id", "email", "display_name"]]
+    if new_people.empty:
+        return snapshot, [], empty
+    no_hr_id = conn.execute(
+        sa.select(users.c.id, users.c.email).where(
+            users.c.organisation_id == organisation_id, users.c.employee_id.is_(None), users.c.active.is_(True)
+        ).order_by(users.c.id)
+    ).all()
+    outside = pd.DataFrame(no_hr_id, columns=["id", "email"])
+    linked = snapshot.users[["id", "employee_id", "email", "display_name", "active"]]
+    former_ids = set(snapshot.users["employee_id"].astype(str)) - set(employees.loc[
+        employees["status"] == "active", "employee_id"].astype(str))
+    links, refusals, recycled = linking.plan_links(new_people, outside, linked, former_ids)
+    for link in links:
+        conn.execute(
+            sa.update(users).where(users.c.id == link.account_id)
+            .values(employee_id=link.employee_id, linked_by=link.linked_by, linked_at=now, updated_at=now)
+        )
+    previous = dict(zip(snapshot.users["id"].astype(int), snapshot.users["employee_id"]))
+    changes = [Change("user", link.employee_id, "link",
+                      {"account_id": link.account_id, "employee_id": previous.get(link.account_id)},
+                      {"account_id": link.account_id, "employee_id": link.employee_id, "linked_by": link.linked_by})
+               for link in links]
+    changes += [Change("user", r.employee_id, "recycled_address", None, {"former_account_id": r.account_id})
+                for r in recycled]
+    names = dict(zip(employees["employee_id"].astype(str), employees["display_name"]))
+    refused = pd.DataFrame(
+        [{"employee_id": r.employee_id, "display_name": names.get(r.employee_id), "problem": r.problem,
+          "field": "email", "detail": "Teammeter accounts " + ", ".join(map(str, r.accounts))} for r in refusals],
+        columns=list(HELD_BACK_COLUMNS), dtype=object,
+    ) if refusals else empty
+    return (load_snapshot(conn, organisation_id) if links else snapshot), changes, refused
 
 
 def _apply(
@@ -279,7 +356,8 @@ def _key_to_id(rows: pd.DataFrame, key: str) -> pd.Series:
 
 
 def _load_ids(conn: sa.Connection, table: sa.Table, key: str, organisation_id: int) -> pd.Series:
-    query = sa.select(table.c.id, table.c[key]).where(table.c.organisation_id == organisation_id)
+    query = sa.select(table.c.id, table.c[key]).where(table.c.organisation_id == organisation_id,
+                                                       table.c[key].is_not(None))
     if "source" in table.c:
         query = query.where(table.c.source == HR)
     return _key_to_id(pd.DataFrame(conn.execute(query).all(), columns=["id", key]), key)

@@ -66,10 +66,13 @@ def rules_digest() -> str:
     return digest.hexdigest()
 
 
-def model_fingerprint(model: OrgModel) -> str:
+def model_fingerprint(model: OrgModel, extra: str = "") -> str:
     """SHA-256 over the rules and every table of the model: names, column names and types, a
-    64-bit hash of every row and the null mask (the row hash reads None as the text "None")."""
+    64-bit hash of every row and the null mask (the row hash reads None as the text "None"),
+    and `extra` (what else decides the plan, e.g. who is a pre-hire today)."""
     digest = hashlib.sha256(rules_digest().encode())
+    if extra:
+        digest.update(extra.encode())
     for name in MODEL_TABLES:
         frame: pd.DataFrame = getattr(model, name)
         digest.update(f"{name}|{len(frame)}|{list(frame.columns)}|{[str(t) for t in frame.dtypes]}\n".encode())

@@ -16,6 +16,7 @@ import time
 import dagster as dg
 import pytest
 
+from personio_pipeline.sandbox.replies import encode_cursor
 from personio_pipeline_tests.reliability.proxy import FaultProxy
 from personio_pipeline_tests.support.pipeline_runs import (
     COMPANY,
@@ -158,7 +159,13 @@ def test_a_cursor_repeated_on_the_first_page_is_caught(day1, store_day0):
     day1.queue_faults([{"repeat_cursor": True}])
     result = run_sync(resources_for(day1.url, store_day0.url, store_day0.data_dir))
     assert_failed_without_writing(result, store_day0, before, raw_before, "cursor already followed", "(page 1)")
-    assert len(listing_requests(day1)) == 1, "the repeated cursor must not be requested"
+    # Only this run's requests count: a page of the previous test in this module may still be
+    # logged by the shared sandbox's server thread after its reset (seen under load).
+    requests = listing_requests(day1)
+    first_pages = [r for r in requests if "cursor" not in r["query"]]
+    own_cursor = encode_cursor(0)
+    assert len(first_pages) == 1, "page 1 is read once"
+    assert not [r for r in requests if r["query"].get("cursor") == own_cursor], "the repeated cursor must not be requested"
 
 
 def listing_requests(sandbox) -> list[dict]:

@@ -40,8 +40,13 @@ def test_rows_show_each_user_with_sources(reviewed):
     rows, _ = reviewed
     by_id = {row["employee_id"]: row for row in rows}
     assert [row["employee_id"] for row in rows] == ["1", "2", "3", "4", "5", "6", "8", "9"]
+    assert isinstance(by_id["1"]["account_id"], int)
     assert by_id["1"] == {
         "employee_id": "1",
+        "account_id": by_id["1"]["account_id"],
+        "origin": "hr",
+        "linked_by": None,
+        "registered": False,
         "name": "Ada Admin",
         "email": "1@acme.test",
         "active": True,
@@ -56,6 +61,7 @@ def test_rows_show_each_user_with_sources(reviewed):
         "invited": True,
         "invitation": "sent",
         "held_back": "",
+        "note": "",
     }
     assert (by_id["2"]["team"], by_id["2"]["team_source"]) == ("Platform; Guild", "hr; teammeter")
     assert (by_id["2"]["manager_employee_id"], by_id["2"]["manager_source"]) == ("1; 6", "hr; teammeter")
@@ -76,6 +82,8 @@ def test_summary_counts(reviewed):
         "reporting_lines": 6,
         "held_back": 0,
         "invited": 1,
+        "outside_hr": 0,
+        "linked_accounts": 0,
     }
 
 

@@ -80,7 +80,9 @@ def gather(
             .where(users.c.organisation_id == org.id)
         )
     }
-    active = {uid: row for uid, row in people.items() if row.active}
+    # The report is about the people Personio lists: accounts outside HR (coaches, people added in
+    # Teammeter) appear only where a Teammeter edit names them.
+    active = {uid: row for uid, row in people.items() if row.active and row.employee_id is not None}
     unit_rows = _rows(conn, units, org.id, units.c.id, units.c.unit_key, units.c.name, units.c.source, units.c.active)
     team_rows = _rows(conn, teams, org.id, teams.c.id, teams.c.name, teams.c.unit_id, teams.c.source, teams.c.active)
     role_rows = _rows(conn, roles, org.id, roles.c.id, roles.c.role_key, roles.c.name, roles.c.source, roles.c.active)
