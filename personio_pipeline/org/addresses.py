@@ -15,7 +15,7 @@ needed, or its error message), but at a cost that does not depend on who the peo
   own regular expressions and a set lookup per character;
 - everything else (quotes, angle brackets, several @-signs, unsafe characters, over-long
   addresses, invalid domains) goes through email-validator in full, so its error message is the
-  one shown. `personio_pipeline_tests/test_addresses.py` proves the verdicts equal.
+  one shown. `personio_pipeline_tests/org/test_addresses.py` proves the verdicts equal.
 
 Sending (`sending_form`): the envelope carries the local part as is and the domain in its IDNA
 (ASCII) form, so an address whose only non-ASCII part is the domain needs nothing from the relay;

@@ -9,7 +9,7 @@ rest go through the address policy one by one.
 The result must be exactly what `_flat_row` gives record by record, and it is only used when the
 extract has the types the Apideck spec gives these attributes: a connector that sends an id as a
 number, a team as a string or a line that is not an object makes Arrow refuse the file, and the
-step then takes the record-by-record path (`normalise_extract`). `personio_pipeline_tests/model/
+step then takes the record-by-record path (`normalise_extract`). `personio_pipeline_tests/org/
 test_employees_columnar.py` proves both paths equal on generated and hostile records.
 """
 
