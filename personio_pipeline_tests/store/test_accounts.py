@@ -324,3 +324,33 @@ def test_a_pre_hire_has_an_account_without_access_until_the_start_date_minus_the
     assert table_rows(engine, users, "acme", "has_access", employee_id="51") == [(True,)]
     with engine.begin() as conn:
         assert enqueue_eligible(conn, "acme", NOW) == 1  # invited on their access day
+
+
+def test_the_verification_report_shows_existing_accounts_and_pre_hires_with_their_access_day(engine):
+    from datetime import date
+
+    from personio_pipeline.companies import registry
+    from personio_pipeline.reporting.verification import build_report
+    from personio_pipeline.store.sync import sync_company
+    from personio_pipeline_tests.support.people import org_model
+    from personio_pipeline_tests.support.report_page import ReportPage
+
+    register(engine)
+    with engine.begin() as conn:
+        registry.set_pre_start_days(conn, "acme", 3)
+    add_account(engine, "coach@consulting-partner.de", name=HOSTILE)
+    add_account(engine, "anna@acme-gmbh.de", name="Anna")
+    model = org_model([person("7", name="Anna", email="anna@acme-gmbh.de", team="Ops"),
+                       person("8", name="Nina Neu", email="nina@acme-gmbh.de", team="Ops")])
+    model.employees.loc[model.employees["employee_id"] == "8", "start_date"] = pd.Timestamp("2099-05-04")
+    sync_company(engine, "acme", model, run_id="day-1", today=date(2026, 3, 1))
+    with engine.connect() as conn:
+        content, page = build_report(conn, "acme", model.employees)
+    assert (content.counts()["linked_accounts"], content.counts()["outside_personio"]) == (1, 1)
+    (nina,) = [p for p in content.blocked if p.employee_id == "8"]
+    assert (nina.reason, nina.detail) == ("starts later", "a pre-hire: access from 2099-05-01")
+    parsed = ReportPage(page)
+    (linked,) = [t for t in parsed.tables if t.section == "accounts"]
+    assert linked.rows == [["Anna", "7", "linked by address"]]
+    text = " ".join(parsed.text)
+    assert HOSTILE in text and "<b>Łukasz</b>" not in page  # shown as text, never as markup

@@ -20,7 +20,8 @@ NO_VALID_EMAIL = ("no valid email", "Enter or correct this person's work email a
 SHARED_EMAIL = ("shared email", "Give each of these people their own work email address in Personio.")
 QUARANTINED = ("quarantined", "Correct the supervisor of one person on this cycle in Personio.")
 NO_ACCESS = ("no access", "Ask the data team: Personio has an address but Teammeter grants no access.")
-REASONS = (NO_EMAIL, INVALID_EMAIL, NO_VALID_EMAIL, SHARED_EMAIL, QUARANTINED, NO_ACCESS)
+STARTS_LATER = ("starts later", "Nothing to fix: access and the invitation follow on the access day.")
+REASONS = (NO_EMAIL, INVALID_EMAIL, NO_VALID_EMAIL, SHARED_EMAIL, QUARANTINED, NO_ACCESS, STARTS_LATER)
 
 # Where an invitation stands, and what each status means (the page's legend), in the page's order.
 INVITED = "invited"
@@ -68,6 +69,14 @@ class Invitee(NamedTuple):
     status: str  # a key of INVITATION_STATUSES
     invited_on: str = ""  # for INVITED: the day it was sent
     note: str = ""  # e.g. held back with an older address
+
+
+class ExistingAccount(NamedTuple):
+    """An account Teammeter had before Personio listed the person, or has outside Personio."""
+
+    name: str
+    employee_id: str | None  # None: outside Personio (a coach, someone added in Teammeter)
+    how: str  # 'linked by address' | 'rehire: the former account is back' | 'outside Personio'
 
 
 class Blocked(NamedTuple):
@@ -181,6 +190,7 @@ class ReportContent:
     variants_known: bool  # False: the org model was not at hand, variants unknown
     edits: tuple[Edit, ...]
     changes: Changes | None  # None: no earlier sync to compare with
+    accounts: tuple[ExistingAccount, ...] = ()  # linked existing accounts, then those outside Personio
 
     def counts(self) -> dict[str, int]:
         """What the page holds, as numbers only (asset metadata: no names, no addresses)."""
@@ -194,6 +204,8 @@ class ReportContent:
             "top_managers": len(self.org_chart.roots),
             "outside_manager_tree": len(self.org_chart.outside),
             "teammeter_edits": len(self.edits),
+            "linked_accounts": sum(1 for account in self.accounts if account.employee_id is not None),
+            "outside_personio": sum(1 for account in self.accounts if account.employee_id is None),
         }
 
     def people_listed(self) -> list[str]:
@@ -202,15 +214,18 @@ class ReportContent:
 
 
 def access_problem(
-    *, email: str | None, held_back: dict[str, str], email_problem: str | None
+    *, email: str | None, held_back: dict[str, str], email_problem: str | None, access_from: str | None = None
 ) -> tuple[str, str, str]:
     """(reason, detail, fix) for an active person without access. `held_back` maps the store's
     open problems (duplicate_email, management_cycle) to their detail; `email_problem` is the
-    model's ('missing', 'invalid: …') when the model is at hand, else None."""
+    model's ('missing', 'invalid: …') when the model is at hand, else None; `access_from` the day a
+    pre-hire gets access (start date minus the company's pre-start days)."""
     if "duplicate_email" in held_back:
         return SHARED_EMAIL[0], held_back["duplicate_email"], SHARED_EMAIL[1]
     if "management_cycle" in held_back:
         return QUARANTINED[0], "management cycle " + held_back["management_cycle"], QUARANTINED[1]
+    if access_from is not None and email is not None:
+        return STARTS_LATER[0], f"a pre-hire: access from {access_from}", STARTS_LATER[1]
     if email is None:
         if email_problem == "missing":
             return NO_EMAIL[0], "Personio has no email address for this person", NO_EMAIL[1]

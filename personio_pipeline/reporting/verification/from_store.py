@@ -11,11 +11,12 @@ says so when it does not.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.common import settings
 from personio_pipeline.common.tables import natural_order
 from personio_pipeline.companies import registry
 from personio_pipeline.companies.sync_runs import SUCCEEDED
@@ -32,6 +33,7 @@ from personio_pipeline.reporting.verification.content import (
     Blocked,
     Changes,
     Edit,
+    ExistingAccount,
     Header,
     Invitee,
     Member,
@@ -76,7 +78,7 @@ def gather(
         row.id: row
         for row in conn.execute(
             sa.select(users.c.id, users.c.employee_id, users.c.display_name, users.c.email, users.c.email_source,
-                      users.c.active, users.c.has_access, users.c.unit_id)
+                      users.c.active, users.c.has_access, users.c.unit_id, users.c.linked_by)
             .where(users.c.organisation_id == org.id)
         )
     }
@@ -101,7 +103,8 @@ def gather(
         if role_id in role_rows and role_rows[role_id].active:
             roles_of[user_id].append(role_rows[role_id].name)
 
-    invitees, blocked = _people_list(conn, org, active, teams_of, held, model)
+    access_from = model.access_days(settings.today(), org.pre_start_days)
+    invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from)
     unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships)
     org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of[uid]))
                   for uid, row in active.items()}
@@ -131,7 +134,20 @@ def gather(
         variants_known=model.known,
         edits=_edits(people, active, unit_rows, team_rows, role_rows, memberships, assignments, lines),
         changes=_changes(conn, org.id, people, unit_rows, team_rows),
+        accounts=_existing_accounts(people),
     )
+
+
+def _existing_accounts(people: dict[int, sa.Row]) -> tuple[ExistingAccount, ...]:
+    """Active accounts Teammeter had before the person came from Personio (linked), then the ones
+    outside Personio, by name."""
+    how = {"address": "linked by address", "rehire": "rehire: the former account is back"}
+    linked = [ExistingAccount(row.display_name, row.employee_id, how.get(row.linked_by, row.linked_by))
+              for row in people.values() if row.active and row.employee_id is not None and row.linked_by]
+    outside = [ExistingAccount(row.display_name, None, "outside Personio")
+               for row in people.values() if row.active and row.employee_id is None]
+    order = lambda account: account.name.casefold()  # noqa: E731
+    return tuple(sorted(linked, key=order)) + tuple(sorted(outside, key=order))
 
 
 class _ModelFacts:
@@ -142,6 +158,16 @@ class _ModelFacts:
         self.employees = employees if employees is not None else pd.DataFrame(
             columns=["employee_id", "email_problem", "role_key", "role_name", "status", "manager_id", "display_name"])
         self.email_problem = dict(zip(self.employees["employee_id"], self.employees["email_problem"]))
+
+    def access_days(self, today: date, pre_start_days: int) -> dict[str, str]:
+        """Pre-hires (active, start date ahead of today + the pre-start days) -> their access day."""
+        if not self.known or "start_date" not in self.employees:
+            return {}
+        start = pd.to_datetime(self.employees["start_date"], errors="coerce")
+        ahead = (self.employees["status"] == "active").to_numpy() & (
+            start > pd.Timestamp(today) + pd.Timedelta(days=pre_start_days)).to_numpy()
+        days = start[ahead] - pd.Timedelta(days=pre_start_days)
+        return dict(zip(self.employees.loc[ahead, "employee_id"], days.dt.strftime("%Y-%m-%d")))
 
     def spellings(self) -> dict[str, Counter]:
         """role key -> the titles as served (whitespace collapsed) and how many records carry each."""
@@ -187,7 +213,7 @@ def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str,
     return held
 
 
-def _people_list(conn, org, active, teams_of, held, model) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
+def _people_list(conn, org, active, teams_of, held, model, access_from) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
     """Every active person once: who can log in (and where their invitation stands), who cannot."""
     sent, latest = {}, {}
     query = (sa.select(invitations.c.user_id, invitations.c.status, invitations.c.sent_at)
@@ -206,7 +232,8 @@ def _people_list(conn, org, active, teams_of, held, model) -> tuple[tuple[Invite
                                     status, invited_on, note))
         else:
             reason, detail, fix = access_problem(email=row.email, held_back=problems,
-                                                 email_problem=model.email_problem.get(row.employee_id))
+                                                 email_problem=model.email_problem.get(row.employee_id),
+                                                 access_from=access_from.get(row.employee_id))
             blocked.append(Blocked(row.employee_id, row.display_name, reason, detail, fix))
     return tuple(invitees), tuple(blocked)
 

@@ -90,6 +90,7 @@ def render(content: ReportContent) -> str:
     parts += _org_chart(content.org_chart)
     parts += _roles(content)
     parts += _edits(content)
+    parts += _accounts(content)
     parts += _changes(content.changes)
     parts.append(f'<p class="sub">Report made {_when(header.generated_at)} by the Teammeter data team.</p>\n'
                  "</body>\n</html>\n")
@@ -127,7 +128,8 @@ def _header(content: ReportContent) -> list[str]:
         "</div>\n</header>\n",
         '<nav><a href="#people">People and access</a><a href="#units">Units and teams</a>'
         '<a href="#sizes">Team sizes</a><a href="#managers">Managers</a><a href="#roles">Roles</a>'
-        '<a href="#edits">Added in Teammeter</a><a href="#changes">Changes</a></nav>\n',
+        '<a href="#edits">Added in Teammeter</a><a href="#accounts">Existing accounts</a>'
+        '<a href="#changes">Changes</a></nav>\n',
         '<p class="hint">Click a heading to open it. Printing prints the sections that are open. '
         "Anything wrong? Correct it in Personio: the next sync brings it over.</p>\n",
     ]
@@ -293,6 +295,24 @@ def _edits(content: ReportContent) -> list[str]:
     else:
         body = ["<p>Nothing has been added in Teammeter: everything above comes from Personio.</p>\n"]
     return _section("edits", f"Added in Teammeter <small>{len(content.edits)}</small>", body)
+
+
+def _accounts(content: ReportContent) -> list[str]:
+    linked = [a for a in content.accounts if a.employee_id is not None]
+    outside = [a for a in content.accounts if a.employee_id is None]
+    body = ['<p class="sub">Accounts people had in Teammeter before Personio was connected keep their '
+            "history: the sync links a Personio person to the one account with the same address. Accounts "
+            "outside Personio (coaches, people added by hand) are Teammeter's; the sync never changes them.</p>\n"]
+    if linked:
+        body.append("<table><thead><tr><th>Person<th>Personio id<th>How</thead><tbody>\n")
+        body += [f"<tr><td>{_e(a.name)}<td>{_e(a.employee_id)}<td>{_e(a.how)}\n" for a in linked]
+        body.append("</tbody></table>\n")
+    if outside:
+        body.append(f"<p>Outside Personio: {_e(', '.join(a.name for a in outside))}</p>\n")
+    if not content.accounts:
+        body.append("<p>No existing accounts: everyone above was created from Personio.</p>\n")
+    return _section("accounts", f"Existing accounts <small>{len(linked)} linked, {len(outside)} outside Personio"
+                    "</small>", body)
 
 
 def _changes(changes: Changes | None) -> list[str]:
