@@ -67,18 +67,29 @@ def tenants_auto_sync(consumer_id: str, switch: str) -> None:
 @click.argument("consumer_id")
 @click.option("--pre-start-days", type=click.IntRange(0, 365), default=None,
               help="Pre-hires get access (and their invitation) this many days before their start date.")
-def tenants_set(consumer_id: str, pre_start_days: int | None) -> None:
-    """Change company CONSUMER_ID's sync policy."""
+@click.option("--scope", "scope_text", default=None, metavar="'department=A,B;team=C'",
+              help="Only people in these departments or teams ('' for everyone, the default).")
+def tenants_set(consumer_id: str, pre_start_days: int | None, scope_text: str | None) -> None:
+    """Change company CONSUMER_ID's sync policy; the next sync applies it."""
     from personio_pipeline.companies import registry
+    from personio_pipeline.companies import scope as company_scope
+    from personio_pipeline.store import unchanged
 
-    if pre_start_days is None:
-        raise click.UsageError("Nothing to set: give --pre-start-days N.")
+    if pre_start_days is None and scope_text is None:
+        raise click.UsageError("Nothing to set: give --pre-start-days N and/or --scope '…'.")
     try:
+        scope = None if scope_text is None else company_scope.parse(scope_text)
         with context.engine().begin() as conn:
-            registry.set_pre_start_days(conn, consumer_id, pre_start_days)
+            if pre_start_days is not None:
+                registry.set_pre_start_days(conn, consumer_id, pre_start_days)
+                click.echo(f"company '{consumer_id}': pre-hires get access {pre_start_days} days before their start date")
+            if scope is not None:
+                registry.set_scope(conn, consumer_id, scope.stored())
+                unchanged.forget(conn, registry.get(conn, consumer_id).id)
+                click.echo(f"company '{consumer_id}': scope " + (scope.text() or "everyone"))
     except (registry.UnknownCompanyError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"company '{consumer_id}': pre-hires get access {pre_start_days} days before their start date")
+        raise click.ClickException(f"Company '{consumer_id}': {error}" if isinstance(error, ValueError)
+                                   and not str(error).startswith("Company") else str(error)) from None
 
 
 @tenants.command("list")

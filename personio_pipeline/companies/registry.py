@@ -53,6 +53,7 @@ class Company:
     connection_alerted_state: str | None = None
     offboarded_at: datetime | None = None
     pre_start_days: int = 0
+    scope: str | None = None  # JSON include lists (companies/scope.py); None: everyone
 
     @property
     def offboarded(self) -> bool:
@@ -150,6 +151,12 @@ def set_pre_start_days(conn: sa.Connection, consumer_id: str, days: int) -> None
     conn.execute(
         sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(pre_start_days=days)
     )
+
+
+def set_scope(conn: sa.Connection, consumer_id: str, stored: str | None) -> None:
+    """The departments and teams the company's rollout covers (`scope.Scope.stored()`)."""
+    get(conn, consumer_id)
+    conn.execute(sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(scope=stored))
 
 
 def minute(value: datetime) -> str:

@@ -31,6 +31,17 @@ class SafeguardError(RuntimeError):
         self.fields = fields or []
 
 
+def refuse_empty_scope(company: Company, employee_count: int, scope_text: str) -> None:
+    """A scope that leaves nobody in is a mistake in the setting, never a reason to deactivate."""
+    if employee_count == 0:
+        raise SafeguardError(
+            f"Company '{company.consumer_id}' ({company.name}): its scope '{scope_text}' matches none of the "
+            "people Apideck returned, so nothing was written and nobody was deactivated. Check the department "
+            f"and team names, then `personio-pipeline tenants set {company.consumer_id} --scope …` "
+            "('' for everyone)."
+        )
+
+
 def limit_for(company: Company, run_share: float | None) -> tuple[float, str]:
     """The share that applies, and where it comes from: the run, the company, or the default."""
     if run_share is not None:

@@ -49,6 +49,8 @@ organisations = sa.Table(
     sa.Column("offboarded_at", sa.DateTime(timezone=True)),
     # Pre-hires get access this many days before their start date (migration 0012).
     sa.Column("pre_start_days", sa.Integer, nullable=False, server_default="0"),
+    # The departments and teams a rollout covers, JSON include lists; NULL: everyone (scope.py).
+    sa.Column("scope", sa.Text),
 )
 
 

@@ -22,6 +22,7 @@ from personio_pipeline.common import settings
 from personio_pipeline.common.memory import cyclic_gc_paused
 from personio_pipeline.common.tables import natural_order
 from personio_pipeline.companies import registry
+from personio_pipeline.companies import scope as company_scope
 from personio_pipeline.companies.sync_runs import record_success
 from personio_pipeline.org.held_back import HELD_BACK_COLUMNS, held_back_ids, held_back_records
 from personio_pipeline.store import held_back as held_back_store
@@ -102,6 +103,8 @@ class SyncResult:
     diff_skipped: bool = False  # model and store as the last sync left them: nothing to compare
     # People held back in this run (HELD_BACK_COLUMNS), newly or still; empty when none.
     held_back: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(HELD_BACK_COLUMNS)), repr=False)
+    # The company's scope left out: {"people": n, "managers": reporting lines to a manager outside it}.
+    outside_scope: dict[str, int] = field(default_factory=dict)
 
     def preview_markdown(self, limit: int = 50) -> str:
         """The run's changes as markdown for Dagster metadata (`preview.sync_preview`)."""
@@ -133,20 +136,26 @@ def sync_company(
     """
     now = now or datetime.now(timezone.utc)
     today = today or settings.today()
-    held_back = held_back_records(model.employees)
     with cyclic_gc_paused(), company_transaction(engine) as conn:
         company = registry.lock(conn, consumer_id)
-        prehires = pre_hires(model.employees, today, company.pre_start_days)
-        # Who is a pre-hire changes with the date alone: it is part of what the last sync applied.
-        fingerprint = unchanged.model_fingerprint(model, extra=f"pre-hires:{','.join(prehires)}" if prehires else "")
         safeguard.refuse_empty(company, len(model.employees))
+        scope = company_scope.load(company.scope)
+        model, outside_scope = _in_scope(model, scope)
+        safeguard.refuse_empty_scope(company, len(model.employees), scope.text())
+        held_back = held_back_records(model.employees)
+        prehires = pre_hires(model.employees, today, company.pre_start_days)
+        # Who is a pre-hire changes with the date alone, and the scope with a setting: both are part
+        # of what the last sync applied.
+        extra = (f"pre-hires:{','.join(prehires)}" if prehires else "") + (f"|scope:{scope.text()}" if scope.lists else "")
+        fingerprint = unchanged.model_fingerprint(model, extra=extra)
         safeguard.limit_for(company, max_deactivation_share)  # a bad setting fails every run
         safeguard.held_back_limit(max_held_back_share)
         if not full_sync and unchanged.unchanged_since_last_sync(conn, company.id, fingerprint, now):
             _mark_synced(conn, company.id, now)
             record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
                            rows_written=0, counts={})
-            return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True, held_back=held_back)
+            return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True, held_back=held_back,
+                              outside_scope=outside_scope)
         held_before = held_back_store.open_records(conn, company.id)
         safeguard.check_held_back(
             company,
@@ -175,7 +184,8 @@ def sync_company(
         # Observability: the attempt's summary commits with the data, or not at all.
         record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
                        rows_written=rows_written, counts=counts)
-    return SyncResult(consumer_id, run_id, counts, rows_written, plan.changes() + holds, held_back=held_back)
+    return SyncResult(consumer_id, run_id, counts, rows_written, plan.changes() + holds, held_back=held_back,
+                      outside_scope=outside_scope)
 
 
 def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
@@ -208,6 +218,19 @@ def pre_hires(employees: pd.DataFrame, today: date, pre_start_days: int) -> list
     access_day = pd.Timestamp(today) + pd.Timedelta(days=pre_start_days)
     ahead = (employees["status"] == "active").to_numpy() & (start > access_day).to_numpy()
     return sorted(employees.loc[ahead, "employee_id"].astype(str), key=natural_order)
+
+
+def _in_scope(model: OrgModel, scope: company_scope.Scope) -> tuple[OrgModel, dict[str, int]]:
+    """The model of the people inside the company's scope, and what the scope left out (counted,
+    not stored: people, and reporting lines whose manager is outside it)."""
+    if scope.everyone:
+        return model, {}
+    inside = scope.in_scope(model.employees)
+    outside_ids = set(model.employees.loc[~inside, "employee_id"].astype(str))
+    lines = model.reporting_lines
+    managers = int((~lines["employee_id"].astype(str).isin(outside_ids)
+                    & lines["manager_id"].astype(str).isin(outside_ids)).sum())
+    return _without_people(model, outside_ids), {"people": len(outside_ids), "managers": managers}
 
 
 def _without_people(model: OrgModel, employee_ids: set[str]) -> OrgModel:

@@ -20,7 +20,7 @@ from personio_pipeline.reporting.review import review_summary, review_users
 from personio_pipeline.store import hand_edits, linking
 from personio_pipeline.store.db import alembic_config, company_transaction, create_engine, migrate
 from personio_pipeline.store.schema import change_log, held_back_records, invitations, users
-from personio_pipeline_tests.support.people import person, sync
+from personio_pipeline_tests.support.people import person, replaced, sync
 from personio_pipeline_tests.support.stores import register, table_rows
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
@@ -354,3 +354,52 @@ def test_the_verification_report_shows_existing_accounts_and_pre_hires_with_thei
     assert linked.rows == [["Anna", "7", "linked by address"]]
     text = " ".join(parsed.text)
     assert HOSTILE in text and "<b>Łukasz</b>" not in page  # shown as text, never as markup
+
+
+def test_a_rollout_scope_stores_its_people_only_and_counts_the_rest(engine, monkeypatch, tmp_path):
+    from personio_pipeline.companies import scope as company_scope
+    from personio_pipeline.store.safeguard import SafeguardError
+
+    register(engine)
+    people = [person("1", name="Eng Lead", email="p1@acme-gmbh.de", unit="Engineering", team="Platform"),
+              person("2", email="p2@acme-gmbh.de", unit="ENGINEERING ", team="Platform", manager="1"),
+              person("3", name=HOSTILE, email="p3@acme-gmbh.de", unit="Sales", team="Inbound"),
+              person("4", email="p4@acme-gmbh.de", unit="Sales", team="Design Guild", manager="3"),
+              person("5", email="p5@acme-gmbh.de", unit="Engineering", team="Data", manager="3")]
+    monkeypatch.setenv("TEAMMETER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    set_scope = CliRunner().invoke(main, ["tenants", "set", "acme", "--scope", "department=engineering;team=Design Guild"])
+    assert set_scope.exit_code == 0, set_scope.output
+    result = sync(engine, people, "day-1")
+    assert employee_ids(engine) == ["1", "2", "4", "5"]  # Sales' Inbound team is outside: counted, not stored
+    assert result.outside_scope == {"people": 1, "managers": 2}  # 4 and 5 report to 3: no line invented
+    assert verify_and_invite(engine) == 4
+    # Person 2 moves to Sales: out of the scope, deactivated like a leaver, counted by the safeguard.
+    moved = [people[0], replaced(people[1], unit="Sales", team="Inbound"), *people[2:]]
+    with pytest.raises(SafeguardError):
+        sync(engine, moved, "day-2", max_deactivation_share=0.2)
+    sync(engine, moved, "day-2", approve_deactivations=True)
+    assert table_rows(engine, users, "acme", "active", employee_id="2") == [(False,)]
+    # A scope that matches nobody is a typo: nothing is written, nobody deactivated.
+    with engine.begin() as conn:
+        from personio_pipeline.companies import registry
+        registry.set_scope(conn, "acme", company_scope.parse("department=Enginering").stored())
+    with pytest.raises(SafeguardError, match="matches none of the people"):
+        sync(engine, moved, "day-3")
+    assert CliRunner().invoke(main, ["tenants", "set", "acme", "--scope", "floor=3"]).exit_code == 1
+    cleared = CliRunner().invoke(main, ["tenants", "set", "acme", "--scope", ""])
+    assert cleared.exit_code == 0 and "scope everyone" in cleared.output
+    sync(engine, moved, "day-4")
+    assert employee_ids(engine) == ["1", "2", "3", "4", "5"]
+
+
+def test_scope_parsing_says_what_is_allowed():
+    from personio_pipeline.companies.scope import load, parse
+
+    scope = parse(" department = Engineering , Sales ; team=Platform;department=Ops")
+    assert scope.lists == {"department": ("Engineering", "Sales", "Ops"), "team": ("Platform",)}
+    assert load(scope.stored()) == scope and parse("").everyone and load(None).everyone
+    with pytest.raises(ValueError, match="not a scope part"):
+        parse("floor=3")
+    with pytest.raises(ValueError, match="lists no team"):
+        parse("team=")

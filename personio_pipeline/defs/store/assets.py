@@ -141,6 +141,9 @@ def teammeter_sync(
             metadata["preview"] = dg.MetadataValue.md(result.preview_markdown())
         if table == "users":
             metadata["held_back"] = len(set(result.held_back["employee_id"]))
+            if result.outside_scope:  # counted, never stored (companies/scope.py)
+                metadata["outside_scope"] = result.outside_scope["people"]
+                metadata["managers_outside_scope"] = result.outside_scope["managers"]
         yield dg.MaterializeResult(asset_key=teammeter(table), metadata=metadata)
     if len(result.held_back):
         context.log.warning(

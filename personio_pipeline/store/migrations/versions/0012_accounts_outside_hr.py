@@ -12,6 +12,8 @@ before the connection), and how an account came to be linked to an HR person
 
 - `organisations.pre_start_days`: a pre-hire (an active person whose start date lies ahead) gets
   access on the start date minus these days; until then the account exists without access.
+- `organisations.scope`: the departments and teams a rollout covers (JSON include lists, NULL for
+  everyone), see `companies/scope.py`.
 - `held_back_records.problem` may also be `several_accounts_with_address` or
   `address_of_another_hr_account`: an HR person the sync could not link with certainty.
 
@@ -42,6 +44,7 @@ def upgrade() -> None:
         batch.create_check_constraint(op.f("ck_users_linked_by_known"), sa.text("linked_by IN ('address', 'rehire')"))
     _held_back_problems(PROBLEMS + LINKING_PROBLEMS)
     op.add_column("organisations", sa.Column("pre_start_days", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("organisations", sa.Column("scope", sa.Text))
     _check_foreign_keys()
 
 
@@ -57,6 +60,7 @@ def downgrade() -> None:
     _held_back_problems(PROBLEMS)
     # Not batch mode: a copy of `organisations` would break the view company_sync_status on SQLite
     # (ALTER TABLE … DROP COLUMN is native since SQLite 3.35).
+    op.drop_column("organisations", "scope")
     op.drop_column("organisations", "pre_start_days")
     with op.batch_alter_table("users") as batch:
         batch.drop_constraint(op.f("ck_users_linked_by_known"), type_="check")
