@@ -267,11 +267,11 @@ def _link_existing_accounts(
     former_ids = set(snapshot.users["employee_id"].astype(str)) - set(employees.loc[
         employees["status"] == "active", "employee_id"].astype(str))
     links, refusals, recycled = linking.plan_links(new_people, outside, linked, former_ids)
-    for link in links:
-        conn.execute(
-            sa.update(users).where(users.c.id == link.account_id)
-            .values(employee_id=link.employee_id, linked_by=link.linked_by, linked_at=now, updated_at=now)
-        )
+    if links:  # one executemany: a company that used Teammeter before links thousands at once
+        linked_now = pd.DataFrame({"id": [link.account_id for link in links],
+                                   "employee_id": [link.employee_id for link in links],
+                                   "linked_by": [link.linked_by for link in links]})
+        update_many(conn, users, linked_now, {"linked_at": now, "updated_at": now})
     previous = dict(zip(snapshot.users["id"].astype(int), snapshot.users["employee_id"]))
     changes = [Change("user", link.employee_id, "link",
                       {"account_id": link.account_id, "employee_id": previous.get(link.account_id)},
