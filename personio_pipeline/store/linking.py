@@ -88,8 +88,13 @@ def plan_links(
     if new_people.empty or (outside.empty and linked.empty):
         return [], [], []
     outside_by_key = _by_key(outside["id"], outside["email"])
+    people = [(str(employee_id), address_key(email), name) for employee_id, email, name
+              in zip(new_people["employee_id"], new_people["email"], new_people["display_name"])]
+    # Only a person with a candidate outside HR needs the other HR accounts' addresses: a daily sync
+    # of a large company with a few hires and no accounts outside HR reads none of them.
     active = linked[linked["active"].astype(bool)]
-    active_by_key = _by_key(active["id"], active["email"])
+    needed = any(key in outside_by_key for _, key, _ in people)
+    active_by_key = _by_key(active["id"], active["email"]) if needed else {}
     former = linked[~linked["active"].astype(bool) & linked["employee_id"].astype(str).isin(set(former_ids))]
     former_by_key = _by_key(former["id"], former["email"])
     former_names = dict(zip(former["id"].astype(int), former["display_name"].map(_name_key)))
@@ -97,9 +102,7 @@ def plan_links(
     refusals: list[Refusal] = []
     recycled: list[Recycled] = []
     claimed: set[str] = set()  # keys linked in this run (two new people with one address are held back anyway)
-    for employee_id, email, name in zip(new_people["employee_id"].astype(str), new_people["email"],
-                                        new_people["display_name"]):
-        key = address_key(email)
+    for employee_id, key, name in people:
         if key is None or key in claimed:
             continue
         candidates = outside_by_key.get(key, [])

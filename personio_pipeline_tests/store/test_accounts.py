@@ -79,7 +79,9 @@ def test_the_safeguard_counts_hr_people_only(engine):
         add_account(engine, f"coach{n}@consulting-partner.de", name=f"Coach {n}")
     people = [person(str(n)) for n in range(1, 5)]
     sync(engine, people, "day-1")
-    with pytest.raises(Exception, match="3 of 4 active users"):
+    from personio_pipeline.store.safeguard import SafeguardError
+
+    with pytest.raises(SafeguardError, match="3 of 4 active users"):
         sync(engine, people[:1], "day-2")
 
 
