@@ -240,6 +240,7 @@ def run_fleet(args, workdir: Path, sandbox: SandboxProcess, companies: list[str]
         "APIDECK_APP_ID": APP_ID,
         "DAILY_SYNC_CRON": cron,
         "DAILY_SYNC_TIMEZONE": "UTC",
+        "DAILY_SYNC_HOUR": "0",  # every company due at the tick
     }
     os.environ.update(settings)
     import dagster as dg

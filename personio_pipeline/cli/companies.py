@@ -69,14 +69,23 @@ def tenants_auto_sync(consumer_id: str, switch: str) -> None:
               help="Pre-hires get access (and their invitation) this many days before their start date.")
 @click.option("--scope", "scope_text", default=None, metavar="'department=A,B;team=C'",
               help="Only people in these departments or teams ('' for everyone, the default).")
-def tenants_set(consumer_id: str, pre_start_days: int | None, scope_text: str | None) -> None:
+@click.option("--unknown-status", type=click.Choice(["keep", "deactivate"]), default=None,
+              help="A person whose HR status is unknown (Apideck's 'other', e.g. on leave): keep the account "
+              "as it is (the default) or deactivate it.")
+@click.option("--timezone", "timezone_name", default=None, metavar="Europe/Berlin",
+              help="The company's time zone: its date for start and end dates, and its sync hour (default UTC).")
+@click.option("--sync-hour", type=click.IntRange(0, 23), default=None,
+              help="The hour (0-23, the company's time zone) of its daily sync.")
+def tenants_set(consumer_id: str, pre_start_days: int | None, scope_text: str | None, unknown_status: str | None,
+                timezone_name: str | None, sync_hour: int | None) -> None:
     """Change company CONSUMER_ID's sync policy; the next sync applies it."""
     from personio_pipeline.companies import registry
     from personio_pipeline.companies import scope as company_scope
     from personio_pipeline.store import unchanged
 
-    if pre_start_days is None and scope_text is None:
-        raise click.UsageError("Nothing to set: give --pre-start-days N and/or --scope '…'.")
+    if all(value is None for value in (pre_start_days, scope_text, unknown_status, timezone_name, sync_hour)):
+        raise click.UsageError("Nothing to set: give --pre-start-days, --scope, --unknown-status, --timezone "
+                               "and/or --sync-hour.")
     try:
         scope = None if scope_text is None else company_scope.parse(scope_text)
         with context.engine().begin() as conn:
@@ -87,6 +96,16 @@ def tenants_set(consumer_id: str, pre_start_days: int | None, scope_text: str | 
                 registry.set_scope(conn, consumer_id, scope.stored())
                 unchanged.forget(conn, registry.get(conn, consumer_id).id)
                 click.echo(f"company '{consumer_id}': scope " + (scope.text() or "everyone"))
+            if unknown_status is not None:
+                registry.set_unknown_status(conn, consumer_id, unknown_status)
+                unchanged.forget(conn, registry.get(conn, consumer_id).id)
+                click.echo(f"company '{consumer_id}': a person with an unknown HR status is "
+                           + ("kept as they are" if unknown_status == "keep" else "deactivated"))
+            if timezone_name is not None or sync_hour is not None:
+                registry.set_clock(conn, consumer_id, timezone=timezone_name, sync_hour=sync_hour)
+                company = registry.get(conn, consumer_id)
+                hour = "the schedule's default hour" if company.sync_hour is None else f"{company.sync_hour:02d}:00"
+                click.echo(f"company '{consumer_id}': time zone {company.timezone or 'UTC'}, daily sync at {hour}")
     except (registry.UnknownCompanyError, ValueError) as error:
         raise click.ClickException(f"Company '{consumer_id}': {error}" if isinstance(error, ValueError)
                                    and not str(error).startswith("Company") else str(error)) from None

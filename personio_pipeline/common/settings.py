@@ -44,7 +44,10 @@ DEFAULT_INVITE_URL = "https://app.teammeter.example/invite"
 # -- schedules and sensors -----------------------------------------------------------------------
 DAILY_SYNC_CRON_ENV = "DAILY_SYNC_CRON"
 DAILY_SYNC_TIMEZONE_ENV = "DAILY_SYNC_TIMEZONE"
-DEFAULT_DAILY_SYNC_CRON = "0 5 * * *"
+DAILY_SYNC_HOUR_ENV = "DAILY_SYNC_HOUR"
+# The schedule ticks every hour; each company is synced once a day, at its own hour (its time zone).
+DEFAULT_DAILY_SYNC_CRON = "0 * * * *"
+DEFAULT_DAILY_SYNC_HOUR = 5
 DEFAULT_DAILY_SYNC_TIMEZONE = "Europe/Berlin"
 CONNECTION_RECHECK_HOURS_ENV = "CONNECTION_RECHECK_HOURS"
 DEFAULT_CONNECTION_RECHECK_HOURS = 12.0
@@ -113,9 +116,15 @@ def use_dagster_home() -> Path:
 
 def today() -> date:
     """The date the org model is built for (an employment that ended before it is over):
-    the machine's date, or `PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD), which tests use to pin it."""
+    the machine's date, or `PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD), which tests use to pin it.
+    A company's own date (its time zone) is `companies.clock.company_today`."""
+    return pinned_today() or date.today()
+
+
+def pinned_today() -> date | None:
+    """`PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD) when set: every company's date, pinned."""
     pinned = os.environ.get(TODAY_ENV)
-    return date.fromisoformat(pinned) if pinned else date.today()
+    return date.fromisoformat(pinned) if pinned else None
 
 
 def step_retries() -> tuple[int, float]:
@@ -192,7 +201,13 @@ def daily_sync_cron() -> str:
 
 
 def daily_sync_timezone() -> str:
+    """The time zone of a company that has none of its own (its date and its sync hour)."""
     return os.environ.get(DAILY_SYNC_TIMEZONE_ENV, DEFAULT_DAILY_SYNC_TIMEZONE)
+
+
+def daily_sync_hour() -> int:
+    """The hour of the daily sync of a company that has none of its own: `DAILY_SYNC_HOUR` (0-23)."""
+    return int(os.environ.get(DAILY_SYNC_HOUR_ENV) or DEFAULT_DAILY_SYNC_HOUR)
 
 
 def webhook_sensor_interval_seconds() -> int:

@@ -54,6 +54,9 @@ class Company:
     offboarded_at: datetime | None = None
     pre_start_days: int = 0
     scope: str | None = None  # JSON include lists (companies/scope.py); None: everyone
+    unknown_status: str = "keep"  # what an unknown HR status does: 'keep' | 'deactivate'
+    timezone: str | None = None  # IANA name (companies/clock.py); None: UTC
+    sync_hour: int | None = None  # the daily sync's hour in `timezone`; None: the schedule's default
 
     @property
     def offboarded(self) -> bool:
@@ -157,6 +160,35 @@ def set_scope(conn: sa.Connection, consumer_id: str, stored: str | None) -> None
     """The departments and teams the company's rollout covers (`scope.Scope.stored()`)."""
     get(conn, consumer_id)
     conn.execute(sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(scope=stored))
+
+
+UNKNOWN_STATUS_POLICIES = ("keep", "deactivate")
+
+
+def set_unknown_status(conn: sa.Connection, consumer_id: str, policy: str) -> None:
+    """What a sync does with a person whose HR status is unknown (Apideck's `other`, missing or
+    a new value): 'keep' an existing account as it is, or 'deactivate' it (see `store/statuses.py`)."""
+    if policy not in UNKNOWN_STATUS_POLICIES:
+        raise ValueError(f"Company '{consumer_id}': unknown-status policy must be keep or deactivate, got {policy!r}.")
+    get(conn, consumer_id)
+    conn.execute(
+        sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(unknown_status=policy)
+    )
+
+
+def set_clock(conn: sa.Connection, consumer_id: str, *, timezone: str | None = None, sync_hour: int | None = None) -> None:
+    """The company's time zone (its "today" for start and end dates) and the hour of its daily
+    sync in that zone; an argument left None keeps what is stored."""
+    from personio_pipeline.companies import clock
+
+    values: dict = {}
+    if timezone is not None:
+        values["timezone"] = clock.validate_timezone(consumer_id, timezone)
+    if sync_hour is not None:
+        values["sync_hour"] = clock.validate_hour(consumer_id, sync_hour)
+    get(conn, consumer_id)
+    if values:
+        conn.execute(sa.update(organisations).where(organisations.c.consumer_id == consumer_id).values(**values))
 
 
 def minute(value: datetime) -> str:

@@ -21,7 +21,7 @@ EMPLOYEE_COLUMNS: dict[str, str] = {
     "email": "normalised (trimmed, lowercased, syntax-checked) address to use, or None",
     "email_type": "Apideck type of the chosen address (work/primary/...), or None",
     "email_problem": "None, 'missing' (no address at all) or 'invalid: <reason>'",
-    "status": "'active' | 'inactive' | 'terminated'",
+    "status": "'active' | 'inactive' | 'terminated' | 'unknown' (other, missing or a new value; see PRESENT_STATUSES)",
     "raw_status": "Apideck employment_status as served (may be None/other/unknown)",
     "team_key": "stable key of the team (Personio team id, else 'name:<normalised name>'), or None",
     "team_name": "team name as served (cleaned), or None",
@@ -34,6 +34,12 @@ EMPLOYEE_COLUMNS: dict[str, str] = {
     "end_date": "employment end (datetime64, NaT if none)",
     "updated_at": "Apideck updated_at (datetime64 UTC, NaT if unknown)",
 }
+
+# People who are part of the organisation as HR lists it: their teams, roles and reporting lines
+# are derived. An 'unknown' status (Apideck's `other`, e.g. Personio's leave) stays in the
+# organisation; whether the account keeps access is the company's policy, applied by the store
+# (store/statuses.py).
+PRESENT_STATUSES = ("active", "unknown")
 
 # org/teams — one row per team_key that has at least one employee.
 TEAM_COLUMNS: dict[str, str] = {

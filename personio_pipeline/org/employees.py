@@ -320,10 +320,11 @@ def _parse_dates(texts: pd.Series) -> pd.Series:
 
 
 def _status(table: pd.DataFrame, today: date) -> np.ndarray:
-    """active | inactive | terminated. Only a clear `active` with no past end date gives access:
-    `other`, unknown and missing statuses count as inactive (terminated once the contract
-    ended), and a deleted record is terminated whatever its status says. The end date itself
-    is the last working day, so it still counts as active."""
+    """active | inactive | terminated | unknown. A clear `active` with no past end date is active;
+    `other`, missing and unknown values are `unknown` (Personio's leave and onboarding probably
+    arrive so; the company's policy decides, see store/statuses.py) until the contract ended,
+    and then terminated; a deleted record is terminated whatever its status says. The end date
+    itself is the last working day, so it still counts."""
     served = _map_distinct(table["raw_status"], str.casefold)
     ended = (table["end_date"] < pd.Timestamp(today)).to_numpy()
     rules: list[tuple[np.ndarray, str]] = [
@@ -334,7 +335,7 @@ def _status(table: pd.DataFrame, today: date) -> np.ndarray:
         (ended, "terminated"),
     ]
     conditions, outcomes = zip(*rules)
-    return np.select(list(conditions), list(outcomes), default="inactive").astype(object)
+    return np.select(list(conditions), list(outcomes), default="unknown").astype(object)
 
 
 def _duplicates(flat: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Normalised employees -> teams, units, roles and reporting lines.
 
-Only active employees count as members or holders and only they get reporting lines: the
-organisation in Teammeter shows who works here now. A team, unit or role no record names gets
+Only people present in the organisation (PRESENT_STATUSES: active, or an unknown status such as
+a leave) count as members or holders and only they get reporting lines: the organisation in
+Teammeter shows who works here now. A team, unit or role no record names gets
 a fallback name from its key ("Team 4711", see `sanitise.fallback_name`) instead of stopping
 the company; `nameless_structures` says which, for the check that reports them.
 """
@@ -15,6 +16,7 @@ import pandas as pd
 
 from personio_pipeline.common.tables import natural_order
 from personio_pipeline.org.columns import (
+    PRESENT_STATUSES,
     REPORTING_LINE_COLUMNS,
     REPORTING_PROBLEM_COLUMNS,
     ROLE_COLUMNS,
@@ -58,7 +60,7 @@ def derive_roles(employees: pd.DataFrame) -> pd.DataFrame:
 def derive_reporting_lines(employees: pd.DataFrame) -> ReportingLines:
     """Lines from active people to their manager, kept only when the manager is a known,
     active other person and the line is not part of a management cycle."""
-    has_manager = (employees["status"] == "active") & employees["manager_id"].notna()
+    has_manager = employees["status"].isin(PRESENT_STATUSES) & employees["manager_id"].notna()
     reports = employees.loc[has_manager, ["employee_id", "manager_id"]]
     status_by_id = pd.Series(employees["status"].to_numpy(), index=employees["employee_id"])
     problem = _line_problem(reports, status_by_id)
@@ -112,7 +114,7 @@ def nameless_structures(employees: pd.DataFrame) -> pd.DataFrame:
         members = _rows_with(employees, key, [name_column, "employee_id", "status"])
         named = members.loc[members[name_column].notna(), key].unique()
         for structure_key, group in members[~members[key].isin(named)].groupby(key, sort=True):
-            active = group.loc[group["status"] == "active", "employee_id"]
+            active = group.loc[group["status"].isin(PRESENT_STATUSES), "employee_id"]
             rows.append({"kind": kind, "key": structure_key, "fallback_name": fallback_name(label, structure_key),
                          "employee_ids": ", ".join(sorted(active, key=natural_order))})
     return pd.DataFrame(rows, columns=["kind", "key", "fallback_name", "employee_ids"], dtype=object)
@@ -141,12 +143,12 @@ def _collapse_whitespace(text: str) -> str:
 
 def _shared_unit(members: pd.DataFrame) -> pd.Series:
     """Per team, the unit all its active members are in; None if they differ or have none."""
-    units = members.loc[members["status"] == "active"].groupby("team_key")["unit_key"]
+    units = members.loc[members["status"].isin(PRESENT_STATUSES)].groupby("team_key")["unit_key"]
     return units.first().where(units.nunique(dropna=False) == 1)
 
 
 def _active_counts(members: pd.DataFrame, key: str) -> pd.Series:
-    return members.loc[members["status"] == "active", key].value_counts()
+    return members.loc[members["status"].isin(PRESENT_STATUSES), key].value_counts()
 
 
 def _finish(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -164,7 +166,7 @@ def _line_problem(reports: pd.DataFrame, status_by_id: pd.Series) -> pd.Series:
         [
             (reports["manager_id"] == reports["employee_id"]).to_numpy(),
             manager_status.isna().to_numpy(),
-            (manager_status != "active").to_numpy(),
+            ~manager_status.isin(PRESENT_STATUSES).to_numpy(),
         ],
         ["self_managed", "unknown_manager", "inactive_manager"],
         default=None,

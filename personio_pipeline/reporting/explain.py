@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from personio_pipeline.apideck.extract import RawExtract
-from personio_pipeline.companies import registry
+from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies.files import model_file
 from personio_pipeline.invitations.eligibility import eligible_users
 from personio_pipeline.store import held_back
@@ -60,7 +61,7 @@ def explain(conn: sa.Connection, consumer_id: str, person: str, data_dir: Path) 
     found.held_back = held_back.open_by_employee(conn, company.id).get(person, "")
     if row is not None:
         found.account = _account(row)
-        found.access = _access(row, found)
+        found.access = _access(row, found, company)
         found.invitation = _invitation(conn, company, row)
         found.changes = _changes(conn, company.id, row)
     elif found.model is not None or found.raw is not None:
@@ -116,21 +117,30 @@ def _missing(value: Any) -> bool:
 
 def _account(row: sa.Row) -> dict[str, Any]:
     keys = ("id", "employee_id", "display_name", "email", "email_source", "active", "has_access", "origin",
-            "registered", "linked_by", "linked_at", "created_at", "deactivated_at")
+            "registered", "linked_by", "linked_at", "starts_on", "hr_status", "created_at", "deactivated_at")
     return {key: row._mapping[key] for key in keys}
 
 
-def _access(row: sa.Row, found: Explanation) -> str:
+def _access(row: sa.Row, found: Explanation, company: registry.Company) -> str:
     if row.employee_id is None:
         return "yes: an account outside Personio; Teammeter manages it" if row.has_access else \
             "no: an account outside Personio without access"
     if row.has_access:
+        if row.hr_status == "unknown":
+            return f"yes: kept on an unknown HR status such as a leave (company policy: {company.unknown_status})"
         return "yes: active with a login address"
     if not row.active:
+        if row.hr_status == "out_of_scope":
+            return "no: deactivated when the company's scope left them out"
         status = (found.model or {}).get("status")
         return f"no: deactivated ({'HR status ' + status if status else 'no longer listed by HR'})"
     if found.held_back:
         return "no: held back (" + found.held_back + ")"
+    access_day = row.starts_on and row.starts_on - timedelta(days=company.pre_start_days)
+    if access_day and access_day > clock.company_today(company.timezone):
+        return f"no: a pre-hire, access from {access_day.isoformat()} (starts {row.starts_on.isoformat()})"
+    if row.hr_status == "unknown":
+        return "no: an unknown HR status (e.g. a leave) and no access before it; access comes when HR says active"
     problem = (found.model or {}).get("email_problem")
     return f"no: no usable address ({problem})" if problem else "no: no login address"
 

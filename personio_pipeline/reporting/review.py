@@ -13,11 +13,12 @@ import csv
 import io
 import json
 from collections import defaultdict
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from personio_pipeline.common.tables import cell, format_table, natural_order
-from personio_pipeline.companies import registry
+from personio_pipeline.companies import clock, registry
 from personio_pipeline.store import held_back
 from personio_pipeline.store.schema import (
     change_log,
@@ -37,6 +38,7 @@ COLUMNS = (
     "origin",
     "linked_by",
     "registered",
+    "starts_on",
     "name",
     "email",
     "active",
@@ -73,6 +75,8 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
             users.c.origin,
             users.c.linked_by,
             users.c.registered,
+            users.c.starts_on,
+            users.c.hr_status,
             units.c.name.label("unit"),
         )
         .outerjoin(units, units.c.id == users.c.unit_id)
@@ -101,6 +105,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
     )
     held = held_back.open_by_employee(conn, org.id)
     recycled = _recycled_addresses(conn, org.id)
+    access_day = clock.company_today(org.timezone) + timedelta(days=org.pre_start_days)
     rows = []
     for person in people:
         team, team_source = team_cells.get(person.id, ("", ""))
@@ -113,6 +118,7 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
                 "origin": person.origin,
                 "linked_by": person.linked_by,
                 "registered": bool(person.registered),
+                "starts_on": person.starts_on.isoformat() if person.starts_on else "",
                 "name": person.display_name,
                 "email": person.email,
                 "active": bool(person.active),
@@ -127,12 +133,26 @@ def review_users(conn: sa.Connection, consumer_id: str) -> list[dict]:
                 "invited": person.id in invited,
                 "invitation": latest_invitation.get(person.id, ""),
                 "held_back": held.get(person.employee_id, ""),
-                "note": recycled.get(person.id, ""),
+                "note": "; ".join(filter(None, [recycled.get(person.id), _status_note(person, org, access_day)])),
             }
         )
     # HR people in id order, then the accounts outside HR (employee_id null) by account id.
     return sorted(rows, key=lambda row: (row["employee_id"] is None, natural_order(row["employee_id"] or ""),
                                          row["account_id"]))
+
+
+def _status_note(person: sa.Row, org, access_day: date) -> str | None:
+    """Why an HR account looks as it does when HR's status alone does not say: a pre-hire, a
+    person kept on an unknown status, an account deactivated as its person left the scope."""
+    if person.employee_id is None:
+        return None
+    if person.active and not person.has_access and person.starts_on and person.starts_on > access_day:
+        return f"pre-hire: access from {(person.starts_on - timedelta(days=org.pre_start_days)).isoformat()}"
+    if person.active and person.hr_status == "unknown":
+        return f"kept on an unknown HR status (company policy: {org.unknown_status})"
+    if not person.active and person.hr_status == "out_of_scope":
+        return "out of scope: deactivated when the company's scope left them out"
+    return None
 
 
 def _recycled_addresses(conn: sa.Connection, organisation_id: int) -> dict[int, str]:

@@ -45,7 +45,11 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "reporting_lines": ("employee_id", "manager_id"),
 }
 KEY_COLUMNS = ("employee_id", "team_key", "unit_key", "role_key", "manager_id")
-USER_FIELDS = ("display_name", "first_name", "last_name", "unit_key", "email", "email_source", "hr_email", "has_access")
+USER_FIELDS = ("display_name", "first_name", "last_name", "unit_key", "email", "email_source", "hr_email", "has_access",
+               "starts_on", "hr_status")
+# Employee columns the diff uses when the model has them: the start date (users.starts_on) and the
+# HR status as the company's policy read it (users.hr_status: 'active' | 'unknown', statuses.py).
+OPTIONAL_EMPLOYEE_COLUMNS = ("start_date", "hr_status")
 
 # Entities in the order they are applied (links need the ids of what they link).
 ENTITIES = ("unit", "team", "role", "user", "team_membership", "user_role", "reporting_line")
@@ -159,7 +163,8 @@ def plan_sync(
     people in `held_back` (employee ids; see the module docstring). People in `no_access_yet`
     (pre-hires) get their account, teams, roles and lines, and their address, but no access."""
     validate_model(model)
-    employees = _clean(model.employees, REQUIRED_COLUMNS["employees"])
+    optional = tuple(c for c in OPTIONAL_EMPLOYEE_COLUMNS if c in model.employees)
+    employees = _clean(model.employees, REQUIRED_COLUMNS["employees"] + optional)
     employees["display_name"] = employees["display_name"].where(
         employees["display_name"].notna(), employees["employee_id"]
     )
@@ -239,7 +244,10 @@ def _given_names(wanted: pd.DataFrame, current: pd.DataFrame, key: str, kind: st
 def _plan_users(current: pd.DataFrame, active: pd.DataFrame, no_access_yet: set[str] = frozenset()) -> EntityPlan:
     """Users for active employees; emails follow the ownership rule, conflicts become entries;
     access needs an address and a start date reached (`no_access_yet`: pre-hires)."""
-    wanted = active[["employee_id", "display_name", "first_name", "last_name", "unit_key", "email"]]
+    wanted = active[["employee_id", "display_name", "first_name", "last_name", "unit_key", "email"]].assign(
+        starts_on=_dates(active["start_date"]) if "start_date" in active else None,
+        hr_status=active["hr_status"] if "hr_status" in active else ACTIVE_STATUS,
+    )
     wanted = wanted.rename(columns={"email": "new_hr_email"}).merge(
         current[["employee_id", "email", "email_source", "hr_email"]], on="employee_id", how="left"
     )
@@ -391,6 +399,12 @@ def _clean(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
             present = frame[column].notna()
             frame.loc[present, column] = frame.loc[present, column].astype(str)
     return frame
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """Start dates as `datetime.date` (what the store's Date column holds), None when unknown."""
+    parsed = pd.to_datetime(values, errors="coerce")
+    return pd.Series([None if pd.isna(v) else v.date() for v in parsed], index=values.index, dtype=object)
 
 
 def _none(frame: pd.DataFrame) -> pd.DataFrame:

@@ -51,6 +51,11 @@ organisations = sa.Table(
     sa.Column("pre_start_days", sa.Integer, nullable=False, server_default="0"),
     # The departments and teams a rollout covers, JSON include lists; NULL: everyone (scope.py).
     sa.Column("scope", sa.Text),
+    # Migration 0013: what a sync does with an unknown HR status ('keep' | 'deactivate'), and the
+    # company's own clock: its time zone (NULL: UTC) and the hour of its daily sync (NULL: default).
+    sa.Column("unknown_status", sa.String(16), nullable=False, server_default="keep"),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("sync_hour", sa.Integer),
 )
 
 
@@ -161,6 +166,10 @@ users = sa.Table(
     sa.Column("registered", sa.Boolean, nullable=False, server_default=sa.false()),
     _linked_by,
     sa.Column("linked_at", sa.DateTime(timezone=True)),
+    # The HR start date and status ('active' | 'unknown' | 'out_of_scope'), migration 0013: pre-hires,
+    # people kept on an unknown status, people who left the scope; NULL for accounts outside HR.
+    sa.Column("starts_on", sa.Date),
+    sa.Column("hr_status", sa.String(16)),
     *_timestamps(),
     sa.UniqueConstraint("organisation_id", "employee_id"),
     _one_of(_email_source, SOURCES, "email_source_known"),

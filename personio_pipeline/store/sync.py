@@ -18,15 +18,14 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
-from personio_pipeline.common import settings
 from personio_pipeline.common.memory import cyclic_gc_paused
 from personio_pipeline.common.tables import natural_order
-from personio_pipeline.companies import registry
+from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies import scope as company_scope
 from personio_pipeline.companies.sync_runs import record_success
 from personio_pipeline.org.held_back import HELD_BACK_COLUMNS, held_back_ids, held_back_records
 from personio_pipeline.store import held_back as held_back_store
-from personio_pipeline.store import linking, preview, safeguard, unchanged
+from personio_pipeline.store import linking, preview, safeguard, statuses, unchanged
 from personio_pipeline.store.bulk_write import insert_many, update_many
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.diff import ENTITIES, Change, EntityPlan, OrgModel, Snapshot, SyncPlan, plan_sync
@@ -62,6 +61,8 @@ SNAPSHOT_COLUMNS: dict[str, tuple[sa.Table, tuple[str, ...]]] = {
             "hr_email",
             "active",
             "has_access",
+            "starts_on",
+            "hr_status",
         ),
     ),
     "units": (units, ("id", "unit_key", "name", "source", "active")),
@@ -71,6 +72,8 @@ SNAPSHOT_COLUMNS: dict[str, tuple[sa.Table, tuple[str, ...]]] = {
     "user_roles": (user_roles, ("id", "user_id", "role_id", "source")),
     "reporting_lines": (reporting_lines, ("id", "user_id", "manager_user_id", "source")),
 }
+
+OUT_OF_SCOPE = "out_of_scope"  # users.hr_status of an account deactivated because its person left the scope
 
 # Rows: (table, key column, {plan column: (table column, entity whose ids it needs)}).
 ROW_TABLES: dict[str, tuple[sa.Table, str, dict[str, tuple[str, str]]]] = {
@@ -105,6 +108,9 @@ class SyncResult:
     held_back: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(HELD_BACK_COLUMNS)), repr=False)
     # The company's scope left out: {"people": n, "managers": reporting lines to a manager outside it}.
     outside_scope: dict[str, int] = field(default_factory=dict)
+    # People whose HR status is unknown and the company's policy for them (store/statuses.py):
+    # {"people": n, "without_access": of them, kept without access} under keep, {"deactivated": n} else.
+    unknown_status: dict[str, int] = field(default_factory=dict)
 
     def preview_markdown(self, limit: int = 50) -> str:
         """The run's changes as markdown for Dagster metadata (`preview.sync_preview`)."""
@@ -135,13 +141,15 @@ def sync_company(
     STAGES once that stage's writes are done; tests use it to fail mid-write or to hold the lock.
     """
     now = now or datetime.now(timezone.utc)
-    today = today or settings.today()
     with cyclic_gc_paused(), company_transaction(engine) as conn:
         company = registry.lock(conn, consumer_id)
+        today = today or clock.company_today(company.timezone)  # pre-hires reach their day by the company's calendar
         safeguard.refuse_empty(company, len(model.employees))
         scope = company_scope.load(company.scope)
-        model, outside_scope = _in_scope(model, scope)
+        model, outside_scope, outside_ids = _in_scope(model, scope)
         safeguard.refuse_empty_scope(company, len(model.employees), scope.text())
+        unknown = statuses.apply_policy(model, company.unknown_status)
+        model = unknown.model
         held_back = held_back_records(model.employees)
         prehires = pre_hires(model.employees, today, company.pre_start_days)
         # Who is a pre-hire changes with the date alone, and the scope with a setting: both are part
@@ -155,7 +163,7 @@ def sync_company(
             record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
                            rows_written=0, counts={})
             return SyncResult(consumer_id, run_id, {}, 0, [], diff_skipped=True, held_back=held_back,
-                              outside_scope=outside_scope)
+                              outside_scope=outside_scope, unknown_status=unknown.counts())
         held_before = held_back_store.open_records(conn, company.id)
         safeguard.check_held_back(
             company,
@@ -169,7 +177,10 @@ def sync_company(
         if len(refused):  # no link and no account until the doubt is resolved; reported as held back
             held_back = pd.concat([held_back, refused], ignore_index=True)
             model = _without_people(model, set(refused["employee_id"]))
-        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back), no_access_yet=prehires)
+        with_access = snapshot.users.loc[snapshot.users["has_access"].astype(bool), "employee_id"].astype(str)
+        no_access = set(prehires) | unknown.without_access(set(with_access))
+        plan = plan_sync(snapshot, model, held_back=held_back_ids(held_back), no_access_yet=no_access)
+        plan = _note_out_of_scope(plan, outside_ids)
         safeguard.check_deactivations(
             company,
             active_users=snapshot.active_users,
@@ -185,7 +196,7 @@ def sync_company(
         record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
                        rows_written=rows_written, counts=counts)
     return SyncResult(consumer_id, run_id, counts, rows_written, plan.changes() + holds, held_back=held_back,
-                      outside_scope=outside_scope)
+                      outside_scope=outside_scope, unknown_status=unknown.counts(no_access))
 
 
 def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
@@ -220,17 +231,32 @@ def pre_hires(employees: pd.DataFrame, today: date, pre_start_days: int) -> list
     return sorted(employees.loc[ahead, "employee_id"].astype(str), key=natural_order)
 
 
-def _in_scope(model: OrgModel, scope: company_scope.Scope) -> tuple[OrgModel, dict[str, int]]:
-    """The model of the people inside the company's scope, and what the scope left out (counted,
-    not stored: people, and reporting lines whose manager is outside it)."""
+def _in_scope(model: OrgModel, scope: company_scope.Scope) -> tuple[OrgModel, dict[str, int], set[str]]:
+    """The model of the people inside the company's scope, what the scope left out (counted, not
+    stored: people, and reporting lines whose manager is outside it), and the ids outside it."""
     if scope.everyone:
-        return model, {}
+        return model, {}, set()
     inside = scope.in_scope(model.employees)
     outside_ids = set(model.employees.loc[~inside, "employee_id"].astype(str))
     lines = model.reporting_lines
     managers = int((~lines["employee_id"].astype(str).isin(outside_ids)
                     & lines["manager_id"].astype(str).isin(outside_ids)).sum())
-    return _without_people(model, outside_ids), {"people": len(outside_ids), "managers": managers}
+    return _without_people(model, outside_ids), {"people": len(outside_ids), "managers": managers}, outside_ids
+
+
+def _note_out_of_scope(plan: SyncPlan, outside_ids: set[str]) -> SyncPlan:
+    """Accounts deactivated because their person left the scope say so (`hr_status`
+    'out_of_scope'), for the review and `explain`."""
+    user = plan.plans.get("user")
+    if not outside_ids or user is None or user.updates.empty:
+        return plan
+    updates = user.updates
+    leaving = ~updates["active"].astype(bool) & updates["employee_id"].astype(str).isin(outside_ids)
+    if not leaving.any():
+        return plan
+    updates = updates.copy()
+    updates.loc[leaving, "hr_status"] = OUT_OF_SCOPE
+    return SyncPlan({**plan.plans, "user": EntityPlan(user.entity, user.inserts, updates, user.changes)})
 
 
 def _without_people(model: OrgModel, employee_ids: set[str]) -> OrgModel:

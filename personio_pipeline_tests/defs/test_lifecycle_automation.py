@@ -120,8 +120,38 @@ def test_daily_schedule_requests_one_run_per_due_company(db, instance):
 
 
 def test_daily_schedule_defaults():
-    assert daily_sync.cron_schedule == "0 5 * * *"
-    assert daily_sync.execution_timezone == "Europe/Berlin"
+    assert daily_sync.cron_schedule == "0 * * * *"  # hourly ticks; each company at its own hour
+    assert daily_sync.execution_timezone == "UTC"
+
+
+@pytest.mark.dagster_instance(on_disk=True)
+def test_each_company_is_synced_at_its_own_hour_in_its_own_time_zone(db, instance):
+    clocks = {"berlin-default": (None, None), "tokyo-6": ("Asia/Tokyo", 6), "new-york-5": ("America/New_York", 5),
+              "berlin-22": ("Europe/Berlin", 22)}
+    register(db, *clocks)
+    instance.add_dynamic_partitions(companies.name, list(clocks))
+    for name, (zone, hour) in clocks.items():
+        _set_lifecycle(db, name)
+        with db.engine().begin() as conn:
+            registry.set_clock(conn, name, timezone=zone, sync_hour=hour)
+
+    def due(when: datetime) -> dict[str, str]:
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                       resources={"teammeter_db": db}) as context:
+            requests = daily_sync(context)
+        return {} if isinstance(requests, dg.SkipReason) else {r.partition_key: r.run_key for r in requests}
+
+    # 03:00 UTC: 04:00 in Berlin (default hour 5: not yet), 12:00 in Tokyo, 22:00 the day before in New York.
+    assert due(datetime(2026, 11, 26, 3, tzinfo=timezone.utc)) == {
+        "tokyo-6": "daily-2026-11-26-tokyo-6", "new-york-5": "daily-2026-11-25-new-york-5"}
+    # 04:00 UTC: Berlin's 05:00 comes; the others keep their day's run key (one run per company day).
+    assert due(datetime(2026, 11, 26, 4, tzinfo=timezone.utc)) == {
+        "berlin-default": "daily-2026-11-26-berlin-default", "tokyo-6": "daily-2026-11-26-tokyo-6",
+        "new-york-5": "daily-2026-11-25-new-york-5"}
+    # 21:00 UTC is 22:00 in Berlin; New York's new day began at 05:00 UTC, its 05:00 at 10:00 UTC.
+    assert due(datetime(2026, 11, 26, 21, tzinfo=timezone.utc))["berlin-22"] == "daily-2026-11-26-berlin-22"
+    assert due(datetime(2026, 11, 26, 21, tzinfo=timezone.utc))["new-york-5"] == "daily-2026-11-26-new-york-5"
+    assert "new-york-5" not in due(datetime(2026, 11, 26, 9, 59, tzinfo=timezone.utc))
 
 
 @pytest.mark.dagster_instance(on_disk=True)  # a schedule context needs an instance reference

@@ -76,7 +76,7 @@ def test_complete_record_fills_every_column():
 def test_record_with_only_an_id_is_kept_with_safe_defaults():
     row = normalise_employees([{"id": "7"}], TODAY).table.iloc[0].to_dict()
     assert row["display_name"] == "7"
-    assert row["status"] == "inactive"
+    assert row["status"] == "unknown"  # no status: the company's unknown-status policy decides (store/statuses.py)
     assert (row["email"], row["email_problem"]) == (None, "missing")
     assert all(row[column] is None for column in ("team_key", "unit_key", "role_key", "manager_id", "raw_status"))
     assert pd.isna(row["start_date"]) and pd.isna(row["end_date"]) and pd.isna(row["updated_at"])
@@ -86,7 +86,7 @@ def test_every_attribute_null_is_handled():
     record = {key: None for key in employee()} | {"id": "8"}
     row = normalise_employees([record], TODAY).table.iloc[0]
     assert row["display_name"] == "8"
-    assert row["status"] == "inactive"
+    assert row["status"] == "unknown"
 
 
 def test_empty_input_gives_empty_tables_with_the_contract_columns():
@@ -282,10 +282,11 @@ def test_check_email_normalises_and_explains():
         ("inactive", "2020-01-01", False, "inactive"),
         ("terminated", None, False, "terminated"),
         ("terminated", "2099-01-01", False, "terminated"),
-        ("other", None, False, "inactive"),
+        ("other", None, False, "unknown"),  # Personio's leave or onboarding, probably: the company's policy decides
         ("other", "2020-01-01", False, "terminated"),
-        ("on_leave", None, False, "inactive"),
-        (None, None, False, "inactive"),
+        ("on_leave", None, False, "unknown"),
+        ("deleted", None, True, "terminated"),
+        (None, None, False, "unknown"),
         (None, "2020-01-01", False, "terminated"),
         ("active", None, True, "terminated"),
         ("active", None, None, "active"),

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personio_pipeline.org import checks
-from personio_pipeline.org.columns import EMPLOYEE_COLUMNS, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
+from personio_pipeline.org.columns import EMPLOYEE_COLUMNS, PRESENT_STATUSES, ROLE_COLUMNS, TEAM_COLUMNS, UNIT_COLUMNS
 from personio_pipeline.org.employees import check_email, normalise_employees
 from personio_pipeline.org.held_back import held_back_records
 from personio_pipeline.org.sanitise import clean_text, fit_key
@@ -136,7 +136,7 @@ def test_every_served_id_appears_exactly_once(records):
     assert table["employee_id"].is_unique
     assert set(table["employee_id"]) == set(served) - {None}
     assert normalised.without_id == served.count(None)
-    assert set(table["status"]) <= {"active", "inactive", "terminated"}
+    assert set(table["status"]) <= {"active", "inactive", "terminated", "unknown"}
     assert set(normalised.duplicates["employee_id"]) == {i for i in set(served) - {None} if served.count(i) > 1}
 
 
@@ -157,7 +157,7 @@ def test_every_active_person_has_an_email_or_is_reported(records):
 def test_reporting_lines_join_two_active_people_and_never_cycle(records):
     table = normalise_employees(records, TODAY).table
     reporting = derive_reporting_lines(table)
-    active = set(table.loc[table["status"] == "active", "employee_id"])
+    active = set(table.loc[table["status"].isin(PRESENT_STATUSES), "employee_id"])  # active or unknown (a leave)
     manager_of = dict(zip(reporting.lines["employee_id"], reporting.lines["manager_id"]))
     assert reporting.lines["employee_id"].is_unique
     for employee_id, manager_id in manager_of.items():
@@ -168,7 +168,7 @@ def test_reporting_lines_join_two_active_people_and_never_cycle(records):
             assert person not in seen, "reporting lines form a cycle"
             seen.add(person)
             person = manager_of[person]
-    with_manager = set(table.loc[(table["status"] == "active") & table["manager_id"].notna(), "employee_id"])
+    with_manager = set(table.loc[table["status"].isin(PRESENT_STATUSES) & table["manager_id"].notna(), "employee_id"])
     explained = set(reporting.problems["employee_id"])
     assert with_manager == set(manager_of) | explained and not set(manager_of) & explained
 
@@ -180,7 +180,7 @@ def test_derived_tables_and_checks_keep_their_contracts(records):
     table = normalised.table
     teams, units, roles = derive_teams(table), derive_units(table), derive_roles(table)
     reporting = derive_reporting_lines(table)
-    active = int((table["status"] == "active").sum())
+    active = int(table["status"].isin(PRESENT_STATUSES).sum())
     assert list(teams.columns) == list(TEAM_COLUMNS) and list(units.columns) == list(UNIT_COLUMNS)
     assert list(roles.columns) == list(ROLE_COLUMNS)
     assert teams["member_count"].sum() <= active and roles["holder_count"].sum() <= active

@@ -47,6 +47,7 @@ def test_rows_show_each_user_with_sources(reviewed):
         "origin": "hr",
         "linked_by": None,
         "registered": False,
+        "starts_on": "",
         "name": "Ada Admin",
         "email": "1@acme.test",
         "active": True,

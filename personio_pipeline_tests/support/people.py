@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from personio_pipeline.org.columns import (
     EMPLOYEE_COLUMNS,
+    PRESENT_STATUSES,
     REPORTING_LINE_COLUMNS,
     ROLE_COLUMNS,
     TEAM_COLUMNS,
@@ -77,22 +78,22 @@ def org_model(people: list[Person]) -> OrgModel:
         ],
         columns=list(EMPLOYEE_COLUMNS),
     )
-    active = employees[employees["status"] == "active"]
+    active = employees[employees["status"].isin(PRESENT_STATUSES)]  # active, or unknown (e.g. a leave)
     teams = [
         {
             "team_key": key,
             "name": group["team_name"].iloc[0],
             "unit_key": _shared_unit(active[active["team_key"] == key]),
-            "member_count": int((group["status"] == "active").sum()),
+            "member_count": int(group["status"].isin(PRESENT_STATUSES).sum()),
         }
         for key, group in employees.dropna(subset=["team_key"]).groupby("team_key")
     ]
     units = [
-        {"unit_key": key, "name": group["unit_name"].iloc[0], "member_count": int((group["status"] == "active").sum())}
+        {"unit_key": key, "name": group["unit_name"].iloc[0], "member_count": int(group["status"].isin(PRESENT_STATUSES).sum())}
         for key, group in employees.dropna(subset=["unit_key"]).groupby("unit_key")
     ]
     roles = [
-        {"role_key": key, "name": group["role_name"].iloc[0], "holder_count": int((group["status"] == "active").sum())}
+        {"role_key": key, "name": group["role_name"].iloc[0], "holder_count": int(group["status"].isin(PRESENT_STATUSES).sum())}
         for key, group in employees.dropna(subset=["role_key"]).groupby("role_key")
     ]
     active_ids = set(active["employee_id"])

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from personio_pipeline.apideck.extract import RawExtract
-from personio_pipeline.common import settings
+from personio_pipeline.companies import clock, registry
 from personio_pipeline.defs.org.checks import (
     EMPLOYEE_CHECKS,
     NAME_CHECKS,
@@ -25,6 +25,7 @@ from personio_pipeline.defs.shared.keys import (
     org,
 )
 from personio_pipeline.defs.shared.partitions import companies
+from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.defs.shared.types import RawEmployeeRecords
 from personio_pipeline.org import checks
 from personio_pipeline.org.columns import (
@@ -64,11 +65,14 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
 
 @dg.asset(key=ORG_EMPLOYEES, ins={"raw": dg.AssetIn(RAW_EMPLOYEES, dagster_type=RawEmployeeRecords)},
           kinds={"pandas"}, check_specs=EMPLOYEE_CHECKS, **ORG)
-def employees(context: dg.AssetExecutionContext, raw: RawExtract):
+def employees(context: dg.AssetExecutionContext, raw: RawExtract, teammeter_db: TeammeterDatabase):
     """One row per HR employee id: names, the email to use, status (active / inactive /
-    terminated), team, department, position and manager. Duplicate ids across pages are
-    resolved (latest `updated_at` wins) and reported."""
-    normalised = normalise_extract(raw, today=settings.today())
+    terminated / unknown), team, department, position and manager. Duplicate ids across pages
+    are resolved (latest `updated_at` wins) and reported. An employment ends by the company's
+    own calendar (its time zone)."""
+    with teammeter_db.engine().connect() as conn:
+        company = registry.get(conn, context.partition_key)
+    normalised = normalise_extract(raw, today=clock.company_today(company.timezone))
     table = normalised.table
     if len(normalised.duplicates):
         context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")
@@ -78,6 +82,7 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract):
             table,
             EMPLOYEE_COLUMNS,
             active=int((table["status"] == "active").sum()),
+            unknown_status=int((table["status"] == "unknown").sum()),
             without_email=int(table["email"].isna().sum()),
             duplicate_ids=len(normalised.duplicates),
             records_without_id=normalised.without_id,

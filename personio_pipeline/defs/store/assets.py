@@ -144,6 +144,8 @@ def teammeter_sync(
             if result.outside_scope:  # counted, never stored (companies/scope.py)
                 metadata["outside_scope"] = result.outside_scope["people"]
                 metadata["managers_outside_scope"] = result.outside_scope["managers"]
+            for outcome, people in result.unknown_status.items():  # store/statuses.py: the company's policy
+                metadata[f"unknown_status_{outcome}"] = people
         yield dg.MaterializeResult(asset_key=teammeter(table), metadata=metadata)
     if len(result.held_back):
         context.log.warning(

@@ -79,6 +79,22 @@ class ExistingAccount(NamedTuple):
     how: str  # 'linked by address' | 'rehire: the former account is back' | 'outside Personio'
 
 
+class KeptOnUnknownStatus(NamedTuple):
+    """A person whose HR status is unknown (e.g. a leave) whom the company's policy keeps."""
+
+    name: str
+    employee_id: str
+    has_access: bool
+
+
+@dataclass(frozen=True)
+class ScopeSummary:
+    """The company's rollout scope and what it left out (people counted, never stored)."""
+
+    text: str  # e.g. "department=Engineering,Sales"
+    people_outside: int | None  # None: the org model was not at hand
+
+
 class Blocked(NamedTuple):
     """An active person who cannot log in yet, why, and what to fix in Personio."""
 
@@ -191,6 +207,9 @@ class ReportContent:
     edits: tuple[Edit, ...]
     changes: Changes | None  # None: no earlier sync to compare with
     accounts: tuple[ExistingAccount, ...] = ()  # linked existing accounts, then those outside Personio
+    kept_on_unknown_status: tuple[KeptOnUnknownStatus, ...] = ()
+    unknown_status_policy: str = "keep"
+    scope: ScopeSummary | None = None  # None: everyone is in scope
 
     def counts(self) -> dict[str, int]:
         """What the page holds, as numbers only (asset metadata: no names, no addresses)."""
@@ -206,6 +225,8 @@ class ReportContent:
             "teammeter_edits": len(self.edits),
             "linked_accounts": sum(1 for account in self.accounts if account.employee_id is not None),
             "outside_personio": sum(1 for account in self.accounts if account.employee_id is None),
+            "kept_on_unknown_status": len(self.kept_on_unknown_status),
+            "outside_scope": (self.scope.people_outside or 0) if self.scope else 0,
         }
 
     def people_listed(self) -> list[str]:

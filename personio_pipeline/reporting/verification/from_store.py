@@ -16,9 +16,9 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
-from personio_pipeline.common import settings
 from personio_pipeline.common.tables import natural_order
-from personio_pipeline.companies import registry
+from personio_pipeline.companies import clock, registry
+from personio_pipeline.companies import scope as company_scope
 from personio_pipeline.companies.sync_runs import SUCCEEDED
 from personio_pipeline.org.structure import derive_reporting_lines
 from personio_pipeline.reporting.verification.content import (
@@ -36,10 +36,12 @@ from personio_pipeline.reporting.verification.content import (
     ExistingAccount,
     Header,
     Invitee,
+    KeptOnUnknownStatus,
     Member,
     OrgPerson,
     ReportContent,
     Role,
+    ScopeSummary,
     Team,
     Unit,
     access_problem,
@@ -78,7 +80,7 @@ def gather(
         row.id: row
         for row in conn.execute(
             sa.select(users.c.id, users.c.employee_id, users.c.display_name, users.c.email, users.c.email_source,
-                      users.c.active, users.c.has_access, users.c.unit_id, users.c.linked_by)
+                      users.c.active, users.c.has_access, users.c.unit_id, users.c.linked_by, users.c.hr_status)
             .where(users.c.organisation_id == org.id)
         )
     }
@@ -103,7 +105,7 @@ def gather(
         if role_id in role_rows and role_rows[role_id].active:
             roles_of[user_id].append(role_rows[role_id].name)
 
-    access_from = model.access_days(settings.today(), org.pre_start_days)
+    access_from = model.access_days(clock.company_today(org.timezone), org.pre_start_days)
     invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from)
     unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships)
     org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of[uid]))
@@ -135,7 +137,21 @@ def gather(
         edits=_edits(people, active, unit_rows, team_rows, role_rows, memberships, assignments, lines),
         changes=_changes(conn, org.id, people, unit_rows, team_rows),
         accounts=_existing_accounts(people),
+        kept_on_unknown_status=tuple(sorted(
+            (KeptOnUnknownStatus(row.display_name, row.employee_id, bool(row.has_access))
+             for row in active.values() if row.hr_status == "unknown"), key=lambda kept: kept.name.casefold())),
+        unknown_status_policy=org.unknown_status,
+        scope=_scope_summary(org, model_employees),
     )
+
+
+def _scope_summary(org: registry.Company, employees: pd.DataFrame | None) -> ScopeSummary | None:
+    """The rollout scope and how many people Personio lists outside it (from the org model)."""
+    scope = company_scope.load(org.scope)
+    if scope.everyone:
+        return None
+    outside = None if employees is None else int((~scope.in_scope(employees)).sum())
+    return ScopeSummary(scope.text(), outside)
 
 
 def _existing_accounts(people: dict[int, sa.Row]) -> tuple[ExistingAccount, ...]:

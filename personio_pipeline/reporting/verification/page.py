@@ -91,6 +91,7 @@ def render(content: ReportContent) -> str:
     parts += _roles(content)
     parts += _edits(content)
     parts += _accounts(content)
+    parts += _status_and_scope(content)
     parts += _changes(content.changes)
     parts.append(f'<p class="sub">Report made {_when(header.generated_at)} by the Teammeter data team.</p>\n'
                  "</body>\n</html>\n")
@@ -129,7 +130,7 @@ def _header(content: ReportContent) -> list[str]:
         '<nav><a href="#people">People and access</a><a href="#units">Units and teams</a>'
         '<a href="#sizes">Team sizes</a><a href="#managers">Managers</a><a href="#roles">Roles</a>'
         '<a href="#edits">Added in Teammeter</a><a href="#accounts">Existing accounts</a>'
-        '<a href="#changes">Changes</a></nav>\n',
+        '<a href="#status">Status and scope</a><a href="#changes">Changes</a></nav>\n',
         '<p class="hint">Click a heading to open it. Printing prints the sections that are open. '
         "Anything wrong? Correct it in Personio: the next sync brings it over.</p>\n",
     ]
@@ -313,6 +314,29 @@ def _accounts(content: ReportContent) -> list[str]:
         body.append("<p>No existing accounts: everyone above was created from Personio.</p>\n")
     return _section("accounts", f"Existing accounts <small>{len(linked)} linked, {len(outside)} outside Personio"
                     "</small>", body)
+
+
+def _status_and_scope(content: ReportContent) -> list[str]:
+    kept, scope = content.kept_on_unknown_status, content.scope
+    policy = ("kept as they are (their account, teams and manager stay)" if content.unknown_status_policy == "keep"
+              else "deactivated")
+    body = [f'<p class="sub">People whose Personio status arrives as neither active nor inactive (a leave, '
+            f"probably) are {policy}, by the company's setting.</p>\n"]
+    if kept:
+        body.append("<table><thead><tr><th>Person<th>Personio id<th>Access</thead><tbody>\n")
+        body += [f"<tr><td>{_e(k.name)}<td>{_e(k.employee_id)}<td>{'yes' if k.has_access else 'not yet'}\n"
+                 for k in kept]
+        body.append("</tbody></table>\n")
+    else:
+        body.append("<p>Nobody is kept on an unknown status.</p>\n")
+    if scope is None:
+        body.append("<p>Scope: everyone Personio lists.</p>\n")
+    else:
+        left = "" if scope.people_outside is None else f": {_n(scope.people_outside, 'person', 'people')} outside it, not imported"
+        body.append(f"<p>Scope: {_e(scope.text)}{left}.</p>\n")
+    title = f"Status and scope <small>{len(kept)} kept on an unknown status" + (
+        f", {scope.people_outside} outside the scope" if scope and scope.people_outside is not None else "") + "</small>"
+    return _section("status", title, body)
 
 
 def _changes(changes: Changes | None) -> list[str]:
