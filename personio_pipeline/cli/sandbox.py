@@ -21,6 +21,8 @@ SANDBOX_API_KEY = "sandbox-api-key"
 SANDBOX_APP_ID = "sandbox-app"
 DEMO_COMPANY = "acme-sandbox"
 DEMO_COMPANY_NAME = "ACME (sandbox)"
+HISTORY_COMPANY = "acme-history"
+HISTORY_COMPANY_NAME = "ACME with history (sandbox)"
 
 
 @click.command()
@@ -42,9 +44,12 @@ DEMO_COMPANY_NAME = "ACME (sandbox)"
 @click.option("--api-key", default=None, help="Require this Bearer key (default: accept any).")
 @click.option("--strict", is_flag=True, help="Validate every response against hris.yml before sending.")
 @click.option("--webhook-url", default=None, help="Also deliver every signed webhook event here (churn days: POST /_sandbox/day).")
+@click.option("--history", "history_companies", multiple=True, metavar="ID",
+              help="A company with history: pre-hires, leaves, and on days 1-2 leavers, a rehire under a new id "
+              "and a recycled address (see `demo --history` for its Teammeter accounts).")
 def sandbox(host, port, default_size, companies, day, latency, rate_limit_every, retry_after, error_rate,
             reject_fields, api_key, strict, ignore_fields=False, profile="diverse",
-            shared_active_addresses=False, webhook_url=None) -> None:
+            shared_active_addresses=False, webhook_url=None, history_companies=()) -> None:
     """Serve deterministic sandbox companies over Apideck's HRIS contract on HOST:PORT."""
     from personio_pipeline.sandbox.config import SandboxConfig
     from personio_pipeline.sandbox.server import serve
@@ -70,6 +75,7 @@ def sandbox(host, port, default_size, companies, day, latency, rate_limit_every,
         api_key=api_key,
         strict=strict,
         webhook_url=webhook_url,
+        history_companies=frozenset(history_companies),
     )
     serve(config, host, port)
 
@@ -80,7 +86,10 @@ def sandbox(host, port, default_size, companies, day, latency, rate_limit_every,
 
 
 @click.command()
-def demo() -> None:
+@click.option("--history", is_flag=True,
+              help=f"Sync '{HISTORY_COMPANY}' instead: a customer who used Teammeter before (existing accounts, "
+              "two coaches, pre-hires, leaves), over three days (leavers, a rehire under a new id, a recycled address).")
+def demo(history: bool = False) -> None:
     """Sync the sandbox company into the local SQLite Teammeter (the embedded default)."""
     from personio_pipeline.companies.files import report_file
     from personio_pipeline.runtime.instance import ensure_dagster_home
@@ -88,20 +97,81 @@ def demo() -> None:
     from personio_pipeline.sandbox.server import SandboxServer
 
     home = ensure_dagster_home()
-    with SandboxServer(SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID)) as server:
+    company = HISTORY_COMPANY if history else DEMO_COMPANY
+    config = SandboxConfig(api_key=SANDBOX_API_KEY, app_id=SANDBOX_APP_ID,
+                           history_companies=frozenset({HISTORY_COMPANY}) if history else frozenset())
+    with SandboxServer(config) as server:
         settings.point_apideck_at(server.url, SANDBOX_API_KEY, SANDBOX_APP_ID)
-        register_company(DEMO_COMPANY, DEMO_COMPANY_NAME)
-        result = run_in_process(DEMO_COMPANY)
-    output.print_run_summary(DEMO_COMPANY, result)
+        register_company(company, HISTORY_COMPANY_NAME if history else DEMO_COMPANY_NAME)
+        if history:
+            result = _history_days(server, config)
+        else:
+            result = run_in_process(company)
+    output.print_run_summary(company, result)
     click.echo(f"Teammeter database: {settings.printable_url(settings.teammeter_database_url())}")
     click.echo(f"Data folder:        {settings.data_dir()}")
     click.echo(f"Dagster home:       {home}")
     click.echo("Open the UI with `make dev` (http://127.0.0.1:3000), company partition "
-               f"'{DEMO_COMPANY}'.")
+               f"'{company}'.")
     if not result.success:
         sys.exit(1)
+    if history:
+        _print_history(company)
     click.echo(f"Verification report for the customer's admin (open it in a browser): "
-               f"{report_file(settings.data_dir(), DEMO_COMPANY)}")
+               f"{report_file(settings.data_dir(), company)}")
+
+
+def _history_days(server, config):
+    """Teammeter's accounts from before the connection, then the sandbox's days 0, 1 and 2, one
+    sync each (as the daily schedule would run them)."""
+    from personio_pipeline.cli import context
+    from personio_pipeline.sandbox import history
+    from personio_pipeline.sandbox.generator import build_company
+    from personio_pipeline.store import hand_edits
+    from personio_pipeline.store.db import company_transaction
+    from personio_pipeline.store.schema import users
+
+    import sqlalchemy as sa
+
+    company = build_company(HISTORY_COMPANY, config.company_size(HISTORY_COMPANY), history=True)
+    made = 0
+    with company_transaction(context.engine()) as conn:
+        known = set(conn.execute(sa.select(users.c.email).where(users.c.email.is_not(None))).scalars())
+        for account in history.existing_accounts(company):
+            if account.email.strip().lower() not in known:  # a second demo run keeps the first's accounts
+                hand_edits.create_user(conn, HISTORY_COMPANY, account.name, account.email, registered=account.registered)
+                made += 1
+    click.echo(f"Teammeter had {made} accounts before the connection (2 coaches among them)" if made else
+               "Teammeter's accounts from before the connection are there already")
+    result = None
+    for day in (0, history.LEAVERS_DAY, history.REHIRE_DAY):
+        server.config.day = day
+        click.echo(f"-- sandbox day {day}")
+        result = run_in_process(HISTORY_COMPANY)
+        if not result.success:
+            break
+    return result
+
+
+def _print_history(consumer_id: str) -> None:
+    """What the history demo shows, counted from the review's rows."""
+    from personio_pipeline.cli import context
+    from personio_pipeline.reporting.review import review_users
+
+    with context.engine().connect() as conn:
+        rows = review_users(conn, consumer_id)
+    notes = [row["note"] for row in rows]
+    counted = {
+        "existing accounts linked by address": sum(row["linked_by"] == "address" for row in rows),
+        "rehires back on their old account": sum(row["linked_by"] == "rehire" for row in rows),
+        "recycled addresses (a new account)": sum("recycled address" in note for note in notes),
+        "accounts outside Personio (coaches)": sum(row["employee_id"] is None for row in rows),
+        "pre-hires without access yet": sum(note.startswith("pre-hire") for note in notes),
+        "kept on an unknown HR status (leave)": sum("unknown HR status" in note for note in notes),
+    }
+    click.echo("History: " + "; ".join(f"{label} {count}" for label, count in counted.items()))
+    click.echo(f"Each person's story: personio-pipeline explain {consumer_id} EMPLOYEE_ID "
+               f"(the review: personio-pipeline review {consumer_id})")
 
 
 @click.command()

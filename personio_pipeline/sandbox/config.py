@@ -34,6 +34,8 @@ class SandboxConfig:
     # tests. /hris refuses only consumers whose state was set or moved by a Vault session.
     default_connection_state: str = "callable"
     webhook_url: str | None = None  # also deliver every signed webhook event here (sandbox/webhooks.py)
+    # Companies with history (sandbox/history.py): pre-hires, leaves, a rehire, a recycled address.
+    history_companies: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         check_state(self.default_connection_state)

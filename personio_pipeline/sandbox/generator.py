@@ -33,6 +33,7 @@ from personio_pipeline.sandbox.catalogue import (
 )
 from personio_pipeline.sandbox.churn import Churn
 from personio_pipeline.sandbox.people import People
+from personio_pipeline.sandbox import history as history_events
 
 
 @dataclass(slots=True)
@@ -86,6 +87,11 @@ class _Company(People, Churn):
         self.canonical_titles: list[str] = []
         self.teams: list[Team] = []
         self.renamed: dict[str, str] = {}  # positions renamed by churn so far
+        # A company with history (sandbox/history.py): who had an account, the pre-hires, on leave, leavers.
+        self.history_account_ids: list[str] = []
+        self.history_pre_hires: list[int] = []
+        self.history_on_leave: list[int] = []
+        self.history_leavers: list[int] = []
         self.next_id = 1_000_000 + (self.seed % 9_000) * 1_000
         self.next_number = 1
         if size > 0:
@@ -313,6 +319,7 @@ def generate_company(
     day: int = 0,
     profile: str = DEFAULT_PROFILE,
     shared_active_addresses: bool = False,
+    history: bool = False,
 ) -> list[dict[str, Any]]:
     """`size` employees of the company behind `consumer_id`, as served on day `day`.
 
@@ -327,12 +334,25 @@ def generate_company(
     without team or department, and the attributes a connector serves when it ignores `fields`.
     "standard" is the earlier, tidier company (10 locales, ASCII addresses on one domain, spans
     ≤ 10, ~60 titles). `shared_active_addresses` (diverse only) gives ~1 % of people their team's
-    mailbox as their only address, so active people share addresses.
+    mailbox as their only address, so active people share addresses. `history`: the customer used
+    Teammeter before (pre-hires, leaves, leavers, a rehire under a new id, a recycled address; see
+    `history.py`, whose `existing_accounts` are the accounts Teammeter has before the first sync).
     """
     if size < 0 or day < 0:
         raise ValueError(f"size and day must not be negative, got size={size}, day={day}")
+    return build_company(consumer_id, size, day=day, profile=profile, shared_active_addresses=shared_active_addresses,
+                         history=history).records
+
+
+def build_company(consumer_id: str, size: int, *, day: int = 0, profile: str = DEFAULT_PROFILE,
+                  shared_active_addresses: bool = False, history: bool = False) -> _Company:
+    """`generate_company`'s company itself (its records and what made them)."""
     with cyclic_gc_paused():
         company = _Company(consumer_id, size, profile, shared_active_addresses)
+        if history and size > 0:
+            history_events.day0(company)
         for churn_day in range(1, day + 1):
             company.churn(churn_day)
-    return company.records
+            if history:
+                history_events.on_day(company, churn_day)
+    return company

@@ -349,11 +349,12 @@ class SandboxServer:
             if consumer_id in self._overrides:
                 return self._overrides[consumer_id]
         config = self.config
-        key = (consumer_id, config.company_size(consumer_id), config.day, config.profile, config.shared_active_addresses)
+        key = (consumer_id, config.company_size(consumer_id), config.day, config.profile, config.shared_active_addresses,
+               consumer_id in config.history_companies)
         with self._generating:
             if key not in self._companies:
                 self._companies[key] = Listing(generate_company(
-                    consumer_id, key[1], day=key[2], profile=key[3], shared_active_addresses=key[4]))
+                    consumer_id, key[1], day=key[2], profile=key[3], shared_active_addresses=key[4], history=key[5]))
                 while len(self._companies) > CACHED_COMPANIES:
                     self._companies.popitem(last=False)
             self._companies.move_to_end(key)

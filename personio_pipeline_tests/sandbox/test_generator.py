@@ -455,3 +455,25 @@ def test_at_100k_deep_chains_wide_spans_and_thousands_of_titles(big):
     for record in records:
         spelt[" ".join(record["title"].split()).casefold()].add(record["title"])
     assert sum(len(spellings) > 1 for spellings in spelt.values()) >= 200, "many titles in several spellings"
+
+
+def test_a_company_with_history_is_deterministic_and_tells_its_story():
+    from personio_pipeline.sandbox import history
+    from personio_pipeline.sandbox.generator import build_company
+
+    day0, again = build_company("story", 200, history=True), build_company("story", 200, history=True)
+    assert day0.records == again.records and history.existing_accounts(day0) == history.existing_accounts(again)
+    assert all(day0.records[i]["employment_start_date"] > "2027-01-01" for i in day0.history_pre_hires)
+    assert {day0.records[i]["employment_status"] for i in day0.history_on_leave} == {"other"}
+    seeded = history.existing_accounts(day0)
+    assert len(seeded) > 200 // 4 and sum(a.registered for a in seeded) >= len(seeded) // 2 - 1
+    assert seeded[-2:] == list(history.COACHES)
+    day2 = build_company("story", 200, day=2, history=True)
+    former, recycled_from = (day2.records[i] for i in day2.history_leavers)
+    rehire, newcomer = day2.records[-2:]
+    assert former["employment_status"] == recycled_from["employment_status"] == "terminated"
+    assert rehire["id"] != former["id"] and rehire["display_name"] == former["display_name"]
+    assert rehire["emails"] == former["emails"] and rehire["employment_status"] == "active"
+    assert newcomer["display_name"] != recycled_from["display_name"]
+    assert newcomer["emails"][0]["email"] == recycled_from["emails"][0]["email"]
+    assert generate_company("story", 200, day=2) != day2.records  # without history: the plain company
