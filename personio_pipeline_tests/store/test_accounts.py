@@ -381,7 +381,8 @@ def test_a_rollout_scope_stores_its_people_only_and_counts_the_rest(engine, monk
     with pytest.raises(SafeguardError):
         sync(engine, moved, "day-2", max_deactivation_share=0.2)
     sync(engine, moved, "day-2", approve_deactivations=True)
-    assert table_rows(engine, users, "acme", "active", employee_id="2") == [(False,)]
+    assert table_rows(engine, users, "acme", "active", "hr_status", employee_id="2") == [(False, "out_of_scope")]
+    assert next(r for r in review(engine) if r["employee_id"] == "2")["note"].startswith("out of scope")
     # A scope that matches nobody is a typo: nothing is written, nobody deactivated.
     with engine.begin() as conn:
         from personio_pipeline.companies import registry
