@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from personio_pipeline.cli import main
 from personio_pipeline.companies import registry
 from personio_pipeline.definitions import defs
+from personio_pipeline.store.db import create_engine
 from personio_pipeline.defs.ingest.assets import raw_employees
 from personio_pipeline.defs.org.assets import org_assets
 from personio_pipeline.defs.shared.io import LocalFilesIOManager
@@ -78,16 +79,18 @@ def test_written_after_each_sync_with_counts_only_in_its_metadata(world):
     metadata = sync(records(1))
     path = home / "data" / "teammeter" / "review_report" / f"{COMPANY}.html"
     assert metadata["path"].value == str(path) and path.exists()
-    assert (metadata["people"].value, metadata["with_access"].value, metadata["without_access"].value) == (9, 5, 4)
+    # Otto's status is `other` (a leave, probably): kept under the default policy, without access.
+    assert (metadata["people"].value, metadata["with_access"].value, metadata["without_access"].value) == (10, 5, 5)
     assert metadata["bytes"].value == path.stat().st_size
     for name, value in metadata.items():
         text = str(value.value)
         assert "@" not in text and "Ødegård" not in text and "onerror" not in text, name
         assert isinstance(value.value, int) or name == "path", f"{name}: counts and the path only"
     page = ReportPage(path.read_text(encoding="utf-8"))
-    assert "This is the first sync" in page.all_text
+    assert "Nothing has changed since the first sync" in page.all_text
     blocked = {row[1]: row[2] for row in page.table("people", "Name", "Reason").rows}
-    assert blocked == {"3": "no email", "5": "invalid email", "11": "shared email", "12": "shared email"}
+    assert blocked == {"3": "no email", "5": "invalid email", "7": "status not active", "11": "shared email",
+                       "12": "shared email"}
     roles = {row[0]: row[2] for row in page.table("roles", "Role", "People").rows}
     assert "Software Engineer (1)" in roles["Software Engineer"] and "software engineer (1)" in roles["Software Engineer"]
     outside = {row[1]: row[2] for row in page.table("managers", "Name", "Why").rows}
@@ -112,3 +115,24 @@ def test_review_format_html_writes_the_page_the_asset_wrote(world):
     assert made.sub("", out.read_text(encoding="utf-8")) == made.sub("", asset_page)
     printed = CliRunner().invoke(main, ["review", COMPANY, "--format", "html"], catch_exceptions=False)
     assert printed.output.startswith("<!doctype html>") and "Report &amp; Söhne &lt;GmbH&gt;" in printed.output
+
+
+def test_a_sync_that_changed_nothing_updates_the_last_sync_time_without_a_rebuild(world):
+    home, sync = world
+    path = home / "data" / "teammeter" / "review_report" / f"{COMPANY}.html"
+    first = sync(records(1))
+    built = path.read_text(encoding="utf-8")
+    again = sync(records(1))  # nothing changed: the diff is skipped, and so is the page
+    assert (first["rebuilt"].value, again["rebuilt"].value) == (True, False)
+    assert {k: v.value for k, v in again.items() if k != "rebuilt"} == {
+        k: v.value for k, v in first.items() if k != "rebuilt"}
+    last_sync = re.compile(r"Last sync: [^.]*\.")
+    patched = path.read_text(encoding="utf-8")
+    assert last_sync.sub("", patched) == last_sync.sub("", built)  # only the time of the last sync moved
+    engine = create_engine(f"sqlite:///{home / 'teammeter.sqlite'}")
+    with engine.connect() as conn:
+        synced = registry.get(conn, COMPANY).last_synced_at
+    engine.dispose()
+    assert f"Last sync: {synced:%Y-%m-%d %H:%M} UTC." in patched
+    changed = sync(records(2))  # a hire: rebuilt
+    assert changed["rebuilt"].value is True and "Nia New" in path.read_text(encoding="utf-8")

@@ -3,6 +3,7 @@ data folder, for the customer's HR admin (built by `personio_pipeline.reporting.
 
 The page names people and addresses; its metadata only points at it and counts."""
 
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from personio_pipeline.common import settings
+from personio_pipeline.companies import registry
 from personio_pipeline.companies.files import report_file
 from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES, REVIEW_REPORT, TEAMMETER_GROUP, teammeter
 from personio_pipeline.defs.shared.partitions import companies
@@ -17,6 +19,7 @@ from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors
 from personio_pipeline.defs.store.assets import SYNC_FRESHNESS, TABLES
 from personio_pipeline.reporting.verification import build_report
+from personio_pipeline.reporting.verification.freshness import patch_last_sync, report_key
 
 
 @dg.asset(
@@ -34,20 +37,48 @@ def review_report(
     context: dg.AssetExecutionContext, teammeter_db: TeammeterDatabase, employees: pd.DataFrame
 ) -> dg.MaterializeResult:
     """The page the customer's admin checks before anyone is invited: access and what to fix in
-    Personio, units and teams, the manager tree, roles, Teammeter-side edits and the last sync's
-    changes. Rebuilt after each sync; the organisation model's employees add why an address is
-    unusable and which title spellings were merged."""
+    Personio, units and teams, the manager tree, roles, Teammeter-side edits and the latest
+    changes. Rebuilt after a sync that changed what it shows (`freshness.py`); after one that did
+    not, only its "Last sync" time is updated. The organisation model's employees add why an
+    address is unusable and which title spellings were merged."""
+    company = context.partition_key
+    path = report_file(settings.data_dir(), company)
     with teammeter_db.engine().connect() as conn:
-        content, page = build_report(conn, context.partition_key, employees)
-    path = write_report(report_file(settings.data_dir(), context.partition_key), page)
-    context.log.info(f"company '{context.partition_key}': verification report written ({len(page.encode())} bytes)")
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(path)),
-            "bytes": path.stat().st_size,
-            **content.counts(),
-        }
-    )
+        key = report_key(conn, company, employees)
+        known = _read_sidecar(path)
+        if known.get("key") == key and path.exists():
+            last_synced_at = registry.get(conn, company).last_synced_at
+            if patch_last_sync(path, last_synced_at):
+                context.log.info(f"company '{company}': verification report unchanged (its last sync time updated)")
+                return dg.MaterializeResult(metadata={**_metadata(path, known["counts"]), "rebuilt": False})
+        content, page = build_report(conn, company, employees)
+    write_report(path, page)
+    counts = content.counts()
+    _write_sidecar(path, {"key": key, "counts": counts})
+    context.log.info(f"company '{company}': verification report written ({path.stat().st_size} bytes)")
+    return dg.MaterializeResult(metadata={**_metadata(path, counts), "rebuilt": True})
+
+
+def _metadata(path: Path, counts: dict[str, int]) -> dict:
+    return {"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size, **counts}
+
+
+def _sidecar(path: Path) -> Path:
+    """Next to the page: the key it was built for and its counts (numbers only, no names)."""
+    return path.with_name(path.name + ".key.json")
+
+
+def _read_sidecar(path: Path) -> dict:
+    try:
+        return json.loads(_sidecar(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _write_sidecar(path: Path, known: dict) -> None:
+    tmp = _sidecar(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(known), encoding="utf-8")
+    os.replace(tmp, _sidecar(path))
 
 
 def write_report(path: Path, page: str) -> Path:

@@ -21,6 +21,8 @@ SHARED_EMAIL = ("shared email", "Give each of these people their own work email 
 QUARANTINED = ("quarantined", "Correct the supervisor of one person on this cycle in Personio.")
 NO_ACCESS = ("no access", "Ask the data team: Personio has an address but Teammeter grants no access.")
 STARTS_LATER = ("starts later", "Nothing to fix: access and the invitation follow on the access day.")
+STATUS_UNKNOWN = ("status not active", "Nothing to fix for a leave: access and the invitation follow when Personio "
+                  "shows the person as active again.")
 REASONS = (NO_EMAIL, INVALID_EMAIL, NO_VALID_EMAIL, SHARED_EMAIL, QUARANTINED, NO_ACCESS, STARTS_LATER)
 
 # Where an invitation stands, and what each status means (the page's legend), in the page's order.
@@ -235,12 +237,14 @@ class ReportContent:
 
 
 def access_problem(
-    *, email: str | None, held_back: dict[str, str], email_problem: str | None, access_from: str | None = None
+    *, email: str | None, held_back: dict[str, str], email_problem: str | None, access_from: str | None = None,
+    unknown_status: bool = False,
 ) -> tuple[str, str, str]:
     """(reason, detail, fix) for an active person without access. `held_back` maps the store's
     open problems (duplicate_email, management_cycle) to their detail; `email_problem` is the
     model's ('missing', 'invalid: …') when the model is at hand, else None; `access_from` the day a
-    pre-hire gets access (start date minus the company's pre-start days)."""
+    pre-hire gets access (start date minus the company's pre-start days); `unknown_status`: Personio's
+    status arrives as neither active nor inactive (a leave, probably) and the company keeps them."""
     if "duplicate_email" in held_back:
         return SHARED_EMAIL[0], held_back["duplicate_email"], SHARED_EMAIL[1]
     if "management_cycle" in held_back:
@@ -254,6 +258,8 @@ def access_problem(
             why = email_problem.partition(":")[2].strip()
             return INVALID_EMAIL[0], why or "the address is not valid", INVALID_EMAIL[1]
         return NO_VALID_EMAIL[0], "Personio has no usable address (missing or invalid)", NO_VALID_EMAIL[1]
+    if unknown_status:
+        return STATUS_UNKNOWN[0], "Personio's status is not active (a leave, probably)", STATUS_UNKNOWN[1]
     return NO_ACCESS[0], "", NO_ACCESS[1]
 
 

@@ -249,7 +249,8 @@ def _people_list(conn, org, active, teams_of, held, model, access_from) -> tuple
         else:
             reason, detail, fix = access_problem(email=row.email, held_back=problems,
                                                  email_problem=model.email_problem.get(row.employee_id),
-                                                 access_from=access_from.get(row.employee_id))
+                                                 access_from=access_from.get(row.employee_id),
+                                                 unknown_status=row.hr_status == "unknown")
             blocked.append(Blocked(row.employee_id, row.display_name, reason, detail, fix))
     return tuple(invitees), tuple(blocked)
 
@@ -352,16 +353,24 @@ def _edits(people, active, unit_rows, team_rows, role_rows, memberships, assignm
 
 
 def _changes(conn, organisation_id: int, people, unit_rows, team_rows) -> Changes | None:
-    """The latest successful sync's changes, when an earlier sync came before it."""
-    runs = conn.execute(
-        sa.select(sync_runs.c.run_id, sync_runs.c.finished_at)
-        .where(sync_runs.c.organisation_id == organisation_id, sync_runs.c.status == SUCCEEDED)
-        .order_by(sync_runs.c.finished_at.desc(), sync_runs.c.id.desc())
-        .limit(2)
-    ).all()
-    if len(runs) < 2:
+    """The changes of the latest successful sync that changed something, when an earlier sync
+    came before it (a sync where nothing changed leaves this section, and so the page, as it was)."""
+    done = sa.and_(sync_runs.c.organisation_id == organisation_id, sync_runs.c.status == SUCCEEDED)
+    latest = conn.execute(
+        sa.select(sync_runs.c.id, sync_runs.c.run_id, sync_runs.c.finished_at)
+        .where(done, sync_runs.c.rows_written > 0)
+        .order_by(sync_runs.c.finished_at.desc(), sync_runs.c.id.desc()).limit(1)
+    ).first()
+    if latest is None:
         return None
-    (run_id, synced_at), (_, previous_at) = runs
+    previous = conn.execute(
+        sa.select(sync_runs.c.finished_at).where(done, sync_runs.c.id != latest.id,
+                                                 sync_runs.c.finished_at <= latest.finished_at)
+        .order_by(sync_runs.c.finished_at.desc(), sync_runs.c.id.desc()).limit(1)
+    ).first()
+    if previous is None:
+        return None
+    run_id, synced_at, previous_at = latest.run_id, latest.finished_at, previous.finished_at
     logged = conn.execute(
         sa.select(change_log.c.entity, change_log.c.entity_key, change_log.c.action, change_log.c.after)
         .where(change_log.c.organisation_id == organisation_id, change_log.c.run_id == run_id)

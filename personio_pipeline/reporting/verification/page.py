@@ -341,10 +341,10 @@ def _status_and_scope(content: ReportContent) -> list[str]:
 
 def _changes(changes: Changes | None) -> list[str]:
     if changes is None:
-        return _section("changes", "Changes since the previous sync",
-                        ["<p>This is the first sync: there is nothing earlier to compare with.</p>\n"])
-    body = [f'<p class="sub">The sync of {_when(changes.synced_at)} compared with the one of '
-            f"{_when(changes.previous_at)}.</p>\n"]
+        return _section("changes", "Latest changes",
+                        ["<p>Nothing has changed since the first sync.</p>\n"])
+    body = [f'<p class="sub">The latest sync that changed something ({_when(changes.synced_at)}) compared with '
+            f"the one before it ({_when(changes.previous_at)}); the syncs since found nothing new.</p>\n"]
     if changes.empty:
         body.append("<p>Nothing changed.</p>\n")
     body += _change_list("Hires and returns", [f"{_e(n)}{f' <small>{_e(t)}</small>' if t else ''}"
@@ -356,7 +356,7 @@ def _changes(changes: Changes | None) -> list[str]:
     if changes.other:
         body.append(f"<p>{changes.other} further changes (names, titles, addresses, structures).</p>\n")
     counted = len(changes.hires) + len(changes.leavers) + len(changes.moves) + len(changes.new_managers)
-    return _section("changes", f"Changes since the previous sync <small>{_n(counted, 'person', 'people')}</small>", body)
+    return _section("changes", f"Latest changes <small>{_n(counted, 'person', 'people')}</small>", body)
 
 
 def _change_list(title: str, items: list[str]) -> list[str]:

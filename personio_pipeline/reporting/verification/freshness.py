@@ -1,0 +1,83 @@
+"""When the verification report need not be rebuilt: a key over everything the page shows.
+
+A daily sync where nothing changed must not pay for the report (at 100,000 people gathering and
+rendering it costs seconds). The key covers what `gather` reads: the company's settings and its
+date, the store's rows (the sync's own store signature plus the account columns it leaves out),
+invitations, held-back records, the latest sync that changed something (the "latest changes"
+section), the org model's employees, and this package's code. Only the page's "Last sync" time
+changes on a no-op; `patch_last_sync` rewrites it in place of a rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from personio_pipeline.companies import clock, registry
+from personio_pipeline.companies.sync_runs import SUCCEEDED
+from personio_pipeline.store.schema import held_back_records, invitations, sync_runs, users
+from personio_pipeline.store.unchanged import store_signature
+
+LAST_SYNC = re.compile(rb"Last sync: (never|\d{4}-\d\d-\d\d \d\d:\d\d UTC)\.")
+
+
+def report_key(conn: sa.Connection, consumer_id: str, employees: pd.DataFrame | None) -> str:
+    """SHA-256 over what the company's page shows, except the time of the last sync."""
+    org = registry.get(conn, consumer_id)
+    digest = hashlib.sha256(_code_digest().encode())
+    settings = (org.name, org.verified_at, org.pre_start_days, org.scope, org.unknown_status, org.timezone,
+                clock.company_today(org.timezone))
+    digest.update(repr(settings).encode())
+    digest.update(store_signature(conn, org.id).encode())
+    for query in _aggregates(org.id):
+        digest.update(repr(tuple(conn.execute(query).one())).encode())
+    if employees is None:
+        digest.update(b"no model")
+    elif len(employees):
+        digest.update(repr(list(employees.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(employees, index=False, categorize=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _aggregates(organisation_id: int) -> list[sa.Select]:
+    f, u, i, h, s = sa.func, users.c, invitations.c, held_back_records.c, sync_runs.c
+    return [
+        sa.select(f.count(), f.sum(sa.cast(u.registered, sa.Integer)), f.max(u.linked_at), f.count(u.starts_on),
+                  f.max(u.starts_on), f.sum(f.length(u.hr_status)), f.sum(f.length(u.linked_by)))
+        .where(u.organisation_id == organisation_id),
+        sa.select(f.count(), f.max(i.id), f.count(i.sent_at), f.max(i.sent_at), f.sum(f.length(i.status)),
+                  f.count(i.failure_reason)).where(i.organisation_id == organisation_id),
+        sa.select(f.count(), f.max(h.id), f.count(h.released_at)).where(h.organisation_id == organisation_id),
+        sa.select(f.max(s.id)).where(s.organisation_id == organisation_id, s.status == SUCCEEDED, s.rows_written > 0),
+    ]
+
+
+@cache
+def _code_digest() -> str:
+    """The reporting code's source: a new release rebuilds every page once."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def patch_last_sync(path: Path, last_synced_at: datetime | None) -> bool:
+    """Rewrite the page's "Last sync" time (atomically: a reader never sees half a page); False
+    when the page has no such line (then it must be rebuilt)."""
+    page = path.read_bytes()
+    when = last_synced_at.strftime("%Y-%m-%d %H:%M UTC") if last_synced_at else "never"
+    patched, found = LAST_SYNC.subn(f"Last sync: {when}.".encode(), page, count=1)
+    if not found:
+        return False
+    if patched != page:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(patched)
+        os.replace(tmp, path)
+    return True
