@@ -192,7 +192,20 @@ def test_the_first_sync_has_no_changes_to_show(engine):
     sync(engine, day_one(), "day-1")
     with engine.connect() as conn:
         content, page = build_report(conn, "acme")
-    assert content.changes is None and "This is the first sync" in page
+    assert content.changes is None and "Nothing has changed since the first sync" in page
+
+
+def test_the_changes_shown_are_the_latest_sync_that_changed_something(engine):
+    register(engine)
+    sync(engine, day_one(), "day-1")
+    sync(engine, day_two(), "day-2")
+    with engine.connect() as conn:
+        shown, _ = build_report(conn, "acme")
+    sync(engine, day_two(), "day-3")  # nothing changed: the section (and so the page) stays as it was
+    with engine.connect() as conn:
+        after_noop, _ = build_report(conn, "acme")
+    assert shown.changes is not None and not shown.changes.empty
+    assert after_noop.changes == shown.changes
 
 
 def test_hostile_names_are_inert_text(company):
