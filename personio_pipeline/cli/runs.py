@@ -20,15 +20,15 @@ WORKSPACE_HELP = ("The deployment's workspace.yaml to take the code location fro
 
 
 def run_in_process(consumer_id: str, run_config: dict | None = None, job_name: str | None = None,
-                   verbose: bool = True):
-    """The company's job (default: the sync) in this process on the current instance; the result.
-    An unknown company is a one-line error."""
+                   verbose: bool = True, instance=None):
+    """The company's job (default: the sync) in this process on `instance` (default: the current
+    one); the result. An unknown company is a one-line error."""
     from personio_pipeline.companies.registry import UnknownCompanyError
     from personio_pipeline.defs.shared.keys import SYNC_JOB
     from personio_pipeline.runtime.company_runs import run_in_process as run
 
     try:
-        return run(context.instance(), consumer_id, context.engine, job_name=job_name or SYNC_JOB,
+        return run(instance or context.instance(), consumer_id, context.engine, job_name=job_name or SYNC_JOB,
                    run_config=run_config, verbose=verbose)
     except UnknownCompanyError as error:
         raise click.ClickException(str(error)) from None
@@ -55,7 +55,8 @@ def run_company_job(consumer_id: str, job_name: str, ops_config: dict | None, *,
     if needs_apideck:
         context.require_apideck_settings()
     # verbose None (invitations send): Dagster's run log as before, summary without traces.
-    result = run_in_process(consumer_id, ops_config, job_name, verbose=True if verbose is None else verbose)
+    result = run_in_process(consumer_id, ops_config, job_name, verbose=True if verbose is None else verbose,
+                            instance=instance)
     output.print_run_summary(consumer_id, result, verbose=bool(verbose))
     return result.success
 

@@ -16,15 +16,16 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-import dagster as dg
 import orjson
-from dagster._core.storage.tags import PARTITION_NAME_TAG  # "dagster/partition": the run's company
 
 from personio_pipeline.common import settings
 from personio_pipeline.common.redaction import redact, secrets_from_env
 
 PROJECT_LOGGER = "personio_pipeline"
 ERROR_LIMIT = 2000
+
+
+PARTITION_NAME_TAG = "dagster/partition"  # the run's company (Dagster's tag); no Dagster import for the CLI
 
 
 def error_summary(error) -> str:
@@ -92,26 +93,6 @@ def json_handler() -> logging.Handler:
     handler = _StderrHandler()
     handler.setFormatter(JsonLineFormatter())
     return handler
-
-
-@dg.logger(
-    config_schema={
-        "log_level": dg.Field(str, is_required=False, default_value="INFO", description="The logger's threshold."),
-        "name": dg.Field(str, is_required=False, default_value="dagster", description="The logger's name."),
-    },
-    description="Dagster run logs as JSON lines on stderr (company, run id, step, level, message).",
-)
-def json_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
-    # Same config as Dagster's `console` logger, so run config written for it keeps working.
-    logger = logging.Logger(init_context.logger_config["name"], init_context.logger_config["log_level"].upper())
-    logger.addHandler(json_handler())
-    return logger
-
-
-def run_loggers() -> dict[str, dg.LoggerDefinition] | None:
-    """Loggers for `dg.Definitions`: the JSON console logger under Dagster's `console` key when
-    JSON logs are on, else None (Dagster's default)."""
-    return {"console": json_console_logger} if settings.json_logs_enabled() else None
 
 
 def configure_python_logging() -> None:

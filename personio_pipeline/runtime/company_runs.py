@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from personio_pipeline.common import settings
 from personio_pipeline.companies.registry import UnknownCompanyError
-from personio_pipeline.definitions import build_defs
+from personio_pipeline.definitions import current_defs
 from personio_pipeline.defs.shared.keys import PARTITION_TAG, SYNC_JOB, TRIGGER_TAG
 from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.runtime.instance_runs import code_location_workspace, follow, submit
@@ -46,7 +46,7 @@ def run_in_process(
     always flow. A failed sync is recorded in Teammeter (`engine`), as the failure sensor records
     the instance's runs."""
     require_partition(instance, consumer_id)
-    job = build_defs().resolve_job_def(job_name)
+    job = current_defs().resolve_job_def(job_name)
     log_level = "INFO" if verbose or settings.json_logs_enabled() else "CRITICAL"
     result = job.execute_in_process(
         instance=instance,
