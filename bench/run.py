@@ -48,14 +48,13 @@ TARGETS = {  # at 100,000 people, diverse profile: (what, limit)
     "first sync ÷ minimal script": 2.0,
     "no-op re-sync ÷ minimal script": 1.5,
     "peak RSS MB": 1024,
-    "org/employees s": 1.5,
+    "org model s": 2.5,  # the one step that builds employees, teams, units, roles, lines (was org/employees ≤ 1.5)
 }
 CHURN_DAY = 1  # day 1 changes ~1.1 % of a 10,000 or 100,000-person company (hires, leavers, a move, a rename)
 REPORT_STEP = "verification report (after the sync, not in its wall time)"
 STEP_GROUPS = (  # per-asset split, in graph order
     ("raw (apideck/employees)", lambda key: key == "apideck__employees"),
-    ("org/employees", lambda key: key == "org__employees"),
-    ("org teams/units/roles/lines", lambda key: key == "org_structure"),
+    ("org model (employees, teams, units, roles, lines)", lambda key: key == "org_model"),
     ("teammeter (write)", lambda key: key == "teammeter_sync"),
     (REPORT_STEP, lambda key: "review_report" in key),
     ("checks", lambda key: True),  # every other step is an asset check
@@ -202,7 +201,7 @@ def target_values(r: dict[str, Any]) -> dict[str, float]:
         "first sync ÷ minimal script": r["ratio"],
         "no-op re-sync ÷ minimal script": r["noop_ratio"],
         "peak RSS MB": r["rss"],
-        "org/employees s": r["steps"]["first"]["org/employees"],
+        "org model s": r["steps"]["first"]["org model (employees, teams, units, roles, lines)"],
     }
 
 

@@ -3,9 +3,11 @@
 Where they are (see `defs/shared/io.py`, `defs/ingest/assets.py`, `notify/mail.py`):
 - raw extracts: `<data>/<asset key path>/<company>.jsonl`, and `.<company>.jsonl.<uuid>.tmp`
   while one is moved into place;
-- model files: `<data>/<asset key path>/<company>.parquet` (`.parquet.tmp` while written);
+- model files: `<data>/<asset key path>/<company>.parquet` (`.parquet.tmp` while written), and
+  beside the employees the record of what the model was built from, with its check verdicts
+  (`<company>.model.json`, `defs/org/unchanged.py`);
 - verification reports: `<data>/teammeter/review_report/<company>.html` (`.html.tmp` while
-  written), see `report_file`;
+  written), see `report_file`, and the key it was built for (`<company>.html.key.json`);
 - spools: `<data>/spool/personio-raw-<digest of the company id>~….jsonl.part`, a listing in
   progress or left by a killed process (spools from before they carried the digest cannot be
   attributed; every listing deletes spools older than a day);
@@ -70,8 +72,10 @@ def find_company_files(data_dir: Path, company: str, addresses: set[str]) -> Com
     if not data_dir.is_dir():
         return found
     stored = {f"{company}.jsonl": found.raw_extracts, f"{company}.parquet": found.model_files,
-              f"{company}.parquet.tmp": found.model_files, f"{company}.html": found.reports,
-              f"{company}.html.tmp": found.reports}
+              f"{company}.parquet.tmp": found.model_files, f"{company}.model.json": found.model_files,
+              f"{company}.model.json.tmp": found.model_files, f"{company}.html": found.reports,
+              f"{company}.html.tmp": found.reports, f"{company}.html.key.json": found.reports,
+              f"{company}.html.key.tmp": found.reports}
     staging = f".{company}.jsonl."
     for folder, subfolders, names in os.walk(data_dir):
         if Path(folder) == data_dir:

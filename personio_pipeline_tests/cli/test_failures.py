@@ -34,9 +34,9 @@ def test_held_back_people_are_one_line_each_check_and_the_sync_succeeds(pipeline
     result = runner.invoke(main, ["sync", COMPANY])
     assert result.exit_code == 0, result.output
     held = [line.strip() for line in result.output.splitlines() if "HELD BACK" in line]
-    assert (f"HELD BACK company '{COMPANY}', step 'org__employees', check duplicate_active_emails: "
+    assert (f"HELD BACK company '{COMPANY}', step 'org_model', check duplicate_active_emails: "
             "employee ids 3, 4 (field: email)") in held
-    assert (f"HELD BACK company '{COMPANY}', step 'org_structure', check management_cycles: "
+    assert (f"HELD BACK company '{COMPANY}', step 'org_model', check management_cycles: "
             "employee ids 1, 2 (field: manager)") in held
     assert (f"HELD BACK company '{COMPANY}', step 'teammeter_sync', check records_held_back: "
             "employee ids 1, 2, 3, 4 (field: email, manager)") in held

@@ -98,7 +98,7 @@ def test_every_line_names_company_run_step_level_and_message(logged):
     run_ids = {line["run_id"] for line in lines}
     assert {first_run, refused_run} <= run_ids
     steps = {line["step"] for line in lines if line["run_id"] == first_run}
-    assert {"apideck__employees", "org__employees", "teammeter_sync"} <= steps
+    assert {"apideck__employees", "org_model", "teammeter_sync"} <= steps
     events = {line["event"] for line in lines if line["run_id"] == first_run}
     assert {"STEP_START", "STEP_SUCCESS", "ASSET_MATERIALIZATION"} <= events
 

@@ -43,7 +43,9 @@ def stored_files(data, company):
         data / "apideck" / "employees" / f"{company}.jsonl",
         data / "org" / "employees" / f"{company}.parquet",
         data / "org" / "teams" / f"{company}.parquet",
+        data / "org" / "employees" / f"{company}.model.json",  # check verdicts name people
         data / "teammeter" / "review_report" / f"{company}.html",
+        data / "teammeter" / "review_report" / f"{company}.html.key.json",
         data / "apideck" / "employees" / f".{company}.jsonl.{uuid.uuid4().hex}.tmp",
         data / "spool" / f"{spool_prefix(company)}abc123{SPOOL_SUFFIX}",
     ]
@@ -94,7 +96,7 @@ def test_remove_deactivates_people_and_deletes_only_the_company_files(engine, in
     assert len(instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": "globex"}))) == 1
     assert not any(path.exists() for path in acme_files) and all(path.exists() for path in globex_files)
     files = removal.report["files"]
-    assert (files["raw_extracts"]["files"], files["model_files"]["files"], files["spools"]["files"]) == (2, 2, 1)
+    assert (files["raw_extracts"]["files"], files["model_files"]["files"], files["spools"]["files"]) == (2, 3, 1)
     assert files["reports"]["files"] == 1
     assert files["mail_files"]["files"] == 2  # 1@acme.test (any case) and the alert about acme
     remaining = sorted(p.read_bytes() for p in (data / "outbox").glob("*.eml"))

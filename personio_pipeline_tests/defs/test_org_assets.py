@@ -48,7 +48,7 @@ def test_crafted_company_gives_the_right_rows_and_verdicts(resources, sandbox):
     result = run_org_graph(resources)
     assert result.success
 
-    employees = result.output_for_node("org__employees")
+    employees = result.output_for_node("org_model", "employees")
     by_id = employees.set_index("employee_id")
     assert by_id.loc["2", "email"] == "lukasz.nowak@acme.example"
     assert by_id.loc["4", "email"] == "ana@private.example"
@@ -58,11 +58,11 @@ def test_crafted_company_gives_the_right_rows_and_verdicts(resources, sandbox):
     assert by_id.loc["8", "status"] == "terminated", "an ended contract means the person left"
     assert by_id.loc["1", "display_name"] == "Zoë Çelik"
 
-    roles = result.output_for_node("org_structure", "roles")
+    roles = result.output_for_node("org_model", "roles")
     engineer_variants = roles[roles["role_key"] == "software engineer"]
     assert len(engineer_variants) == 1
 
-    lines = result.output_for_node("org_structure", "reporting_lines")
+    lines = result.output_for_node("org_model", "reporting_lines")
     assert set(map(tuple, lines[["employee_id", "manager_id"]].values)) == {("2", "1"), ("3", "1"), ("4", "2")}
 
     checks = verdicts(result)
@@ -175,7 +175,7 @@ def test_org_employees_use_the_pinned_today(resources, sandbox, monkeypatch, tod
     ])
     result = run_org_graph(resources)
     assert result.success
-    table = result.output_for_node("org__employees")
+    table = result.output_for_node("org_model", "employees")
     assert dict(zip(table["employee_id"], table["status"]))["2"] == status
 
 
@@ -230,3 +230,39 @@ def test_hostile_records_and_a_bad_day_two_never_stop_the_company(store_resource
     assert not rows["4"].active and not rows["4"].has_access, "the leaver is deactivated"
     assert (rows["1"].email, rows["1"].has_access) == ("ada@acme.example", True), "the pair keeps its state"
     assert (rows["2"].email, rows["2"].has_access) == ("bob@acme.example", True)
+
+
+def test_an_unchanged_listing_keeps_the_stored_model_with_the_same_materializations_and_checks(
+        resources, sandbox, tmp_path):
+    sandbox.set_company(COMPANY, crafted_company())
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(companies.name, [COMPANY])
+
+    def run():
+        result = dg.materialize([raw_employees, *org_assets, teammeter_sync], resources=resources, instance=instance,
+                                partition_key=COMPANY)
+        assert result.success
+        metadata = {m.asset_key.to_user_string(): m.metadata for m in result.get_asset_materialization_events()
+                    and [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]}
+        checks = {(e.asset_key.to_user_string(), e.check_name): (e.passed, e.description)
+                  for e in result.get_asset_check_evaluations()}
+        return metadata, checks
+
+    built, built_checks = run()
+    stored = {path: path.stat().st_mtime_ns for path in (tmp_path / "data" / "org").rglob("*.parquet")}
+    kept, kept_checks = run()
+    assert kept_checks == built_checks and len(kept_checks) == 9  # the 8 model checks and records_held_back
+    for key in ("org/employees", "org/teams", "org/units", "org/roles", "org/reporting_lines"):
+        assert kept[key]["rebuilt"].value is False and built[key]["rebuilt"].value is True
+        same = {k: v for k, v in kept[key].items() if k != "rebuilt"}
+        assert same == {k: v for k, v in built[key].items() if k != "rebuilt"}, key
+    assert {path: path.stat().st_mtime_ns for path in stored} == stored  # not rewritten
+    assert kept["teammeter/users"]["diff_skipped"].value is True  # the write read the kept tables
+
+    (tmp_path / "data" / "org" / "teams" / f"{COMPANY}.parquet").unlink()  # a table gone: built again
+    rebuilt, _ = run()
+    assert rebuilt["org/teams"]["rebuilt"].value is True
+    sandbox.set_company(COMPANY, crafted_company() + [person("77", "Nia", "New", email="nia@acme.example")])
+    changed, _ = run()  # another listing: built again
+    assert changed["org/employees"]["rebuilt"].value is True and changed["org/employees"]["dagster/row_count"].value == \
+        built["org/employees"]["dagster/row_count"].value + 1

@@ -125,9 +125,9 @@ def test_companies_sync_through_celery_workers(tmp_path, sandbox, brokers, celer
         events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event is not None]
         run_worker = next(e.pid for e in events if e.event_type == dg.DagsterEventType.RUN_START)
         starts = {e.step_key: e.pid for e in events if e.event_type == dg.DagsterEventType.STEP_START}
-        # the raw listing, the employees, the other four model tables (checks inside), the Teammeter
-        # write, the verification report
-        assert set(starts) == {"apideck__employees", "org__employees", "org_structure", "teammeter_sync",
+        # the raw listing, the five model tables (checks inside), the Teammeter write, the
+        # verification report
+        assert set(starts) == {"apideck__employees", "org_model", "teammeter_sync",
                                "teammeter__review_report"}
         # Each step ran in a process of the worker, none in the run worker that submitted it ...
         assert run_worker not in set(starts.values())

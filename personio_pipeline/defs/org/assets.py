@@ -1,4 +1,13 @@
-"""Org model layer: thin wiring around the pure transforms in `personio_pipeline.org`."""
+"""Org model layer: thin wiring around the pure transforms in `personio_pipeline.org`.
+
+One step builds the five model tables (employees, then teams, units, roles and reporting lines
+from them) and evaluates their checks: the employees table is passed on in memory, not written
+and read back. When the listing is byte for byte the one the stored tables were built from, on
+the same company date and with the same code, the step keeps the stored tables and repeats
+their metadata and check results (`defs/org/unchanged.py`) instead of rebuilding them: at
+100,000 people a daily sync where HR changed nothing skips seconds of work, and the UI shows the
+same materializations and checks as before.
+"""
 
 from typing import Any
 
@@ -14,13 +23,14 @@ from personio_pipeline.defs.org.checks import (
     REPORTING_LINE_CHECKS,
     names_present_in,
 )
+from personio_pipeline.defs.org import unchanged
 from personio_pipeline.defs.shared.check_results import to_result
 from personio_pipeline.defs.shared.keys import (
     MISSING_EMAILS,
     ORG_EMPLOYEES,
     ORG_GROUP,
     ORG_REPORTING_LINES,
-    ORG_STRUCTURE_STEP,
+    ORG_MODEL_STEP,
     RAW_EMPLOYEES,
     org,
 )
@@ -63,21 +73,73 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(counts.head(50).to_markdown(index=False))
 
 
-@dg.asset(key=ORG_EMPLOYEES, ins={"raw": dg.AssetIn(RAW_EMPLOYEES, dagster_type=RawEmployeeRecords)},
-          kinds={"pandas"}, check_specs=EMPLOYEE_CHECKS, **ORG)
-def employees(context: dg.AssetExecutionContext, raw: RawExtract, teammeter_db: TeammeterDatabase):
-    """One row per HR employee id: names, the email to use, status (active / inactive /
-    terminated / unknown), team, department, position and manager. Duplicate ids across pages
-    are resolved (latest `updated_at` wins) and reported. An employment ends by the company's
-    own calendar (its time zone)."""
+EMPLOYEES_DESCRIPTION = (
+    "One row per HR employee id: names, the email to use, status (active / inactive / terminated / "
+    "unknown), team, department, position and manager. Duplicate ids across pages are resolved (latest "
+    "`updated_at` wins) and reported. An employment ends by the company's own calendar (its time zone)."
+)
+STRUCTURE = {
+    "teams": "Teams from Personio teams, with their active member count and unit when unambiguous "
+    "(a team without a name in HR is called 'Team <id>').",
+    "units": "Units (Teammeter's name for Personio departments) with their active member count "
+    "(a unit without a name in HR is called 'Unit <id>').",
+    "roles": "Roles from Personio positions: one per distinct title, matched case- and "
+    "whitespace-insensitively, keeping the nicest spelling.",
+    "reporting_lines": "Manager → report lines between active people. Lines to unknown or inactive "
+    "managers, self-management and cycles are left out here and reported by the checks.",
+}
+OUTPUTS = {"employees": (ORG_EMPLOYEES, EMPLOYEES_DESCRIPTION),
+           **{name: (org(name), text) for name, text in STRUCTURE.items()}}
+
+
+@dg.multi_asset(
+    name=ORG_MODEL_STEP,
+    outs={
+        name: dg.AssetOut(key=key, description=text, kinds={"pandas"}, group_name=ORG_GROUP, owners=["team:data"])
+        for name, (key, text) in OUTPUTS.items()
+    },
+    ins={"raw": dg.AssetIn(RAW_EMPLOYEES, dagster_type=RawEmployeeRecords)},
+    # Lineage as the data flows: the listing -> employees -> teams, units, roles and reporting lines.
+    internal_asset_deps={"employees": {RAW_EMPLOYEES},
+                         **{name: {ORG_EMPLOYEES} for name in STRUCTURE}},
+    check_specs=[*EMPLOYEE_CHECKS, *NAME_CHECKS, *REPORTING_LINE_CHECKS],
+    partitions_def=companies,
+    # The IO manager says where the stored tables are (kept when the listing is unchanged).
+    required_resource_keys={"io_manager", "teammeter_db"},
+)
+def org_model(context: dg.AssetExecutionContext, raw: RawExtract):
+    """The company's org model from its listing: employees, teams, units, roles and reporting
+    lines, with their checks (see the module docstring for when the stored tables are kept)."""
+    teammeter_db: TeammeterDatabase = context.resources.teammeter_db
     with teammeter_db.engine().connect() as conn:
         company = registry.get(conn, context.partition_key)
-    normalised = normalise_extract(raw, today=clock.company_today(company.timezone))
+    today = clock.company_today(company.timezone)
+    store = unchanged.StoredModel(context.resources.io_manager, context.partition_key, list(OUTPUTS))
+    key = unchanged.model_key(raw.sha256, today)
+    kept = store.kept_for(key)
+    if kept is not None:
+        context.log.info(f"company '{context.partition_key}': listing unchanged since the stored model; kept it")
+        for name, metadata in kept.outputs.items():
+            yield dg.Output(None, output_name=name, metadata={**metadata, "rebuilt": False})
+        for check in kept.checks:
+            yield to_result(check.name, check.outcome, check.asset_key)
+        return
+    store.forget()
+    built = unchanged.Recorder()
+    for result in _build(context, raw, today):
+        yield built.record(result)
+    store.remember(key, built)
+
+
+def _build(context: dg.AssetExecutionContext, raw: RawExtract, today):
+    """Build the five tables and their check results (each yielded as it is ready)."""
+    normalised = normalise_extract(raw, today=today)
     table = normalised.table
     if len(normalised.duplicates):
         context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")
     yield dg.Output(
         table,
+        output_name="employees",
         metadata=table_metadata(
             table,
             EMPLOYEE_COLUMNS,
@@ -90,37 +152,11 @@ def employees(context: dg.AssetExecutionContext, raw: RawExtract, teammeter_db: 
             status_counts=counts_md(table["status"], "status"),
         ),
     )
-    yield to_result(MISSING_EMAILS, checks.missing_emails(table))
-    yield to_result("duplicate_active_emails", checks.duplicate_active_emails(table))
-    yield to_result("unique_employee_ids", checks.unique_employee_ids(normalised))
+    yield (MISSING_EMAILS, ORG_EMPLOYEES, checks.missing_emails(table))
+    yield ("duplicate_active_emails", ORG_EMPLOYEES, checks.duplicate_active_emails(table))
+    yield ("unique_employee_ids", ORG_EMPLOYEES, checks.unique_employee_ids(normalised))
 
-
-STRUCTURE = {
-    "teams": "Teams from Personio teams, with their active member count and unit when unambiguous "
-    "(a team without a name in HR is called 'Team <id>').",
-    "units": "Units (Teammeter's name for Personio departments) with their active member count "
-    "(a unit without a name in HR is called 'Unit <id>').",
-    "roles": "Roles from Personio positions: one per distinct title, matched case- and "
-    "whitespace-insensitively, keeping the nicest spelling.",
-    "reporting_lines": "Manager → report lines between active people. Lines to unknown or inactive "
-    "managers, self-management and cycles are left out here and reported by the checks.",
-}
-
-
-@dg.multi_asset(
-    outs={
-        name: dg.AssetOut(key=org(name), description=text, kinds={"pandas"}, group_name=ORG_GROUP,
-                          owners=["team:data"])
-        for name, text in STRUCTURE.items()
-    },
-    ins={"employees": dg.AssetIn(ORG_EMPLOYEES)},
-    check_specs=[*NAME_CHECKS, *REPORTING_LINE_CHECKS],
-    partitions_def=companies,
-    name=ORG_STRUCTURE_STEP,
-)
-def org_structure(employees: pd.DataFrame):
-    """Teams, units, roles and reporting lines from the employees, in one step: each is a quick
-    pass over the same table, and one step reads that table once (four steps read it four times)."""
+    employees = table
     tables = {"teams": derive_teams(employees), "units": derive_units(employees), "roles": derive_roles(employees)}
     active = employees[employees["status"] == "active"]
     yield dg.Output(
@@ -132,7 +168,7 @@ def org_structure(employees: pd.DataFrame):
     yield dg.Output(tables["units"], output_name="units", metadata=table_metadata(tables["units"], UNIT_COLUMNS))
     yield dg.Output(tables["roles"], output_name="roles", metadata=table_metadata(tables["roles"], ROLE_COLUMNS))
     for name in NAMED_TABLES:
-        yield to_result("names_present", names_present_in(name, employees), org(name))
+        yield ("names_present", org(name), names_present_in(name, employees))
 
     result = derive_reporting_lines(employees)
     problems = result.problems
@@ -146,8 +182,8 @@ def org_structure(employees: pd.DataFrame):
             problems=counts_md(problems["problem"], "problem") if len(problems) else dg.MetadataValue.md("none"),
         ),
     )
-    yield to_result("unknown_or_inactive_managers", checks.unknown_or_inactive_managers(result), ORG_REPORTING_LINES)
-    yield to_result("management_cycles", checks.management_cycles(result), ORG_REPORTING_LINES)
+    yield ("unknown_or_inactive_managers", ORG_REPORTING_LINES, checks.unknown_or_inactive_managers(result))
+    yield ("management_cycles", ORG_REPORTING_LINES, checks.management_cycles(result))
 
 
-org_assets = [employees, org_structure]
+org_assets = [org_model]

@@ -25,6 +25,10 @@ class LocalFilesIOManager(dg.ConfigurableIOManager):
         partition = context.partition_key if context.has_partition_key else "__all__"
         return Path(self.base_dir).joinpath(*context.asset_key.path) / partition
 
+    def stored_file(self, asset_key: dg.AssetKey, partition: str, suffix: str) -> Path:
+        """Where an asset's partition is kept (`.parquet`, `.jsonl`), or a file beside it."""
+        return Path(self.base_dir).joinpath(*asset_key.path) / f"{partition}{suffix}"
+
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return

@@ -49,9 +49,9 @@ HELD_BACK = "records_held_back"
 INVITATIONS_DELIVERED = "invitations_delivered"
 
 # -- steps of the sync graph ---------------------------------------------------------------------
-# apideck__employees, org__employees, org_structure (teams, units, roles, reporting lines), then
-# the Teammeter write.
-ORG_STRUCTURE_STEP = "org_structure"
+# apideck__employees, org_model (employees, teams, units, roles, reporting lines), then the
+# Teammeter write.
+ORG_MODEL_STEP = "org_model"
 SYNC_WRITE_STEP = "teammeter_sync"
-SYNC_STEP_PREFIXES = ("apideck__", "org__", ORG_STRUCTURE_STEP)
+SYNC_STEP_PREFIXES = ("apideck__", "org__", ORG_MODEL_STEP)
 SYNC_LAYERS = ("apideck", "org", "teammeter")  # first part of every asset key a sync writes
