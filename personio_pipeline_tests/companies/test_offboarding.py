@@ -97,7 +97,7 @@ def test_remove_deactivates_people_and_deletes_only_the_company_files(engine, in
     assert not any(path.exists() for path in acme_files) and all(path.exists() for path in globex_files)
     files = removal.report["files"]
     assert (files["raw_extracts"]["files"], files["model_files"]["files"], files["spools"]["files"]) == (2, 3, 1)
-    assert files["reports"]["files"] == 1
+    assert files["reports"]["files"] == 2  # the page and the key it was built for
     assert files["mail_files"]["files"] == 2  # 1@acme.test (any case) and the alert about acme
     remaining = sorted(p.read_bytes() for p in (data / "outbox").glob("*.eml"))
     assert len(remaining) == 3 and not any(b"[personio_pipeline] acme:" in m for m in remaining)
