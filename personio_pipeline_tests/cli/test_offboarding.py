@@ -45,7 +45,7 @@ def test_tenants_remove_deletes_the_company_data_and_keeps_the_others(pipeline_e
     assert len(mails) > 50, "invitations went to the file outbox"
     acme_files = files_of(data, "acme-gmbh")
     globex_files = files_of(data, "globex")
-    assert {p.suffix for p in acme_files} == {".jsonl", ".parquet", ".html"} and len(globex_files) == len(acme_files)
+    assert {p.suffix for p in acme_files} == {".jsonl", ".parquet", ".html", ".json"} and len(globex_files) == len(acme_files)
 
     refused = runner.invoke(main, ["tenants", "remove", "acme-gmbh"], input="n\n")
     assert refused.exit_code != 0 and "not removed" in refused.output
