@@ -55,7 +55,7 @@ def test_tenants_remove_deletes_the_company_data_and_keeps_the_others(pipeline_e
     assert removed.exit_code == 0, removed.output
     assert "removed company 'acme-gmbh'" in removed.output and "by alice" in removed.output
     assert f"mail files: {len(mails)} files" in removed.output
-    assert "reports: 1 files" in removed.output, "the verification report names people: it goes too"
+    assert "reports: 2 files" in removed.output, "the verification report names people: it goes too, with the key it was built for"
     assert not any(p.exists() for p in acme_files + mails)
     assert files_of(data, "globex") == globex_files
     assert _instance().get_dynamic_partitions(companies.name) == ["globex"]
