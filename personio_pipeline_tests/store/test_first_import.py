@@ -196,4 +196,5 @@ def test_a_company_purged_and_registered_again_is_imported_again(engine):
     assert again.first_import and all(action == IMPORT_ACTION for _, _, action in logged(engine, "again"))
     with engine.connect() as conn:
         content, page = build_report(conn, "acme")
-    assert content.changes is None and "This is the first sync" in page, "two successful runs, but a new import"
+    assert content.changes is None, "two successful runs, but a new import: no changes to list"
+    assert "Nothing has changed since the first sync" in page

@@ -357,7 +357,7 @@ def _changes(conn, organisation_id: int, people, unit_rows, team_rows) -> Change
     """The changes of the latest successful sync that changed something, when an earlier sync
     came before it (a sync where nothing changed leaves this section, and so the page, as it was)
     and it was not a first import (one after `tenants remove --purge-people` and `tenants add`:
-    its creations are 'import' entries, store/sync.py, and the page says it is the first sync)."""
+    its creations are 'import' entries, store/sync.py, and the page speaks of the first sync)."""
     done = sa.and_(sync_runs.c.organisation_id == organisation_id, sync_runs.c.status == SUCCEEDED)
     latest = conn.execute(
         sa.select(sync_runs.c.id, sync_runs.c.run_id, sync_runs.c.finished_at)
