@@ -4,6 +4,10 @@ For an HR employee id (or `account:N` for an account outside HR): the raw attrib
 read (the last listing kept in the data folder, only the fields it asks Apideck for), the org
 model's row, the account (origin, how it was linked, access and why), whether the sync holds the
 person back, the invitation decision, and the last change-log entries about them. Read-only.
+
+A company's first import logs its creations as one 'import' entry per entity (store/sync.py), not
+one per person: an account it created gets the entry "created by the first import on <date>",
+read from that entry and the account's `created_at` (the same time).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies.files import model_file
 from personio_pipeline.invitations.eligibility import eligible_users
 from personio_pipeline.store import held_back
+from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.schema import change_log, invitations, users
+from personio_pipeline.store.sync import IMPORT_ACTION
 
 RAW_PATH = ("apideck", "employees")
 MODEL_PATH = ("org", "employees")
@@ -83,7 +89,8 @@ def format_explanation(found: Explanation, fmt: str = "text") -> str:
         lines += [f"  {key}: {value}" for key, value in values.items()] if values else ["  (none)"]
     lines += ["", f"access: {found.access or '-'}", f"held back: {found.held_back or 'no'}",
               f"invitation: {found.invitation or '-'}", "", "last changes:"]
-    lines += [f"  {c['at']}  {c['action']}  {c['run_id'] or ''}  {c['after'] or ''}" for c in found.changes] or ["  (none)"]
+    lines += [f"  {c['at']}  {c['action']}  {c['run_id'] or ''}  {c.get('note') or c['after'] or ''}"
+              for c in found.changes] or ["  (none)"]
     return "\n".join(lines)
 
 
@@ -173,7 +180,27 @@ def _changes(conn: sa.Connection, organisation_id: int, row: sa.Row) -> list[dic
     entries = conn.execute(
         sa.select(change_log.c.at, change_log.c.run_id, change_log.c.action, change_log.c.before, change_log.c.after)
         .where(change_log.c.organisation_id == organisation_id, change_log.c.entity == "user",
-               change_log.c.entity_key.in_(keys))
+               change_log.c.entity_key.in_(keys), change_log.c.action != IMPORT_ACTION)
         .order_by(change_log.c.id.desc()).limit(CHANGES_SHOWN)
     ).all()
-    return [dict(entry._mapping) for entry in entries]
+    changes = [dict(entry._mapping) for entry in entries]
+    if len(changes) < CHANGES_SHOWN and (imported := _first_import(conn, organisation_id, row)) is not None:
+        changes.append(imported)  # the oldest: the account's creation
+    return changes
+
+
+def _first_import(conn: sa.Connection, organisation_id: int, row: sa.Row) -> dict[str, Any] | None:
+    """The account's creation, when the company's first import made it: that run's 'import' entry
+    for users has the account's `created_at` as its time (accounts linked by it are older)."""
+    if row.employee_id is None or row.origin != "hr" or row.created_at is None:
+        return None
+    entry = conn.execute(
+        sa.select(change_log.c.at, change_log.c.run_id)
+        .where(change_log.c.organisation_id == organisation_id, change_log.c.entity == "user",
+               change_log.c.action == IMPORT_ACTION)
+        .order_by(change_log.c.id.desc()).limit(1)
+    ).first()
+    if entry is None or as_utc(entry.at) != as_utc(row.created_at):
+        return None
+    note = f"created by the first import on {as_utc(entry.at).date().isoformat()}"
+    return {"at": entry.at, "run_id": entry.run_id, "action": "create", "before": None, "after": None, "note": note}

@@ -1,9 +1,17 @@
-"""Dialect-specific bulk writes of a data frame's rows: COPY on PostgreSQL, one driver-level
+r"""Dialect-specific bulk writes of a data frame's rows: COPY on PostgreSQL, one driver-level
 executemany elsewhere, with each column converted once through its SQLAlchemy type.
 
 The sync writes up to hundreds of thousands of rows per company in one transaction; SQLAlchemy's
-per-row parameter handling would cost more than the database's own work (timings: the
-README's Performance section, bench/results.md).
+per-row parameter handling would cost more than the database's own work (timings:
+docs/performance.md, bench/results.md).
+
+COPY runs on the SQLAlchemy connection's own psycopg connection, so inside the caller's
+transaction (a rollback takes the rows back). Values go through the same conversions on both
+paths: JSON as compact text (None stays SQL NULL), timestamps as aware datetimes; psycopg's
+`write_row` escapes COPY's text format (tabs, newlines, backslashes, `\N`, `\.`). A NUL
+character in a text column is refused on PostgreSQL (`psycopg.DataError`: PostgreSQL text cannot
+hold it; the model's cleaning removes it before) and stored by SQLite; inside JSON it is the
+escape `\u0000` and kept by both. Tests: store/test_first_import.py.
 """
 
 from __future__ import annotations

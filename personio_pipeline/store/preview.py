@@ -33,6 +33,7 @@ class SyncOutcome(Protocol):
     rows_written: int
     changes: list[Change]
     diff_skipped: bool
+    first_import: bool  # creations are logged as one 'import' entry per entity (store/sync.py)
 
 
 def sync_preview(result: SyncOutcome, limit: int = 50) -> str:
@@ -58,7 +59,10 @@ def sync_preview(result: SyncOutcome, limit: int = 50) -> str:
             lines += ["", "| entity | key | action | before | after |", "| --- | --- | --- | --- | --- |"]
             lines += [_preview_row(c) for c in section[:limit]]
         if len(section) > limit:
-            lines += ["", f"… and {len(section) - limit} more (all of them are in change_log)."]
+            logged = ("counted in change_log's one 'import' entry per entity; the rows carry created_at"
+                      if getattr(result, "first_import", False) and actions == ("create",)
+                      else "all of them are in change_log")
+            lines += ["", f"… and {len(section) - limit} more ({logged})."]
     return "\n".join(lines)
 
 

@@ -7,6 +7,17 @@ from the start (PostgreSQL: the organisation row FOR UPDATE; SQLite: BEGIN IMMED
 
 Records that cannot be applied safely (`org/held_back.py`) are held back one by one and
 remembered in `held_back_records`; the rest of the company is written.
+
+The change log has one entry per changed row, with one exception: a company's **first import**.
+That is a sync of a company that has never been synced successfully (`organisations.first_synced_at`
+is NULL: never, or again after `tenants remove --purge-people`) and whose store holds no HR rows
+yet (no user with an HR id, no unit/team/role with source 'hr', before any existing account is
+linked). Its plain creations collapse into one entry per entity (`import_entries`): entity_key
+'*', action 'import', after {"created": n, plus the number of each other action logged for that
+entity in the same run}; each created row carries the run's time in `created_at`. Everything in a
+first import that is not a plain creation keeps its own entry: links to existing accounts,
+recycled addresses, holds and releases, email conflicts, updates and reactivations of linked
+accounts. Every later sync logs row by row.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from personio_pipeline.store.schema import (
     users,
 )
 
-__all__ = ["OrgModel", "SyncResult", "load_snapshot", "sync_company"]
+__all__ = ["IMPORT_ACTION", "IMPORT_KEY", "OrgModel", "SyncResult", "import_entries", "load_snapshot", "sync_company"]
 
 STAGES = (*ENTITIES, "change_log", "organisation")
 # What the diff needs of each table; links are loaded open only.
@@ -72,6 +83,11 @@ SNAPSHOT_COLUMNS: dict[str, tuple[sa.Table, tuple[str, ...]]] = {
     "user_roles": (user_roles, ("id", "user_id", "role_id", "source")),
     "reporting_lines": (reporting_lines, ("id", "user_id", "manager_user_id", "source")),
 }
+
+# The change-log entry that stands for a first import's creations of one entity (module docstring).
+IMPORT_ACTION = "import"
+IMPORT_KEY = "*"
+CREATE = "create"
 
 OUT_OF_SCOPE = "out_of_scope"  # users.hr_status of an account deactivated because its person left the scope
 
@@ -111,6 +127,8 @@ class SyncResult:
     # People whose HR status is unknown and the company's policy for them (store/statuses.py):
     # {"people": n, "without_access": of them, kept without access} under keep, {"deactivated": n} else.
     unknown_status: dict[str, int] = field(default_factory=dict)
+    # The company's first import: its creations are one change-log entry per entity (module docstring).
+    first_import: bool = False
 
     def preview_markdown(self, limit: int = 50) -> str:
         """The run's changes as markdown for Dagster metadata (`preview.sync_preview`)."""
@@ -173,6 +191,7 @@ def sync_company(
             run_share=max_held_back_share,
         )
         snapshot = load_snapshot(conn, company.id)
+        first_import = company.first_synced_at is None and _no_hr_rows(snapshot)
         snapshot, links, refused = _link_existing_accounts(conn, company.id, snapshot, model, held_back, now)
         if len(refused):  # no link and no account until the doubt is resolved; reported as held back
             held_back = pd.concat([held_back, refused], ignore_index=True)
@@ -189,14 +208,15 @@ def sync_company(
             approved=approve_deactivations,
         )
         holds = links + held_back_store.record(conn, company.id, held_back, held_before, run_id, now)
-        rows_written = _apply(conn, company.id, plan, snapshot, run_id, now, after_stage or _no_hook, holds)
+        rows_written = _apply(conn, company.id, plan, snapshot, run_id, now, after_stage or _no_hook, holds,
+                              first_import=first_import)
         counts = _counts(plan, holds)
         unchanged.remember(conn, company.id, fingerprint, now)
         # Observability: the attempt's summary commits with the data, or not at all.
         record_success(conn, company.id, run_id, finished_at=now, employees_read=len(model.employees),
                        rows_written=rows_written, counts=counts)
     return SyncResult(consumer_id, run_id, counts, rows_written, plan.changes() + holds, held_back=held_back,
-                      outside_scope=outside_scope, unknown_status=unknown.counts(no_access))
+                      outside_scope=outside_scope, unknown_status=unknown.counts(no_access), first_import=first_import)
 
 
 def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
@@ -206,6 +226,39 @@ def _counts(plan: SyncPlan, holds: list[Change]) -> dict[str, dict[str, int]]:
         tally = counts.setdefault(change.entity, {})
         tally[change.action] = tally.get(change.action, 0) + 1
     return counts
+
+
+def _no_hr_rows(snapshot: Snapshot) -> bool:
+    """The store holds nothing of the company's HR yet (links need users, so users and the
+    structures tell)."""
+    return snapshot.users.empty and not any(
+        (frame["source"] == HR).any() for frame in (snapshot.units, snapshot.teams, snapshot.roles)
+    )
+
+
+def import_entries(changes: list[Change]) -> list[Change]:
+    """A first import's change log: per entity with creations, one 'import' entry counting them
+    (and the entity's other actions of the run), followed by the entity's other entries, which stay
+    one per row; entities in the order of `changes`."""
+    created: dict[str, int] = {}
+    others: dict[str, dict[str, int]] = {}
+    for change in changes:
+        if change.action == CREATE:
+            created[change.entity] = created.get(change.entity, 0) + 1
+        else:
+            tally = others.setdefault(change.entity, {})
+            tally[change.action] = tally.get(change.action, 0) + 1
+    entries: list[Change] = []
+    summarised: set[str] = set()
+    for change in changes:
+        entity = change.entity
+        if entity in created and entity not in summarised:
+            summarised.add(entity)
+            entries.append(Change(entity, IMPORT_KEY, IMPORT_ACTION, None,
+                                  {"created": created[entity], **others.get(entity, {})}))
+        if change.action != CREATE:
+            entries.append(change)
+    return entries
 
 
 def load_snapshot(conn: sa.Connection, organisation_id: int) -> Snapshot:
@@ -323,6 +376,8 @@ def _apply(
     now: datetime,
     after_stage: Callable[[str], None],
     holds: list[Change],
+    *,
+    first_import: bool = False,
 ) -> int:
     ids = {
         "unit": _key_to_id(snapshot.units, "unit_key"),
@@ -342,6 +397,8 @@ def _apply(
             written += _apply_links(conn, table, _with_ids(plan[entity], refs, ids), organisation_id, now)
         after_stage(entity)
     changes = plan.changes() + holds
+    if first_import:  # one entry per entity for the mass of creations (module docstring)
+        changes = import_entries(changes)
     log = pd.DataFrame(changes, columns=["entity", "entity_key", "action", "before", "after"])
     constants = {"organisation_id": organisation_id, "run_id": run_id, "at": now}
     insert_many(conn, change_log, log, constants)

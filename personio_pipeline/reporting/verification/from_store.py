@@ -62,6 +62,7 @@ from personio_pipeline.store.schema import (
     user_roles,
     users,
 )
+from personio_pipeline.store.sync import IMPORT_ACTION
 
 SEPARATOR = ", "
 
@@ -354,7 +355,9 @@ def _edits(people, active, unit_rows, team_rows, role_rows, memberships, assignm
 
 def _changes(conn, organisation_id: int, people, unit_rows, team_rows) -> Changes | None:
     """The changes of the latest successful sync that changed something, when an earlier sync
-    came before it (a sync where nothing changed leaves this section, and so the page, as it was)."""
+    came before it (a sync where nothing changed leaves this section, and so the page, as it was)
+    and it was not a first import (one after `tenants remove --purge-people` and `tenants add`:
+    its creations are 'import' entries, store/sync.py, and the page speaks of the first sync)."""
     done = sa.and_(sync_runs.c.organisation_id == organisation_id, sync_runs.c.status == SUCCEEDED)
     latest = conn.execute(
         sa.select(sync_runs.c.id, sync_runs.c.run_id, sync_runs.c.finished_at)
@@ -376,6 +379,8 @@ def _changes(conn, organisation_id: int, people, unit_rows, team_rows) -> Change
         .where(change_log.c.organisation_id == organisation_id, change_log.c.run_id == run_id)
         .order_by(change_log.c.id)
     ).all()
+    if any(action == IMPORT_ACTION for _, _, action, _ in logged):
+        return None
     names = {row.employee_id: row.display_name for row in people.values()}
     team_names = {row.team_key: row.name for row in _team_keys(conn, organisation_id)}
     unit_names = {row.unit_key: row.name for row in unit_rows.values() if row.unit_key is not None}
