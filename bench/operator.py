@@ -5,6 +5,7 @@ against the minimal script and dlt's `rest_api` on the same pages, and `python -
     PYTHONPATH=. .venv/bin/python bench/operator.py                        # 1,000 and 100,000, data sets A and B, SQLite
     PYTHONPATH=. .venv/bin/python bench/operator.py --sizes 1000 --databases sqlite,postgres
     PYTHONPATH=. .venv/bin/python bench/operator.py --datasets A --no-dlt
+    PYTHONPATH=. .venv/bin/python bench/operator.py --repeat 3             # medians of 3 (a shared machine)
 
 Data sets: A = the sandbox's `diverse` profile (`personio-pipeline sandbox --profile diverse`);
 B = a company the bench generates itself with Faker (bench/company_b.py: UUID ids, its own
@@ -241,6 +242,24 @@ def measure(dataset: DataSet, size: int, kind: str, root: Path, admin_url: str |
     return out
 
 
+def combine(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Repetitions of one measurement: medians of times, the maximum of peak RSS."""
+    out = dict(reps[0], repeats=len(reps))
+    for phase in ("minimal", "dlt", "first", "noop"):
+        if phase not in reps[0]:
+            continue
+        out[phase] = dict(reps[0][phase])
+        for key in ("wall", "cpu", "wall_seconds", "fetch_seconds", "insert_seconds"):
+            if key in reps[0][phase]:
+                out[phase][key] = median([rep[phase][key] for rep in reps])
+        out[phase]["rss_mb"] = max(rep[phase]["rss_mb"] for rep in reps)
+        out[phase]["walls"] = [rep[phase]["wall"] for rep in reps]
+    for key in ("import_dagster", "import_dagster_cpu"):
+        out[key] = median([rep[key] for rep in reps])
+    out["noop"]["rows_written"] = max(rep["noop"]["rows_written"] or 0 for rep in reps)
+    return out
+
+
 def _met(value: float, limit: float, strict: bool = False) -> str:
     ok = value < limit if strict else value <= limit
     return "met" if ok else "**not met**"
@@ -296,8 +315,8 @@ def detail_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| data set | size | db | minimal: in-script s (fetch + insert) | sync first ÷ in-script minimal | "
              "dlt: in-script s | minimal / dlt peak RSS MB | requests sync / minimal (expected) | "
              "materialisations first / no-op | rows written first / no-op | report KB | CPU s minimal / first / no-op | "
-             "`db upgrade` + `tenants add` s |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "`db upgrade` + `tenants add` s | sync first / no-op, each repetition s |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         m = r["minimal"]
         dlt_inner = f"{r['dlt']['wall_seconds']:.2f}" if "dlt" in r else "–"
@@ -308,7 +327,8 @@ def detail_table(rows: list[dict[str, Any]]) -> str:
             f"{m['rss_mb']:.0f} / {dlt_rss} | {r['first']['requests']} / {m['requests']} ({expected_requests(r['size'])}) | "
             f"{r['first']['materializations']} / {r['noop']['materializations']} | "
             f"{r['first']['rows_written']:,} / {r['noop']['rows_written']} | {r['first']['report_bytes'] / 1024:.0f} | "
-            f"{m['cpu']:.1f} / {r['first']['cpu']:.1f} / {r['noop']['cpu']:.1f} | {r['setup'][0]:.1f} + {r['setup'][1]:.1f} |")
+            f"{m['cpu']:.1f} / {r['first']['cpu']:.1f} / {r['noop']['cpu']:.1f} | {r['setup'][0]:.1f} + {r['setup'][1]:.1f} | "
+            f"{', '.join('%.1f' % w for w in r['first']['walls'])} / {', '.join('%.1f' % w for w in r['noop']['walls'])} |")
     return "\n".join(lines)
 
 
@@ -317,6 +337,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,100000", help="comma-separated company sizes")
     parser.add_argument("--databases", default="sqlite", help="sqlite, postgres or both")
     parser.add_argument("--datasets", default="A,B", help="A (sandbox diverse), B (bench-generated) or both")
+    parser.add_argument("--repeat", type=int, default=1, help="repetitions per measurement (medians; peak RSS: max)")
     parser.add_argument("--no-dlt", action="store_true", help="skip dlt's rest_api (needs the bench extra)")
     parser.add_argument("--postgres-url", help="admin URL of the PostgreSQL server")
     parser.add_argument("--results", default=str(BENCH / "results-operator.md"), help="markdown output")
@@ -352,7 +373,8 @@ def main() -> None:
                     log(f"data set {name}, {size:,}: warming the sandbox ({dataset.warm(size):,} records listed)")
                     for kind in kinds:
                         try:
-                            rows.append(measure(dataset, size, kind, root, admin_url, with_dlt))
+                            rows.append(combine([measure(dataset, size, kind, root, admin_url, with_dlt)
+                                                 for _ in range(args.repeat)]))
                         except RuntimeError as error:
                             log(f"FAILED: {error}")
                             failures.append(f"{name} {size} {kind}: {str(error).splitlines()[0]}")
@@ -373,7 +395,7 @@ def main() -> None:
         f"Machine: {info['nproc']} cores (`nproc`), {info['cpu']}, {info['ram_gb']} GB RAM, Python {info['python']}; "
         f"load average at the start {info['load_1min']} (1 min), at the end "
         f"{load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} (1 / 5 / 15 min). The machine is shared: "
-        "one measurement each, timings are noisy.",
+        f"timings are noisy; medians of {args.repeat} repetition(s) (peak RSS: the maximum).",
         "",
         "Every figure is a whole process, start to exit, as typed: `python -m personio_pipeline sync ID --in-process` "
         "(first, then again: no-op; the verification report included), `python bench/baseline.py …` (minimal "
