@@ -105,6 +105,7 @@ def run_facts(home: Path, data_dir: Path, company: str) -> dict[str, Any]:
 
     from personio_pipeline.companies.files import report_file
 
+    os.environ["DAGSTER_HOME"] = str(home)  # the local event log storage finds its folder through it
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         runs = instance.get_runs(limit=1)
@@ -121,6 +122,7 @@ def run_facts(home: Path, data_dir: Path, company: str) -> dict[str, Any]:
         partition = run.tags.get("dagster/partition")
     finally:
         instance.dispose()
+        os.environ.pop("DAGSTER_HOME", None)
     report = report_file(data_dir, company)
     problems = []
     if run.status != dg.DagsterRunStatus.SUCCESS:
