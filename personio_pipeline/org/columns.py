@@ -35,6 +35,11 @@ EMPLOYEE_COLUMNS: dict[str, str] = {
     "updated_at": "Apideck updated_at (datetime64 UTC, NaT if unknown)",
 }
 
+# employees.attrs[MODEL_KEY_ATTR]: the key the org model step built the table for (its listing,
+# the company's date, the code; defs/org/unchanged.py), stored with it. Absent on a table made
+# otherwise (tests); then the Teammeter write and the report hash the rows instead.
+MODEL_KEY_ATTR = "model_key"
+
 # People who are part of the organisation as HR lists it: their teams, roles and reporting lines
 # are derived. An 'unknown' status (Apideck's `other`, e.g. Personio's leave) stays in the
 # organisation; whether the account keeps access is the company's policy, applied by the store

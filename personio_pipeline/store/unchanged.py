@@ -82,6 +82,14 @@ def model_fingerprint(model: OrgModel, extra: str = "") -> str:
     return digest.hexdigest()
 
 
+def key_fingerprint(model_key: str, extra: str = "") -> str:
+    """`model_fingerprint` for a model known by the key it was built from (its listing, date and
+    code, `defs/org/unchanged.py`): the same tables always come from the same key."""
+    digest = hashlib.sha256(rules_digest().encode())
+    digest.update(f"key|{model_key}|{extra}".encode())
+    return digest.hexdigest()
+
+
 def store_signature(conn: sa.Connection, organisation_id: int) -> str:
     """SHA-256 of per-table aggregates over the company's rows (one query per table)."""
     values = []

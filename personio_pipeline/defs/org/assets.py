@@ -40,6 +40,7 @@ from personio_pipeline.defs.shared.types import RawEmployeeRecords
 from personio_pipeline.org import checks
 from personio_pipeline.org.columns import (
     EMPLOYEE_COLUMNS,
+    MODEL_KEY_ATTR,
     REPORTING_LINE_COLUMNS,
     ROLE_COLUMNS,
     TEAM_COLUMNS,
@@ -126,15 +127,18 @@ def org_model(context: dg.AssetExecutionContext, raw: RawExtract):
         return
     store.forget()
     built = unchanged.Recorder()
-    for result in _build(context, raw, today):
+    for result in _build(context, raw, today, key):
         yield built.record(result)
     store.remember(key, built)
 
 
-def _build(context: dg.AssetExecutionContext, raw: RawExtract, today):
-    """Build the five tables and their check results (each yielded as it is ready)."""
+def _build(context: dg.AssetExecutionContext, raw: RawExtract, today, key: str):
+    """Build the five tables and their check results (each yielded as it is ready). The employees
+    table carries the key it was built for (stored with it): the Teammeter write and the report
+    know the model by it without hashing its rows."""
     normalised = normalise_extract(raw, today=today)
     table = normalised.table
+    table.attrs[MODEL_KEY_ATTR] = key
     if len(normalised.duplicates):
         context.log.warning(f"{len(normalised.duplicates)} employee ids were served more than once; kept the latest")
     yield dg.Output(

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies.sync_runs import SUCCEEDED
+from personio_pipeline.org.columns import MODEL_KEY_ATTR
 from personio_pipeline.store.schema import held_back_records, invitations, sync_runs, users
 from personio_pipeline.store.unchanged import store_signature
 
@@ -40,6 +41,8 @@ def report_key(conn: sa.Connection, consumer_id: str, employees: pd.DataFrame | 
         digest.update(repr(tuple(conn.execute(query).one())).encode())
     if employees is None:
         digest.update(b"no model")
+    elif employees.attrs.get(MODEL_KEY_ATTR):  # the org model step's key stands for its rows
+        digest.update(f"model {employees.attrs[MODEL_KEY_ATTR]}".encode())
     elif len(employees):
         digest.update(repr(list(employees.columns)).encode())
         digest.update(pd.util.hash_pandas_object(employees, index=False, categorize=False).to_numpy().tobytes())
