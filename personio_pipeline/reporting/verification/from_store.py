@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, datetime, timezone
+from typing import NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -76,14 +77,10 @@ def gather(
     """The company's report as the store holds it now. `model_employees` (the `org/employees`
     table) adds why addresses are unusable, merged spellings and unknown or inactive managers."""
     org = registry.get(conn, consumer_id)
-    people = {
-        row.id: row
-        for row in conn.execute(
-            sa.select(users.c.id, users.c.employee_id, users.c.display_name, users.c.email, users.c.email_source,
-                      users.c.active, users.c.has_access, users.c.unit_id, users.c.linked_by, users.c.hr_status)
-            .where(users.c.organisation_id == org.id)
-        )
-    }
+    query = (sa.select(users.c.id, users.c.employee_id, users.c.display_name, users.c.email, users.c.email_source,
+                       users.c.active, users.c.has_access, users.c.unit_id, users.c.linked_by, users.c.hr_status)
+             .where(users.c.organisation_id == org.id))
+    people = {row.id: row for row in map(_User._make, conn.execute(query).all())}
     # The report is about the people Personio lists: accounts outside HR (coaches, people added in
     # Teammeter) appear only where a Teammeter edit names them.
     active = {uid: row for uid, row in people.items() if row.active and row.employee_id is not None}
@@ -96,24 +93,20 @@ def gather(
     held = _held_back(conn, org.id)
     model = _ModelFacts(model_employees)
 
-    teams_of: dict[int, list[str]] = defaultdict(list)
-    for user_id, team_id, _ in memberships:
-        if team_id in team_rows and team_rows[team_id].active:
-            teams_of[user_id].append(team_rows[team_id].name)
-    roles_of: dict[int, list[str]] = defaultdict(list)
-    for user_id, role_id, _ in assignments:
-        if role_id in role_rows and role_rows[role_id].active:
-            roles_of[user_id].append(role_rows[role_id].name)
+    teams_of = _names_of(memberships, {i: row.name for i, row in team_rows.items() if row.active})
+    roles_of = _names_of(assignments, {i: row.name for i, row in role_rows.items() if row.active})
 
     access_from = model.access_days(clock.company_today(org.timezone), org.pre_start_days)
     invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from)
-    unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships)
-    org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of[uid]))
+    rank = name_rank({row.employee_id: row.display_name for row in active.values()})
+    unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships, rank)
+    org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of.get(uid, ())))
                   for uid, row in active.items()}
-    org_lines = [(active[u].employee_id, active[m].employee_id, source == TEAMMETER)
+    eid = {uid: row.employee_id for uid, row in active.items()}
+    org_lines = [(eid[u], eid[m], source == TEAMMETER)
                  for u, m, source in sorted(lines, key=lambda line: (line[2] != "hr", line[0], line[1]))
-                 if u in active and m in active]
-    org_chart = build_org_chart(org_people, org_lines, model.manager_problems(set(org_people)))
+                 if u in eid and m in eid]
+    org_chart = build_org_chart(org_people, org_lines, model.manager_problems(set(org_people)), rank)
     role_list = _roles(role_rows, assignments, active, model)
     header = Header(
         company=org.name,
@@ -145,6 +138,34 @@ def gather(
     )
 
 
+class _User(NamedTuple):
+    """A row of `users` (a plain tuple: reading its fields is cheap at 100,000 people)."""
+
+    id: int
+    employee_id: str | None
+    display_name: str
+    email: str | None
+    email_source: str | None
+    active: bool
+    has_access: bool
+    unit_id: int | None
+    linked_by: str | None
+    hr_status: str | None
+
+
+def _names_of(links: list[tuple[int, int, str]], names: dict[int, str]) -> dict[int, list[str]]:
+    """user id -> the names of the active teams (or roles) their open links point to, in link order."""
+    found: dict[int, list[str]] = {}
+    for user_id, other, _ in links:
+        name = names.get(other)
+        if name is not None:
+            if user_id in found:
+                found[user_id].append(name)
+            else:
+                found[user_id] = [name]
+    return found
+
+
 def _scope_summary(org: registry.Company, employees: pd.DataFrame | None) -> ScopeSummary | None:
     """The rollout scope and how many people Personio lists outside it (from the org model)."""
     scope = company_scope.load(org.scope)
@@ -158,10 +179,14 @@ def _existing_accounts(people: dict[int, sa.Row]) -> tuple[ExistingAccount, ...]
     """Active accounts Teammeter had before the person came from Personio (linked), then the ones
     outside Personio, by name."""
     how = {"address": "linked by address", "rehire": "rehire: the former account is back"}
-    linked = [ExistingAccount(row.display_name, row.employee_id, how.get(row.linked_by, row.linked_by))
-              for row in people.values() if row.active and row.employee_id is not None and row.linked_by]
-    outside = [ExistingAccount(row.display_name, None, "outside Personio")
-               for row in people.values() if row.active and row.employee_id is None]
+    linked, outside = [], []
+    for row in people.values():
+        if not row.active:
+            continue
+        if row.employee_id is None:
+            outside.append(ExistingAccount(row.display_name, None, "outside Personio"))
+        elif row.linked_by:
+            linked.append(ExistingAccount(row.display_name, row.employee_id, how.get(row.linked_by, row.linked_by)))
     order = lambda account: account.name.casefold()  # noqa: E731
     return tuple(sorted(linked, key=order)) + tuple(sorted(outside, key=order))
 
@@ -218,7 +243,7 @@ def _open(conn: sa.Connection, links: sa.Table, organisation_id: int, other) -> 
     """Open links as (user id, other id, source)."""
     query = sa.select(links.c.user_id, other, links.c.source).where(
         links.c.organisation_id == organisation_id, links.c.ended_at.is_(None))
-    return [tuple(row) for row in conn.execute(query)]
+    return list(map(tuple, conn.execute(query).all()))
 
 
 def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str, str]]:
@@ -239,19 +264,21 @@ def _people_list(conn, org, active, teams_of, held, model, access_from) -> tuple
         if status == "sent":
             sent[user_id] = sent_at
     invitees, blocked = [], []
+    not_yet = (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""  # nothing sent or queued yet
     for uid, row in sorted(active.items(), key=lambda item: natural_order(item[1].employee_id)):
         problems = held.get(row.employee_id, {})
         if row.has_access:
             note = "held back: " + "; ".join(f"{p.replace('_', ' ')} {d}" for p, d in problems.items()) if problems else ""
-            status, invited_on = _invitation_status(uid, sent, latest, org)
-            invitees.append(Invitee(row.employee_id, row.display_name, row.email or "", SEPARATOR.join(teams_of[uid]),
+            status, invited_on = _invitation_status(uid, sent, latest, org) if uid in latest else not_yet
+            invitees.append(Invitee(row.employee_id, row.display_name, row.email or "", SEPARATOR.join(teams_of.get(uid, ())),
                                     status, invited_on, note))
         else:
             reason, detail, fix = access_problem(email=row.email, held_back=problems,
                                                  email_problem=model.email_problem.get(row.employee_id),
                                                  access_from=access_from.get(row.employee_id),
                                                  unknown_status=row.hr_status == "unknown")
-            blocked.append(Blocked(row.employee_id, row.display_name, reason, detail, fix))
+            blocked.append(Blocked(row.employee_id, row.display_name, reason, detail, fix, row.email or "",
+                                   SEPARATOR.join(teams_of.get(uid, ()))))
     return tuple(invitees), tuple(blocked)
 
 
@@ -269,43 +296,49 @@ def _invitation_status(user_id: int, sent: dict, latest: dict, org) -> tuple[str
     return (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""
 
 
-def _units(active, unit_rows, team_rows, memberships) -> tuple[tuple[Unit, ...], tuple[tuple[str, int], ...]]:
-    """Units -> teams -> members (active people and structures), then the team sizes."""
+def _units(active, unit_rows, team_rows, memberships, rank) -> tuple[tuple[Unit, ...], tuple[tuple[str, int], ...]]:
+    """Units -> teams -> members (active people and structures), then the team sizes. `rank`:
+    employee id -> position by name (members are listed by name)."""
+    live_teams = {team_id for team_id, row in team_rows.items() if row.active}
+    live_units = {unit_id for unit_id, row in unit_rows.items() if row.active}
     members: dict[int, list[Member]] = defaultdict(list)
     in_team: set[int] = set()
     for user_id, team_id, source in memberships:
-        if user_id in active and team_id in team_rows and team_rows[team_id].active:
+        if team_id in live_teams and user_id in active:
             row = active[user_id]
             members[team_id].append(Member(row.display_name, row.employee_id, source == TEAMMETER))
             in_team.add(user_id)
+    order = lambda member: rank[member.employee_id]  # noqa: E731
     teams_by_unit: dict[int | None, list[Team]] = defaultdict(list)
     sizes = []
     for team_id, row in team_rows.items():
         if not row.active:
             continue
-        people = tuple(sorted(members[team_id], key=_member_order))
-        unit_id = row.unit_id if row.unit_id in unit_rows and unit_rows[row.unit_id].active else None
+        people = tuple(sorted(members[team_id], key=order)) if team_id in members else ()
+        unit_id = row.unit_id if row.unit_id in live_units else None
         teams_by_unit[unit_id].append(Team(row.name, row.source == TEAMMETER, people))
         sizes.append((row.name, len(people)))
     loose: dict[int | None, list[Member]] = defaultdict(list)
     for user_id, row in active.items():
         if user_id not in in_team:
-            unit_id = row.unit_id if row.unit_id in unit_rows and unit_rows[row.unit_id].active else None
+            unit_id = row.unit_id if row.unit_id in live_units else None
             loose[unit_id].append(Member(row.display_name, row.employee_id))
     groups = [
         Unit(row.name, row.source == TEAMMETER, _by_name(teams_by_unit[unit_id]),
-             tuple(sorted(loose[unit_id], key=_member_order)))
+             tuple(sorted(loose[unit_id], key=order)))
         for unit_id, row in sorted(unit_rows.items(), key=lambda item: item[1].name.casefold())
         if row.active
     ]
     if teams_by_unit[None] or loose[None]:
-        groups.append(Unit(None, False, _by_name(teams_by_unit[None]), tuple(sorted(loose[None], key=_member_order))))
+        groups.append(Unit(None, False, _by_name(teams_by_unit[None]), tuple(sorted(loose[None], key=order))))
     sizes.sort(key=lambda item: (-item[1], item[0].casefold()))
     return tuple(groups), tuple(sizes)
 
 
-def _member_order(member: Member) -> tuple:
-    return member.name.casefold(), natural_order(member.employee_id)
+def name_rank(names: dict[str, str]) -> dict[str, int]:
+    """employee id -> position when ordered by name (case-blind), then by id."""
+    ordered = sorted(names, key=lambda employee_id: (names[employee_id].casefold(), natural_order(employee_id)))
+    return {employee_id: position for position, employee_id in enumerate(ordered)}
 
 
 def _by_name(found: list[Team]) -> tuple[Team, ...]:
