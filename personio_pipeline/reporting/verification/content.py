@@ -170,7 +170,8 @@ class OrgChart:
             order.append(person)
             stack.extend(self.reports.get(person, ()))
         for person in reversed(order):
-            below[person] = sum(1 + below[r] for r in self.reports.get(person, ()))
+            reports = self.reports.get(person)
+            below[person] = len(reports) + sum(map(below.__getitem__, reports)) if reports else 0
         return below
 
 

@@ -21,7 +21,8 @@ from personio_pipeline.common.tables import natural_order
 from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies import scope as company_scope
 from personio_pipeline.companies.sync_runs import SUCCEEDED
-from personio_pipeline.org.structure import derive_reporting_lines
+from personio_pipeline.org.columns import PRESENT_STATUSES
+from personio_pipeline.org.structure import _line_problem
 from personio_pipeline.reporting.verification.content import (
     AFTER_VERIFICATION,
     FAILED,
@@ -89,23 +90,25 @@ def gather(
     role_rows = _rows(conn, roles, org.id, roles.c.id, roles.c.role_key, roles.c.name, roles.c.source, roles.c.active)
     memberships = _open(conn, team_memberships, org.id, team_memberships.c.team_id)
     assignments = _open(conn, user_roles, org.id, user_roles.c.role_id)
-    lines = _open(conn, reporting_lines, org.id, reporting_lines.c.manager_user_id)
+    lines = _open(conn, reporting_lines, org.id, reporting_lines.c.manager_user_id,  # HR lines first
+                  order=(sa.case((reporting_lines.c.source == "hr", 0), else_=1), reporting_lines.c.user_id,
+                         reporting_lines.c.manager_user_id))
     held = _held_back(conn, org.id)
     model = _ModelFacts(model_employees)
 
     teams_of = _names_of(memberships, {i: row.name for i, row in team_rows.items() if row.active})
     roles_of = _names_of(assignments, {i: row.name for i, row in role_rows.items() if row.active})
 
+    natural = {row.employee_id: natural_order(row.employee_id) for row in active.values()}
+    rank = name_rank({row.employee_id: row.display_name for row in active.values()}, natural)
     access_from = model.access_days(clock.company_today(org.timezone), org.pre_start_days)
-    invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from)
-    rank = name_rank({row.employee_id: row.display_name for row in active.values()})
+    invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from, natural)
     unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships, rank)
     org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of.get(uid, ())))
                   for uid, row in active.items()}
     eid = {uid: row.employee_id for uid, row in active.items()}
     org_lines = [(eid[u], eid[m], source == TEAMMETER)
-                 for u, m, source in sorted(lines, key=lambda line: (line[2] != "hr", line[0], line[1]))
-                 if u in eid and m in eid]
+                 for u, m, source in lines if u in eid and m in eid]
     org_chart = build_org_chart(org_people, org_lines, model.manager_problems(set(org_people)), rank)
     role_list = _roles(role_rows, assignments, active, model)
     header = Header(
@@ -214,16 +217,24 @@ class _ModelFacts:
         """role key -> the titles as served (whitespace collapsed) and how many records carry each."""
         found: dict[str, Counter] = defaultdict(Counter)
         titled = self.employees.dropna(subset=["role_key", "role_name"])
-        for key, name in zip(titled["role_key"], titled["role_name"]):
-            found[key][" ".join(str(name).split())] += 1
+        pairs = titled.groupby(["role_key", "role_name"], sort=False, observed=True).size()
+        for (key, name), records in pairs.items():  # each spelling once, not each record
+            found[key][" ".join(str(name).split())] += int(records)
         return found
 
     def manager_problems(self, active_ids: set[str]) -> dict[str, str]:
         """Active people whose manager in Personio is unknown or has left -> why."""
         if not self.known or self.employees.empty:
             return {}
-        problems = derive_reporting_lines(self.employees).problems
-        names = dict(zip(self.employees["employee_id"], self.employees["display_name"]))
+        employees = self.employees
+        # As derive_reporting_lines says why a line was dropped (cycles aside: the tree finds those).
+        has_manager = (employees["status"].isin(PRESENT_STATUSES) & employees["manager_id"].notna()
+                       & employees["employee_id"].isin(active_ids))
+        reports = employees.loc[has_manager, ["employee_id", "manager_id"]]
+        status_by_id = pd.Series(employees["status"].to_numpy(), index=employees["employee_id"])
+        problems = reports.assign(problem=_line_problem(reports, status_by_id))
+        problems = problems[problems["problem"].isin(["unknown_manager", "inactive_manager"])]
+        names = dict(zip(employees["employee_id"], employees["display_name"])) if len(problems) else {}
         why = {}
         for row in problems.itertuples(index=False):
             if row.employee_id not in active_ids:
@@ -239,10 +250,10 @@ def _rows(conn: sa.Connection, table: sa.Table, organisation_id: int, *columns) 
     return {row.id: row for row in conn.execute(sa.select(*columns).where(table.c.organisation_id == organisation_id))}
 
 
-def _open(conn: sa.Connection, links: sa.Table, organisation_id: int, other) -> list[tuple[int, int, str]]:
+def _open(conn: sa.Connection, links: sa.Table, organisation_id: int, other, order=()) -> list[tuple[int, int, str]]:
     """Open links as (user id, other id, source)."""
     query = sa.select(links.c.user_id, other, links.c.source).where(
-        links.c.organisation_id == organisation_id, links.c.ended_at.is_(None))
+        links.c.organisation_id == organisation_id, links.c.ended_at.is_(None)).order_by(*order)
     return list(map(tuple, conn.execute(query).all()))
 
 
@@ -254,7 +265,8 @@ def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str,
     return held
 
 
-def _people_list(conn, org, active, teams_of, held, model, access_from) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
+def _people_list(conn, org, active, teams_of, held, model, access_from,
+                 natural) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
     """Every active person once: who can log in (and where their invitation stands), who cannot."""
     sent, latest = {}, {}
     query = (sa.select(invitations.c.user_id, invitations.c.status, invitations.c.sent_at)
@@ -265,7 +277,8 @@ def _people_list(conn, org, active, teams_of, held, model, access_from) -> tuple
             sent[user_id] = sent_at
     invitees, blocked = [], []
     not_yet = (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""  # nothing sent or queued yet
-    for uid, row in sorted(active.items(), key=lambda item: natural_order(item[1].employee_id)):
+    for uid in sorted(active, key=lambda uid: natural[active[uid].employee_id]):
+        row = active[uid]
         problems = held.get(row.employee_id, {})
         if row.has_access:
             note = "held back: " + "; ".join(f"{p.replace('_', ' ')} {d}" for p, d in problems.items()) if problems else ""
@@ -303,18 +316,20 @@ def _units(active, unit_rows, team_rows, memberships, rank) -> tuple[tuple[Unit,
     live_units = {unit_id for unit_id, row in unit_rows.items() if row.active}
     members: dict[int, list[Member]] = defaultdict(list)
     in_team: set[int] = set()
-    for user_id, team_id, source in memberships:
-        if team_id in live_teams and user_id in active:
-            row = active[user_id]
-            members[team_id].append(Member(row.display_name, row.employee_id, source == TEAMMETER))
-            in_team.add(user_id)
+    eid = {user_id: row.employee_id for user_id, row in active.items()}
+    kept = [link for link in memberships if link[1] in live_teams and link[0] in eid]
+    kept.sort(key=lambda link: rank[eid[link[0]]])  # so each team's members come in name order
+    for user_id, team_id, source in kept:
+        row = active[user_id]
+        members[team_id].append(Member(row.display_name, row.employee_id, source == TEAMMETER))
+        in_team.add(user_id)
     order = lambda member: rank[member.employee_id]  # noqa: E731
     teams_by_unit: dict[int | None, list[Team]] = defaultdict(list)
     sizes = []
     for team_id, row in team_rows.items():
         if not row.active:
             continue
-        people = tuple(sorted(members[team_id], key=order)) if team_id in members else ()
+        people = tuple(members[team_id]) if team_id in members else ()
         unit_id = row.unit_id if row.unit_id in live_units else None
         teams_by_unit[unit_id].append(Team(row.name, row.source == TEAMMETER, people))
         sizes.append((row.name, len(people)))
@@ -335,9 +350,10 @@ def _units(active, unit_rows, team_rows, memberships, rank) -> tuple[tuple[Unit,
     return tuple(groups), tuple(sizes)
 
 
-def name_rank(names: dict[str, str]) -> dict[str, int]:
-    """employee id -> position when ordered by name (case-blind), then by id."""
-    ordered = sorted(names, key=lambda employee_id: (names[employee_id].casefold(), natural_order(employee_id)))
+def name_rank(names: dict[str, str], natural: dict[str, tuple]) -> dict[str, int]:
+    """employee id -> position when ordered by name (case-blind), then by id (`natural`: each id's
+    `natural_order`)."""
+    ordered = sorted(names, key=lambda employee_id: (names[employee_id].casefold(), natural[employee_id]))
     return {employee_id: position for position, employee_id in enumerate(ordered)}
 
 
@@ -347,10 +363,7 @@ def _by_name(found: list[Team]) -> tuple[Team, ...]:
 
 def _roles(role_rows, assignments, active, model: _ModelFacts) -> tuple[Role, ...]:
     """Active roles with their active holders and the spellings merged into them."""
-    holders: Counter = Counter()
-    for user_id, role_id, _ in {(u, r, "") for u, r, _ in assignments}:
-        if user_id in active:
-            holders[role_id] += 1
+    holders = Counter(role_id for user_id, role_id in {(u, r) for u, r, _ in assignments} if user_id in active)
     spellings = model.spellings()
     found = []
     for role_id, row in role_rows.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
@@ -67,12 +68,18 @@ def columns_to_csv(columns: dict[str, Sequence]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _safe_column(column: Sequence) -> list[str]:
+_FORMULA_AFTER_NUL = re.compile("\x00[=+\\-@\t\r]")
+
+
+def _safe_column(column: Sequence) -> Sequence[str]:
     if None in column:
         column = ["" if value is None else value for value in column]
-    column = list(map(str, column))
-    joined = "\x00" + "\x00".join(column)
-    if not any("\x00" + start in joined for start in FORMULA_STARTS):
+    try:
+        joined = "\x00" + "\x00".join(column)
+    except TypeError:  # numbers
+        column = list(map(str, column))
+        joined = "\x00" + "\x00".join(column)
+    if _FORMULA_AFTER_NUL.search(joined) is None:
         return column
     return [safe_cell(value) for value in column]
 
