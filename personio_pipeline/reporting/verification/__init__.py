@@ -26,7 +26,7 @@ from personio_pipeline.reporting.verification.page import render
 from personio_pipeline.reporting.verification.summary import render_summary
 
 __all__ = ["SUMMARY_FROM", "Report", "ReportContent", "build_report", "gather", "make_report", "render",
-           "render_summary", "write_report"]
+           "render_summary", "report_from", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,19 @@ def make_report(
     `SUMMARY_FROM`), above it the summary page and its CSV files, named after `stem` (default: the
     company id, as the asset names the page). Few objects per person, none cyclic: the garbage
     collector is paused while they are made."""
-    stem = consumer_id if stem is None else stem
-    limit = lists.SUMMARY_FROM if summary_from is None else summary_from
     with cyclic_gc_paused():
         content = gather(conn, consumer_id, model_employees, generated_at=generated_at)
-        if content.header.people <= limit:
-            return Report(content, render(content), stem)
-        files = write_lists(content)
-        sizes = {which: len(data) for which, data in files.items()}
-        return Report(content, render_summary(content, stem, sizes), stem, files)
+        return report_from(content, consumer_id if stem is None else stem, summary_from)
+
+
+def report_from(content: ReportContent, stem: str, summary_from: int | None = None) -> Report:
+    """The page (and CSV files) for gathered content (pure)."""
+    limit = lists.SUMMARY_FROM if summary_from is None else summary_from
+    if content.header.people <= limit:
+        return Report(content, render(content), stem)
+    files = write_lists(content)
+    sizes = {which: len(data) for which, data in files.items()}
+    return Report(content, render_summary(content, stem, sizes), stem, files)
 
 
 def build_report(
