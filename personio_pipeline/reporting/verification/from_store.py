@@ -99,10 +99,11 @@ def gather(
     teams_of = _names_of(memberships, {i: row.name for i, row in team_rows.items() if row.active})
     roles_of = _names_of(assignments, {i: row.name for i, row in role_rows.items() if row.active})
 
-    natural = {row.employee_id: natural_order(row.employee_id) for row in active.values()}
-    rank = name_rank({row.employee_id: row.display_name for row in active.values()}, natural)
+    natural = {uid: natural_order(row.employee_id) for uid, row in active.items()}
+    in_id_order = sorted(active, key=natural.__getitem__)
+    rank = name_rank(active, in_id_order)
     access_from = model.access_days(clock.company_today(org.timezone), org.pre_start_days)
-    invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from, natural)
+    invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from, in_id_order)
     unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships, rank)
     org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of.get(uid, ())))
                   for uid, row in active.items()}
@@ -110,7 +111,7 @@ def gather(
     org_lines = [(eid[u], eid[m], source == TEAMMETER)
                  for u, m, source in lines if u in eid and m in eid]
     org_chart = build_org_chart(org_people, org_lines, model.manager_problems(set(org_people)), rank)
-    role_list = _roles(role_rows, assignments, active, model)
+    role_list = _roles(role_rows, _holders(conn, org.id), model)
     header = Header(
         company=org.name,
         consumer_id=org.consumer_id,
@@ -266,7 +267,7 @@ def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str,
 
 
 def _people_list(conn, org, active, teams_of, held, model, access_from,
-                 natural) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
+                 in_id_order) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
     """Every active person once: who can log in (and where their invitation stands), who cannot."""
     sent, latest = {}, {}
     query = (sa.select(invitations.c.user_id, invitations.c.status, invitations.c.sent_at)
@@ -277,7 +278,7 @@ def _people_list(conn, org, active, teams_of, held, model, access_from,
             sent[user_id] = sent_at
     invitees, blocked = [], []
     not_yet = (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""  # nothing sent or queued yet
-    for uid in sorted(active, key=lambda uid: natural[active[uid].employee_id]):
+    for uid in in_id_order:
         row = active[uid]
         problems = held.get(row.employee_id, {})
         if row.has_access:
@@ -350,20 +351,30 @@ def _units(active, unit_rows, team_rows, memberships, rank) -> tuple[tuple[Unit,
     return tuple(groups), tuple(sizes)
 
 
-def name_rank(names: dict[str, str], natural: dict[str, tuple]) -> dict[str, int]:
-    """employee id -> position when ordered by name (case-blind), then by id (`natural`: each id's
-    `natural_order`)."""
-    ordered = sorted(names, key=lambda employee_id: (names[employee_id].casefold(), natural[employee_id]))
-    return {employee_id: position for position, employee_id in enumerate(ordered)}
+def name_rank(active: dict[int, "_User"], in_id_order: list[int]) -> dict[str, int]:
+    """employee id -> position when ordered by name (case-blind), then by id: a stable sort by
+    name of the people already in id order (`natural_order`)."""
+    folded = {uid: active[uid].display_name.casefold() for uid in in_id_order}
+    ordered = sorted(in_id_order, key=folded.__getitem__)
+    return {active[uid].employee_id: position for position, uid in enumerate(ordered)}
 
 
 def _by_name(found: list[Team]) -> tuple[Team, ...]:
     return tuple(sorted(found, key=lambda team: team.name.casefold()))
 
 
-def _roles(role_rows, assignments, active, model: _ModelFacts) -> tuple[Role, ...]:
+def _holders(conn: sa.Connection, organisation_id: int) -> dict[int, int]:
+    """role id -> how many active people from Personio hold it (counted by the database)."""
+    query = (sa.select(user_roles.c.role_id, sa.func.count(sa.distinct(user_roles.c.user_id)))
+             .join_from(user_roles, users, users.c.id == user_roles.c.user_id)
+             .where(user_roles.c.organisation_id == organisation_id, user_roles.c.ended_at.is_(None), users.c.active,
+                    users.c.employee_id.is_not(None))
+             .group_by(user_roles.c.role_id))
+    return dict(conn.execute(query).all())
+
+
+def _roles(role_rows, holders: dict[int, int], model: _ModelFacts) -> tuple[Role, ...]:
     """Active roles with their active holders and the spellings merged into them."""
-    holders = Counter(role_id for user_id, role_id in {(u, r) for u, r, _ in assignments} if user_id in active)
     spellings = model.spellings()
     found = []
     for role_id, row in role_rows.items():
@@ -372,7 +383,7 @@ def _roles(role_rows, assignments, active, model: _ModelFacts) -> tuple[Role, ..
         served = spellings.get(row.role_key, Counter()) if row.role_key is not None else Counter()
         variants = tuple(sorted(served.items(), key=lambda item: (-item[1], item[0])))
         merged = variants if len(variants) > 1 or (variants and variants[0][0] != row.name) else ()
-        found.append(Role(row.name, holders[role_id], row.source == TEAMMETER, merged))
+        found.append(Role(row.name, holders.get(role_id, 0), row.source == TEAMMETER, merged))
     return tuple(sorted(found, key=lambda role: (-role.holders, role.name.casefold())))
 
 
