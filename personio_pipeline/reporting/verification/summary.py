@@ -10,7 +10,7 @@ the page's own sections are those relative links to its CSV files.
 from __future__ import annotations
 
 from collections import Counter
-from html import escape
+from dataclasses import replace
 
 from personio_pipeline.reporting.verification.content import (
     INACTIVE_MANAGER,
@@ -77,8 +77,6 @@ def render_summary(content: ReportContent, stem: str, sizes: dict[str, int] | No
 
 
 def _replace(content: ReportContent, **fields) -> ReportContent:
-    from dataclasses import replace
-
     return replace(content, **fields)
 
 
@@ -133,8 +131,6 @@ def _first_changes(content: ReportContent):
     changes = content.changes
     if changes is None:
         return None
-    from dataclasses import replace
-
     return replace(changes, hires=changes.hires[:FIRST], leavers=changes.leavers[:FIRST], moves=changes.moves[:FIRST],
                    new_managers=changes.new_managers[:FIRST])
 
