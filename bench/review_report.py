@@ -2,11 +2,14 @@
 a fresh SQLite Teammeter (day 0, then the churn of day 1, so the page has changes to show), then
 the report built from the store and the organisation model, as the `teammeter/review_report`
 asset builds it; prints its size, the time to build it and how long headless Chromium takes to
-open it.
+open it. Above `SUMMARY_FROM` active people (2,000) the report is a summary page with its long
+lists as CSV files next to it: the figures give the page and the CSV files apart; `--summary-from`
+moves the threshold (`--summary-from 1000000` builds the single page of before at any size).
 
     .venv/bin/python bench/review_report.py                        # 10,000 people, 5 browser loads
     .venv/bin/python bench/review_report.py --size 100000 --repeat 1
-    .venv/bin/python bench/review_report.py --keep /tmp/report.html
+    .venv/bin/python bench/review_report.py --size 100000 --repeat 1 --summary-from 1000000   # one page
+    .venv/bin/python bench/review_report.py --keep /tmp/report.html    # CSV files next to it, if any
     .venv/bin/python bench/review_report.py --page data/teammeter/review_report/acme-sandbox.html \
         --screenshot docs/review_report.png          # the README's picture, after `make demo`
 
@@ -64,10 +67,10 @@ def model_of(records: list[dict], today: date):
                     derive_reporting_lines(table).lines)
 
 
-def build(size: int, profile: str, workdir: Path, company: str) -> tuple[str, dict]:
+def build(size: int, profile: str, workdir: Path, company: str, summary_from: int | None = None):
     from personio_pipeline.common.memory import cyclic_gc_paused
     from personio_pipeline.companies import registry
-    from personio_pipeline.reporting.verification import gather, render
+    from personio_pipeline.reporting.verification import gather, report_from
     from personio_pipeline.sandbox.generator import generate_company
     from personio_pipeline.store.db import create_engine, migrate
     from personio_pipeline.store.sync import sync_company
@@ -84,13 +87,15 @@ def build(size: int, profile: str, workdir: Path, company: str) -> tuple[str, di
         started = time.perf_counter()
         content = gather(conn, company, model.employees)
         gathered = time.perf_counter()
-        page = render(content)
+        report = report_from(content, "report", summary_from)
         rendered = time.perf_counter()
     engine.dispose()
-    return page, {
+    return report, {
         "people": content.header.people,
+        "summary_page": report.summary,
+        "build_s": round(rendered - started, 3),
         "gather_s": round(gathered - started, 3),
-        "render_s": round(rendered - gathered, 3),
+        "render_s": round(rendered - gathered, 3),  # the page and, for a summary, its CSV files
         "counts": content.counts(),
     }
 
@@ -198,7 +203,9 @@ def main() -> None:
     parser.add_argument("--profile", default="diverse", choices=["diverse", "standard"])
     parser.add_argument("--repeat", type=int, default=5, help="browser loads (the first one starts the browser cold)")
     parser.add_argument("--company", default="bench-report")
-    parser.add_argument("--keep", type=Path, help="also write the page here")
+    parser.add_argument("--keep", type=Path, help="also write the page here (and its CSV files next to it)")
+    parser.add_argument("--summary-from", type=int, default=None,
+                        help="the threshold above which the report is a summary page (default SUMMARY_FROM)")
     parser.add_argument("--screenshot", type=Path, help="write a PNG of the page with some sections open")
     parser.add_argument("--open", default="people,sizes,managers", help="sections opened for --screenshot")
     parser.add_argument("--page", type=Path, help="with --screenshot: picture this report instead of building one")
@@ -215,18 +222,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-review-report-") as folder:
         workdir = Path(folder)
         load_before = os.getloadavg()[0]
-        page, figures = build(args.size, args.profile, workdir, args.company)
+        from personio_pipeline.reporting.verification import write_report  # as the asset writes it
+
+        report, figures = build(args.size, args.profile, workdir, args.company, args.summary_from)
         page_file = workdir / "report.html"
-        page_file.write_text(page, encoding="utf-8")
-        if args.keep:
-            shutil.copy(page_file, args.keep)
+        write_report(page_file, report)
+        csv_bytes = {path.name: len(data) for path, data in report.files(page_file).items() if path != page_file}
+        if args.keep:  # the CSV files are named after the page its links name
+            from personio_pipeline.reporting.verification import page_stem, report_from
+
+            write_report(args.keep, report_from(report.content, page_stem(args.keep), args.summary_from))
         if args.screenshot:
-            screenshot(page, args.screenshot, workdir, tuple(args.open.split(",")))
+            screenshot(report.page, args.screenshot, workdir, tuple(args.open.split(",")))
         result = {
             "size": args.size,
             "profile": args.profile,
             "file_bytes": page_file.stat().st_size,
             "file_mb": round(page_file.stat().st_size / 1e6, 2),
+            "csv_files": csv_bytes,
+            "csv_mb": round(sum(csv_bytes.values()) / 1e6, 2),
             **figures,
             "load_1min_before": round(load_before, 2),
             "browser": browser_figures(page_file, workdir, args.repeat) or "chromium not found: no browser figures",

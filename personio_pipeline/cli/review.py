@@ -19,16 +19,32 @@ from personio_pipeline.cli import context
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
               show_default=True, help="html: the verification report for the customer's admin (one self-contained page).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write to this file instead of printing.")
+              help="Write to this file instead of printing (html, large company: its CSV lists go next to it).")
 def review(consumer_id: str, fmt: str, output: str | None) -> None:
     """Print company CONSUMER_ID as Teammeter holds it, for the verification step."""
     from personio_pipeline.companies import registry
 
     try:
         with context.engine().connect() as conn:
-            text = _review_html(conn, consumer_id) if fmt == "html" else _review_text(conn, consumer_id, fmt)
+            if fmt == "html":
+                report = _review_html(conn, consumer_id, Path(output) if output else None)
+                text = report.page
+            else:
+                text = _review_text(conn, consumer_id, fmt)
     except registry.UnknownCompanyError as error:
         raise click.ClickException(str(error)) from None
+    if fmt == "html" and report.lists:
+        if output is None:
+            click.echo(f"company '{consumer_id}' is large: this is its summary page; its full lists are CSV files "
+                       "written next to the page with -o FILE", err=True)
+        else:
+            from personio_pipeline.reporting.verification import write_report
+
+            write_report(Path(output), report)
+            names = ", ".join(sorted(path.name for path in report.files(Path(output)) if path != Path(output)))
+            click.echo(f"review of company '{consumer_id}' written to {Path(output).resolve()} with {names} "
+                       "next to it", err=True)
+            return
     if output is None:
         click.echo(text, nl=fmt != "html")
         return
@@ -42,19 +58,20 @@ def _review_text(conn, consumer_id: str, fmt: str) -> str:
     return format_review(review_users(conn, consumer_id), review_summary(conn, consumer_id), fmt)
 
 
-def _review_html(conn, consumer_id: str) -> str:
+def _review_html(conn, consumer_id: str, output: Path | None):
     """The report from the store, with the org model's employees from the data folder
-    when a sync has left them there (why addresses are unusable, merged spellings)."""
+    when a sync has left them there (why addresses are unusable, merged spellings); a large
+    company's CSV lists are named after the output file."""
     import pandas as pd
 
     from personio_pipeline.common import settings
     from personio_pipeline.companies.files import model_file
     from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES
-    from personio_pipeline.reporting.verification import build_report
+    from personio_pipeline.reporting.verification import make_report, page_stem
 
     employees_file = model_file(settings.data_dir(), tuple(ORG_EMPLOYEES.path), consumer_id)
     employees = pd.read_parquet(employees_file) if employees_file.exists() else None
-    return build_report(conn, consumer_id, employees)[1]
+    return make_report(conn, consumer_id, employees, stem=page_stem(output) if output else consumer_id)
 
 
 @click.command()

@@ -136,3 +136,37 @@ def test_a_sync_that_changed_nothing_updates_the_last_sync_time_without_a_rebuil
     assert f"Last sync: {synced:%Y-%m-%d %H:%M} UTC." in patched
     changed = sync(records(2))  # a hire: rebuilt
     assert changed["rebuilt"].value is True and "Nia New" in path.read_text(encoding="utf-8")
+
+
+def test_a_large_company_gets_its_csv_files_with_the_page_and_a_no_op_sync_rewrites_neither(world, monkeypatch):
+    from personio_pipeline.reporting.verification import lists
+
+    monkeypatch.setattr(lists, "SUMMARY_FROM", 3)  # the threshold, low: ten people make a large company here
+    home, sync = world
+    folder = home / "data" / "teammeter" / "review_report"
+    first = sync(records(1))
+    csvs = sorted(folder.glob(f"{COMPANY}.*.csv"))
+    assert [p.name for p in csvs] == sorted(f"{COMPANY}.{which}.csv" for which in lists.LISTS)
+    assert first["csv_files"].value == len(lists.LISTS) and first["rebuilt"].value is True
+    page = (folder / f"{COMPANY}.html").read_text(encoding="utf-8")
+    assert "The full lists" in page and f'href="{COMPANY}.people.csv" download' in page
+    for name, value in first.items():
+        assert "@" not in str(value.value) and "Ødegård" not in str(value.value), name
+    stamps = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in csvs}
+
+    again = sync(records(1))  # nothing changed: neither the page is rebuilt nor a CSV file rewritten
+    assert again["rebuilt"].value is False and again["csv_files"].value == len(lists.LISTS)
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.csv")} == stamps
+
+    (folder / f"{COMPANY}.people.csv").unlink()  # a file gone: rebuilt, not skipped
+    assert sync(records(1))["rebuilt"].value is True and (folder / f"{COMPANY}.people.csv").exists()
+    assert not list(folder.glob("*.tmp"))
+
+    out = home / "out" / "check.html"
+    out.parent.mkdir()
+    result = CliRunner().invoke(main, ["review", COMPANY, "--format", "html", "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        ["check.html", *(f"check.{which}.csv" for which in lists.LISTS)])
+    assert 'href="check.people.csv" download' in out.read_text(encoding="utf-8")
+    assert (out.parent / "check.people.csv").read_bytes() == (folder / f"{COMPANY}.people.csv").read_bytes()

@@ -6,19 +6,24 @@ hostile names stay text and the page loads nothing from anywhere."""
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
 import shutil
 import struct
 import subprocess
 from collections import Counter
 from datetime import datetime, timezone
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.reporting.review import format_review, review_summary, review_users
-from personio_pipeline.reporting.verification import build_report
+from personio_pipeline.reporting.verification import SUMMARY_FROM, build_report, make_report, write_report
 from personio_pipeline.reporting.verification.content import OrgPerson, build_org_chart
+from personio_pipeline.reporting.verification.lists import LISTS
 from personio_pipeline.reporting.verification.page import CONTENT_SECURITY_POLICY
 from personio_pipeline.store import hand_edits
 from personio_pipeline.store.schema import invitations, users
@@ -282,3 +287,123 @@ def test_chromium_opens_the_page_keeps_hostile_names_as_text_and_takes_a_screens
     assert dom.count("<details") == raw.count("<details") > 10, "the browser built the whole page"
     assert "<img" not in dom and "<script" not in dom
     assert "&lt;img src=x onerror=alert(1)&gt;" in dom
+
+
+# ---------------------------------------------------------------- a large company: summary page and CSV files
+
+
+def large_report(engine, tmp_path, summary_from=5, with_model=True):
+    """The report as a company above the threshold gets it (the threshold set low, not 100,000
+    people made), written as the asset writes it."""
+    with engine.connect() as conn:
+        made = make_report(conn, "acme", model_employees(troubled()) if with_model else None, stem="acme",
+                           summary_from=summary_from)
+    write_report(tmp_path / "acme.html", made)
+    return made
+
+
+def read_csv(path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8), "UTF-8 with a byte-order mark, for Excel"
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+
+
+def test_up_to_the_threshold_the_single_page_above_it_a_summary_with_csv_files(company, tmp_path):
+    with company.connect() as conn:
+        people = build_report(conn, "acme")[0].header.people
+        single = make_report(conn, "acme", summary_from=people)
+        summary = make_report(conn, "acme", summary_from=people - 1)
+    assert not single.lists and not single.summary and "The full lists" not in single.page
+    assert summary.summary and set(summary.lists) == set(LISTS)
+    assert single.content.counts() == summary.content.counts(), "the metadata means the same in both"
+    assert SUMMARY_FROM == 2_000
+
+
+def test_the_summary_page_passes_the_single_pages_checks_and_its_links_resolve(company, tmp_path):
+    made = large_report(company, tmp_path)
+    page = ReportPage(made.page)
+    (policy,) = [attrs["content"] for tag, attrs in page.tags if attrs.get("http-equiv") == "Content-Security-Policy"]
+    assert policy == CONTENT_SECURITY_POLICY
+    assert not {tag for tag, _ in page.tags} & {"script", "img", "iframe", "object", "embed", "link", "form", "base"}
+    linked = set()
+    for tag, attrs in page.tags:
+        assert not {"src", "srcset", "action", "formaction", "poster", "data", "background"} & set(attrs), tag
+        assert not any(name.startswith("on") for name in attrs), tag
+        if "href" in attrs:
+            href = attrs["href"]
+            if href.startswith("#"):
+                assert f'id="{href[1:]}"' in made.page, href
+                continue
+            assert urlsplit(href).scheme == "" and "/" not in href and "download" in attrs, href
+            target = tmp_path / unquote(href)
+            assert target.is_file(), href
+            linked.add(target.name)
+    assert linked == {f"acme.{which}.csv" for which in LISTS}
+    assert "http://" not in made.page and "https://" not in made.page
+    for name in HOSTILE_NAMES:  # the third level of the tree (21) is in the CSV file only
+        assert name not in made.page and (name in page.all_text or name == HOSTILE_NAMES[1]), "shown as text"
+    assert "onerror=" not in made.page.replace("onerror=alert(1)&gt;", "")
+    ids = [employee_id for employee_id, _ in page.tree]
+    assert len(ids) == len(set(ids)), "nobody twice in the tree"
+    assert {employee_id for employee_id, depth in page.tree if depth == 1} == {"1", "6"}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_summary_groups_who_cannot_log_in_by_reason_and_the_people_csv_has_everyone_once(company, tmp_path):
+    made = large_report(company, tmp_path)
+    content, page = made.content, ReportPage(made.page)
+    blocked = {row[1]: row for row in page.rows("people", "Name", "Reason")}
+    assert {p.employee_id: p.reason for p in content.blocked} == {i: row[2] for i, row in blocked.items()}
+    assert "shared email: 2" in page.all_text and "quarantined: 2" in page.all_text
+    rows = read_csv(tmp_path / "acme.people.csv")
+    assert [row["HR id"] for row in rows] == content.people_listed()
+    by_id = {row["HR id"]: row for row in rows}
+    assert by_id["1"]["Invitation"] == "invited" and by_id["1"]["Invited on"] == "2026-01-21"
+    assert by_id["30"]["Can log in"] == "no" and by_id["30"]["Reason"] == "shared email"
+    assert by_id["30"]["Details"] == "address shared with 31" and "own work email" in by_id["30"]["What to fix in Personio"]
+    assert by_id["2"]["Teams"].split(", ").count("Guild <Ω>") == 1
+    managers = {row["HR id"]: row for row in read_csv(tmp_path / "acme.managers.csv")}
+    assert managers["21"]["Manager HR id"] == "20" and managers["21"]["Level"] == "3"
+    assert managers["50"]["Outside the tree because"] == "manager Hana Holm has left"
+    assert managers["2"]["Also reports to"] == "Finn Fox"
+    roles = {row["Role"]: row for row in read_csv(tmp_path / "acme.roles.csv")}
+    assert roles["Software Engineer"]["Spellings in Personio merged into it (records)"] == (
+        "Software Engineer (6), SOFTWARE ENGINEER (1), software engineer (1)")
+    teams = {row["Team"]: row for row in read_csv(tmp_path / "acme.teams.csv")}
+    assert teams["Guild <Ω>"]["Added in Teammeter"] == "yes"
+    assert len(read_csv(tmp_path / "acme.edits.csv")) == len(content.edits) == 4
+
+
+def test_the_csv_files_are_safe_against_formula_injection(engine, tmp_path):
+    hostile = ['=HYPERLINK("http://x")', "Zoë '); DROP TABLE users;-- <b>Łukasz</b>", "+1 Plus", "-Minus", "@At",
+               "\tTab"]
+    register(engine)
+    sync(engine, [person(str(i), name=name, team=name, role="=1+1" if i == 1 else "Engineer",
+                         unit="@SUM(A1)" if i == 1 else "Ops", manager="1" if i > 1 else None)
+                  for i, name in enumerate(hostile, start=1)], "day-1")
+    with engine.connect() as conn:
+        made = make_report(conn, "acme", stem="acme", summary_from=1)
+    write_report(tmp_path / "acme.html", made)
+    for which in LISTS:
+        raw = (tmp_path / f"acme.{which}.csv").read_bytes()
+        assert raw.startswith(codecs.BOM_UTF8) and b"\r\n" in raw
+        for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")):
+            for cell in row:
+                assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (which, cell)
+    people = {row["HR id"]: row for row in read_csv(tmp_path / "acme.people.csv")}
+    assert people["1"]["Name"] == '\'=HYPERLINK("http://x")' and people["1"]["Roles"] == "'=1+1"
+    assert people["1"]["Unit"] == "'@SUM(A1)"
+    assert people["2"]["Name"] == hostile[1], "no formula: kept exactly, quotes and markup included"
+    assert [people[i]["Name"] for i in ("3", "4", "5", "6")] == ["'+1 Plus", "'-Minus", "'@At", "'\tTab"]
+    text = ReportPage(made.page).all_text
+    assert hostile[0] in text and hostile[1] in text and "<b>Łukasz</b>" not in made.page
+
+
+def test_a_company_that_shrank_below_the_threshold_loses_its_csv_files(company, tmp_path):
+    large_report(company, tmp_path)
+    assert len(list(tmp_path.glob("acme.*.csv"))) == len(LISTS)
+    (tmp_path / "acme-other.people.csv").write_text("another company's", encoding="utf-8")
+    with company.connect() as conn:
+        write_report(tmp_path / "acme.html", make_report(conn, "acme"))
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".csv"] == ["acme-other.people.csv"]
+    assert "The full lists" not in (tmp_path / "acme.html").read_text(encoding="utf-8")

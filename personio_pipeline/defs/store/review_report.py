@@ -1,7 +1,9 @@
 """The verification report asset: after each sync, one self-contained HTML page per company in the
 data folder, for the customer's HR admin (built by `personio_pipeline.reporting.verification`).
 
-The page names people and addresses; its metadata only points at it and counts."""
+The page names people and addresses; its metadata only points at it and counts. A company above
+`SUMMARY_FROM` active people gets a summary page and its long lists as CSV files next to it
+(`<company>.people.csv`, …), written with the page and skipped with it when nothing changed."""
 
 import json
 import os
@@ -18,7 +20,8 @@ from personio_pipeline.defs.shared.partitions import companies
 from personio_pipeline.defs.shared.resources import TeammeterDatabase
 from personio_pipeline.defs.shared.retries import retry_transient_errors
 from personio_pipeline.defs.store.assets import SYNC_FRESHNESS, TABLES
-from personio_pipeline.reporting.verification import build_report
+from personio_pipeline.reporting.verification import make_report, write_report
+from personio_pipeline.reporting.verification.lists import list_name
 from personio_pipeline.reporting.verification.freshness import patch_last_sync, report_key
 
 
@@ -46,21 +49,27 @@ def review_report(
     with teammeter_db.engine().connect() as conn:
         key = report_key(conn, company, employees)
         known = _read_sidecar(path)
-        if known.get("key") == key and path.exists():
+        if known.get("key") == key and all(p.exists() for p in [path, *_lists_of(path, known)]):
             last_synced_at = registry.get(conn, company).last_synced_at
             if patch_last_sync(path, last_synced_at):
                 context.log.info(f"company '{company}': verification report unchanged (its last sync time updated)")
                 return dg.MaterializeResult(metadata={**_metadata(path, known["counts"]), "rebuilt": False})
-        content, page = build_report(conn, company, employees)
-    write_report(path, page)
-    counts = content.counts()
-    _write_sidecar(path, {"key": key, "counts": counts})
-    context.log.info(f"company '{company}': verification report written ({path.stat().st_size} bytes)")
-    return dg.MaterializeResult(metadata={**_metadata(path, counts), "rebuilt": True})
+        report = make_report(conn, company, employees, stem=company)
+    write_report(path, report)
+    counts = report.content.counts()
+    _write_sidecar(path, {"key": key, "counts": counts, "lists": sorted(report.lists)})
+    context.log.info(f"company '{company}': verification report written ({path.stat().st_size} bytes"
+                     + (f", {len(report.lists)} CSV files next to it" if report.lists else "") + ")")
+    return dg.MaterializeResult(metadata={**_metadata(path, counts, len(report.lists)), "rebuilt": True})
 
 
-def _metadata(path: Path, counts: dict[str, int]) -> dict:
-    return {"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size, **counts}
+def _lists_of(path: Path, known: dict) -> list[Path]:
+    return [path.with_name(list_name(path.name.removesuffix(".html"), which)) for which in known.get("lists", [])]
+
+
+def _metadata(path: Path, counts: dict[str, int], lists: int | None = None) -> dict:
+    return {"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size,
+            "csv_files": len(_lists_of(path, _read_sidecar(path))) if lists is None else lists, **counts}
 
 
 def _sidecar(path: Path) -> Path:
@@ -79,12 +88,3 @@ def _write_sidecar(path: Path, known: dict) -> None:
     tmp = _sidecar(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(known), encoding="utf-8")
     os.replace(tmp, _sidecar(path))
-
-
-def write_report(path: Path, page: str) -> Path:
-    """Write atomically (temp file, then rename): a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import NamedTuple
 
@@ -105,6 +106,8 @@ class Blocked(NamedTuple):
     reason: str
     detail: str
     fix: str
+    email: str = ""  # the address Teammeter holds, if any (a shared one, a pre-hire's)
+    teams: str = ""
 
 
 class Member(NamedTuple):
@@ -149,6 +152,14 @@ class OrgChart:
     also: dict[str, str]
     outside: tuple[tuple[str, str], ...]  # (employee id, why)
 
+    @cached_property
+    def _sizes(self) -> dict[str, int]:
+        return self.team_sizes()
+
+    def sizes(self) -> dict[str, int]:
+        """`team_sizes()`, computed once."""
+        return self._sizes
+
     def team_sizes(self) -> dict[str, int]:
         """Per manager, everyone below them (iteratively: chains can be thousands deep)."""
         below: dict[str, int] = {}
@@ -159,7 +170,8 @@ class OrgChart:
             order.append(person)
             stack.extend(self.reports.get(person, ()))
         for person in reversed(order):
-            below[person] = sum(1 + below[r] for r in self.reports.get(person, ()))
+            reports = self.reports.get(person)
+            below[person] = len(reports) + sum(map(below.__getitem__, reports)) if reports else 0
         return below
 
 
@@ -267,12 +279,14 @@ def build_org_chart(
     people: dict[str, OrgPerson],
     lines: list[tuple[str, str, bool]],
     problems: dict[str, str],
+    rank: dict[str, int] | None = None,
 ) -> OrgChart:
     """The tree from open lines (report, manager, added in Teammeter) between active people,
     HR lines before Teammeter ones. Each person hangs under their first manager only (the others
     are named in `also`); walking down from the top managers reaches everyone at most once, and
     people a walk cannot reach (a cycle made of Teammeter lines) are shown apart. `problems`
-    (employee id -> why, from the model) explains people without a manager."""
+    (employee id -> why, from the model) explains people without a manager; `rank` (employee id ->
+    position by name, then id) is computed when not given."""
     first: dict[str, str] = {}
     teammeter_line: set[str] = set()
     also: dict[str, list[str]] = defaultdict(list)
@@ -290,8 +304,12 @@ def build_org_chart(
     for report, manager in first.items():
         reports[manager].append(report)
 
+    if rank is None:
+        ordered = sorted(people, key=lambda i: (people[i].name.casefold(), natural_order(i)))
+        rank = {person: position for position, person in enumerate(ordered)}
+
     def by_name(ids) -> tuple[str, ...]:
-        return tuple(sorted(ids, key=lambda i: (people[i].name.casefold(), natural_order(i))))
+        return tuple(sorted(ids, key=rank.__getitem__))
 
     ordered = {manager: by_name(rs) for manager, rs in reports.items()}
     roots = by_name(p for p in people if p not in first and p in ordered)

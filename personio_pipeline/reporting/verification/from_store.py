@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, datetime, timezone
+from typing import NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,7 +21,8 @@ from personio_pipeline.common.tables import natural_order
 from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies import scope as company_scope
 from personio_pipeline.companies.sync_runs import SUCCEEDED
-from personio_pipeline.org.structure import derive_reporting_lines
+from personio_pipeline.org.columns import PRESENT_STATUSES
+from personio_pipeline.org.structure import _line_problem
 from personio_pipeline.reporting.verification.content import (
     AFTER_VERIFICATION,
     FAILED,
@@ -77,14 +79,10 @@ def gather(
     """The company's report as the store holds it now. `model_employees` (the `org/employees`
     table) adds why addresses are unusable, merged spellings and unknown or inactive managers."""
     org = registry.get(conn, consumer_id)
-    people = {
-        row.id: row
-        for row in conn.execute(
-            sa.select(users.c.id, users.c.employee_id, users.c.display_name, users.c.email, users.c.email_source,
-                      users.c.active, users.c.has_access, users.c.unit_id, users.c.linked_by, users.c.hr_status)
-            .where(users.c.organisation_id == org.id)
-        )
-    }
+    query = (sa.select(users.c.id, users.c.employee_id, users.c.display_name, users.c.email, users.c.email_source,
+                       users.c.active, users.c.has_access, users.c.unit_id, users.c.linked_by, users.c.hr_status)
+             .where(users.c.organisation_id == org.id))
+    people = {row.id: row for row in map(_User._make, conn.execute(query).all())}
     # The report is about the people Personio lists: accounts outside HR (coaches, people added in
     # Teammeter) appear only where a Teammeter edit names them.
     active = {uid: row for uid, row in people.items() if row.active and row.employee_id is not None}
@@ -93,29 +91,28 @@ def gather(
     role_rows = _rows(conn, roles, org.id, roles.c.id, roles.c.role_key, roles.c.name, roles.c.source, roles.c.active)
     memberships = _open(conn, team_memberships, org.id, team_memberships.c.team_id)
     assignments = _open(conn, user_roles, org.id, user_roles.c.role_id)
-    lines = _open(conn, reporting_lines, org.id, reporting_lines.c.manager_user_id)
+    lines = _open(conn, reporting_lines, org.id, reporting_lines.c.manager_user_id,  # HR lines first
+                  order=(sa.case((reporting_lines.c.source == "hr", 0), else_=1), reporting_lines.c.user_id,
+                         reporting_lines.c.manager_user_id))
     held = _held_back(conn, org.id)
     model = _ModelFacts(model_employees)
 
-    teams_of: dict[int, list[str]] = defaultdict(list)
-    for user_id, team_id, _ in memberships:
-        if team_id in team_rows and team_rows[team_id].active:
-            teams_of[user_id].append(team_rows[team_id].name)
-    roles_of: dict[int, list[str]] = defaultdict(list)
-    for user_id, role_id, _ in assignments:
-        if role_id in role_rows and role_rows[role_id].active:
-            roles_of[user_id].append(role_rows[role_id].name)
+    teams_of = _names_of(memberships, {i: row.name for i, row in team_rows.items() if row.active})
+    roles_of = _names_of(assignments, {i: row.name for i, row in role_rows.items() if row.active})
 
+    natural = {uid: natural_order(row.employee_id) for uid, row in active.items()}
+    in_id_order = sorted(active, key=natural.__getitem__)
+    rank = name_rank(active, in_id_order)
     access_from = model.access_days(clock.company_today(org.timezone), org.pre_start_days)
-    invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from)
-    unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships)
-    org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of[uid]))
+    invitees, blocked = _people_list(conn, org, active, teams_of, held, model, access_from, in_id_order)
+    unit_groups, team_sizes = _units(active, unit_rows, team_rows, memberships, rank)
+    org_people = {row.employee_id: OrgPerson(row.employee_id, row.display_name, SEPARATOR.join(roles_of.get(uid, ())))
                   for uid, row in active.items()}
-    org_lines = [(active[u].employee_id, active[m].employee_id, source == TEAMMETER)
-                 for u, m, source in sorted(lines, key=lambda line: (line[2] != "hr", line[0], line[1]))
-                 if u in active and m in active]
-    org_chart = build_org_chart(org_people, org_lines, model.manager_problems(set(org_people)))
-    role_list = _roles(role_rows, assignments, active, model)
+    eid = {uid: row.employee_id for uid, row in active.items()}
+    org_lines = [(eid[u], eid[m], source == TEAMMETER)
+                 for u, m, source in lines if u in eid and m in eid]
+    org_chart = build_org_chart(org_people, org_lines, model.manager_problems(set(org_people)), rank)
+    role_list = _roles(role_rows, _holders(conn, org.id), model)
     header = Header(
         company=org.name,
         consumer_id=org.consumer_id,
@@ -146,6 +143,34 @@ def gather(
     )
 
 
+class _User(NamedTuple):
+    """A row of `users` (a plain tuple: reading its fields is cheap at 100,000 people)."""
+
+    id: int
+    employee_id: str | None
+    display_name: str
+    email: str | None
+    email_source: str | None
+    active: bool
+    has_access: bool
+    unit_id: int | None
+    linked_by: str | None
+    hr_status: str | None
+
+
+def _names_of(links: list[tuple[int, int, str]], names: dict[int, str]) -> dict[int, list[str]]:
+    """user id -> the names of the active teams (or roles) their open links point to, in link order."""
+    found: dict[int, list[str]] = {}
+    for user_id, other, _ in links:
+        name = names.get(other)
+        if name is not None:
+            if user_id in found:
+                found[user_id].append(name)
+            else:
+                found[user_id] = [name]
+    return found
+
+
 def _scope_summary(org: registry.Company, employees: pd.DataFrame | None) -> ScopeSummary | None:
     """The rollout scope and how many people Personio lists outside it (from the org model)."""
     scope = company_scope.load(org.scope)
@@ -159,10 +184,14 @@ def _existing_accounts(people: dict[int, sa.Row]) -> tuple[ExistingAccount, ...]
     """Active accounts Teammeter had before the person came from Personio (linked), then the ones
     outside Personio, by name."""
     how = {"address": "linked by address", "rehire": "rehire: the former account is back"}
-    linked = [ExistingAccount(row.display_name, row.employee_id, how.get(row.linked_by, row.linked_by))
-              for row in people.values() if row.active and row.employee_id is not None and row.linked_by]
-    outside = [ExistingAccount(row.display_name, None, "outside Personio")
-               for row in people.values() if row.active and row.employee_id is None]
+    linked, outside = [], []
+    for row in people.values():
+        if not row.active:
+            continue
+        if row.employee_id is None:
+            outside.append(ExistingAccount(row.display_name, None, "outside Personio"))
+        elif row.linked_by:
+            linked.append(ExistingAccount(row.display_name, row.employee_id, how.get(row.linked_by, row.linked_by)))
     order = lambda account: account.name.casefold()  # noqa: E731
     return tuple(sorted(linked, key=order)) + tuple(sorted(outside, key=order))
 
@@ -190,16 +219,24 @@ class _ModelFacts:
         """role key -> the titles as served (whitespace collapsed) and how many records carry each."""
         found: dict[str, Counter] = defaultdict(Counter)
         titled = self.employees.dropna(subset=["role_key", "role_name"])
-        for key, name in zip(titled["role_key"], titled["role_name"]):
-            found[key][" ".join(str(name).split())] += 1
+        pairs = titled.groupby(["role_key", "role_name"], sort=False, observed=True).size()
+        for (key, name), records in pairs.items():  # each spelling once, not each record
+            found[key][" ".join(str(name).split())] += int(records)
         return found
 
     def manager_problems(self, active_ids: set[str]) -> dict[str, str]:
         """Active people whose manager in Personio is unknown or has left -> why."""
         if not self.known or self.employees.empty:
             return {}
-        problems = derive_reporting_lines(self.employees).problems
-        names = dict(zip(self.employees["employee_id"], self.employees["display_name"]))
+        employees = self.employees
+        # As derive_reporting_lines says why a line was dropped (cycles aside: the tree finds those).
+        has_manager = (employees["status"].isin(PRESENT_STATUSES) & employees["manager_id"].notna()
+                       & employees["employee_id"].isin(active_ids))
+        reports = employees.loc[has_manager, ["employee_id", "manager_id"]]
+        status_by_id = pd.Series(employees["status"].to_numpy(), index=employees["employee_id"])
+        problems = reports.assign(problem=_line_problem(reports, status_by_id))
+        problems = problems[problems["problem"].isin(["unknown_manager", "inactive_manager"])]
+        names = dict(zip(employees["employee_id"], employees["display_name"])) if len(problems) else {}
         why = {}
         for row in problems.itertuples(index=False):
             if row.employee_id not in active_ids:
@@ -215,11 +252,11 @@ def _rows(conn: sa.Connection, table: sa.Table, organisation_id: int, *columns) 
     return {row.id: row for row in conn.execute(sa.select(*columns).where(table.c.organisation_id == organisation_id))}
 
 
-def _open(conn: sa.Connection, links: sa.Table, organisation_id: int, other) -> list[tuple[int, int, str]]:
+def _open(conn: sa.Connection, links: sa.Table, organisation_id: int, other, order=()) -> list[tuple[int, int, str]]:
     """Open links as (user id, other id, source)."""
     query = sa.select(links.c.user_id, other, links.c.source).where(
-        links.c.organisation_id == organisation_id, links.c.ended_at.is_(None))
-    return [tuple(row) for row in conn.execute(query)]
+        links.c.organisation_id == organisation_id, links.c.ended_at.is_(None)).order_by(*order)
+    return list(map(tuple, conn.execute(query).all()))
 
 
 def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str, str]]:
@@ -230,7 +267,8 @@ def _held_back(conn: sa.Connection, organisation_id: int) -> dict[str, dict[str,
     return held
 
 
-def _people_list(conn, org, active, teams_of, held, model, access_from) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
+def _people_list(conn, org, active, teams_of, held, model, access_from,
+                 in_id_order) -> tuple[tuple[Invitee, ...], tuple[Blocked, ...]]:
     """Every active person once: who can log in (and where their invitation stands), who cannot."""
     sent, latest = {}, {}
     query = (sa.select(invitations.c.user_id, invitations.c.status, invitations.c.sent_at)
@@ -240,19 +278,22 @@ def _people_list(conn, org, active, teams_of, held, model, access_from) -> tuple
         if status == "sent":
             sent[user_id] = sent_at
     invitees, blocked = [], []
-    for uid, row in sorted(active.items(), key=lambda item: natural_order(item[1].employee_id)):
+    not_yet = (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""  # nothing sent or queued yet
+    for uid in in_id_order:
+        row = active[uid]
         problems = held.get(row.employee_id, {})
         if row.has_access:
             note = "held back: " + "; ".join(f"{p.replace('_', ' ')} {d}" for p, d in problems.items()) if problems else ""
-            status, invited_on = _invitation_status(uid, sent, latest, org)
-            invitees.append(Invitee(row.employee_id, row.display_name, row.email or "", SEPARATOR.join(teams_of[uid]),
+            status, invited_on = _invitation_status(uid, sent, latest, org) if uid in latest else not_yet
+            invitees.append(Invitee(row.employee_id, row.display_name, row.email or "", SEPARATOR.join(teams_of.get(uid, ())),
                                     status, invited_on, note))
         else:
             reason, detail, fix = access_problem(email=row.email, held_back=problems,
                                                  email_problem=model.email_problem.get(row.employee_id),
                                                  access_from=access_from.get(row.employee_id),
                                                  unknown_status=row.hr_status == "unknown")
-            blocked.append(Blocked(row.employee_id, row.display_name, reason, detail, fix))
+            blocked.append(Blocked(row.employee_id, row.display_name, reason, detail, fix, row.email or "",
+                                   SEPARATOR.join(teams_of.get(uid, ()))))
     return tuple(invitees), tuple(blocked)
 
 
@@ -270,55 +311,71 @@ def _invitation_status(user_id: int, sent: dict, latest: dict, org) -> tuple[str
     return (AFTER_VERIFICATION if org.verified_at is None else NEXT_RUN), ""
 
 
-def _units(active, unit_rows, team_rows, memberships) -> tuple[tuple[Unit, ...], tuple[tuple[str, int], ...]]:
-    """Units -> teams -> members (active people and structures), then the team sizes."""
+def _units(active, unit_rows, team_rows, memberships, rank) -> tuple[tuple[Unit, ...], tuple[tuple[str, int], ...]]:
+    """Units -> teams -> members (active people and structures), then the team sizes. `rank`:
+    employee id -> position by name (members are listed by name)."""
+    live_teams = {team_id for team_id, row in team_rows.items() if row.active}
+    live_units = {unit_id for unit_id, row in unit_rows.items() if row.active}
     members: dict[int, list[Member]] = defaultdict(list)
     in_team: set[int] = set()
-    for user_id, team_id, source in memberships:
-        if user_id in active and team_id in team_rows and team_rows[team_id].active:
-            row = active[user_id]
-            members[team_id].append(Member(row.display_name, row.employee_id, source == TEAMMETER))
-            in_team.add(user_id)
+    eid = {user_id: row.employee_id for user_id, row in active.items()}
+    kept = [link for link in memberships if link[1] in live_teams and link[0] in eid]
+    kept.sort(key=lambda link: rank[eid[link[0]]])  # so each team's members come in name order
+    for user_id, team_id, source in kept:
+        row = active[user_id]
+        members[team_id].append(Member(row.display_name, row.employee_id, source == TEAMMETER))
+        in_team.add(user_id)
+    order = lambda member: rank[member.employee_id]  # noqa: E731
     teams_by_unit: dict[int | None, list[Team]] = defaultdict(list)
     sizes = []
     for team_id, row in team_rows.items():
         if not row.active:
             continue
-        people = tuple(sorted(members[team_id], key=_member_order))
-        unit_id = row.unit_id if row.unit_id in unit_rows and unit_rows[row.unit_id].active else None
+        people = tuple(members[team_id]) if team_id in members else ()
+        unit_id = row.unit_id if row.unit_id in live_units else None
         teams_by_unit[unit_id].append(Team(row.name, row.source == TEAMMETER, people))
         sizes.append((row.name, len(people)))
     loose: dict[int | None, list[Member]] = defaultdict(list)
     for user_id, row in active.items():
         if user_id not in in_team:
-            unit_id = row.unit_id if row.unit_id in unit_rows and unit_rows[row.unit_id].active else None
+            unit_id = row.unit_id if row.unit_id in live_units else None
             loose[unit_id].append(Member(row.display_name, row.employee_id))
     groups = [
         Unit(row.name, row.source == TEAMMETER, _by_name(teams_by_unit[unit_id]),
-             tuple(sorted(loose[unit_id], key=_member_order)))
+             tuple(sorted(loose[unit_id], key=order)))
         for unit_id, row in sorted(unit_rows.items(), key=lambda item: item[1].name.casefold())
         if row.active
     ]
     if teams_by_unit[None] or loose[None]:
-        groups.append(Unit(None, False, _by_name(teams_by_unit[None]), tuple(sorted(loose[None], key=_member_order))))
+        groups.append(Unit(None, False, _by_name(teams_by_unit[None]), tuple(sorted(loose[None], key=order))))
     sizes.sort(key=lambda item: (-item[1], item[0].casefold()))
     return tuple(groups), tuple(sizes)
 
 
-def _member_order(member: Member) -> tuple:
-    return member.name.casefold(), natural_order(member.employee_id)
+def name_rank(active: dict[int, "_User"], in_id_order: list[int]) -> dict[str, int]:
+    """employee id -> position when ordered by name (case-blind), then by id: a stable sort by
+    name of the people already in id order (`natural_order`)."""
+    folded = {uid: active[uid].display_name.casefold() for uid in in_id_order}
+    ordered = sorted(in_id_order, key=folded.__getitem__)
+    return {active[uid].employee_id: position for position, uid in enumerate(ordered)}
 
 
 def _by_name(found: list[Team]) -> tuple[Team, ...]:
     return tuple(sorted(found, key=lambda team: team.name.casefold()))
 
 
-def _roles(role_rows, assignments, active, model: _ModelFacts) -> tuple[Role, ...]:
+def _holders(conn: sa.Connection, organisation_id: int) -> dict[int, int]:
+    """role id -> how many active people from Personio hold it (counted by the database)."""
+    query = (sa.select(user_roles.c.role_id, sa.func.count(sa.distinct(user_roles.c.user_id)))
+             .join_from(user_roles, users, users.c.id == user_roles.c.user_id)
+             .where(user_roles.c.organisation_id == organisation_id, user_roles.c.ended_at.is_(None), users.c.active,
+                    users.c.employee_id.is_not(None))
+             .group_by(user_roles.c.role_id))
+    return dict(conn.execute(query).all())
+
+
+def _roles(role_rows, holders: dict[int, int], model: _ModelFacts) -> tuple[Role, ...]:
     """Active roles with their active holders and the spellings merged into them."""
-    holders: Counter = Counter()
-    for user_id, role_id, _ in {(u, r, "") for u, r, _ in assignments}:
-        if user_id in active:
-            holders[role_id] += 1
     spellings = model.spellings()
     found = []
     for role_id, row in role_rows.items():
@@ -327,7 +384,7 @@ def _roles(role_rows, assignments, active, model: _ModelFacts) -> tuple[Role, ..
         served = spellings.get(row.role_key, Counter()) if row.role_key is not None else Counter()
         variants = tuple(sorted(served.items(), key=lambda item: (-item[1], item[0])))
         merged = variants if len(variants) > 1 or (variants and variants[0][0] != row.name) else ()
-        found.append(Role(row.name, holders[role_id], row.source == TEAMMETER, merged))
+        found.append(Role(row.name, holders.get(role_id, 0), row.source == TEAMMETER, merged))
     return tuple(sorted(found, key=lambda role: (-role.holders, role.name.casefold())))
 
 

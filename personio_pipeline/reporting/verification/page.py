@@ -225,7 +225,7 @@ def _team_sizes(sizes: tuple[tuple[str, int], ...]) -> list[str]:
 
 
 def _org_chart(chart: OrgChart) -> list[str]:
-    sizes = chart.team_sizes()
+    sizes = chart.sizes()
     body = ['<ul class="tree">\n']
     # Depth-first with an explicit stack (a management chain can be thousands deep): an entry is
     # a person to open at a depth, or the closing markup of a manager whose reports are done.
