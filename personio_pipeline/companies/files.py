@@ -7,7 +7,8 @@ Where they are (see `defs/shared/io.py`, `defs/ingest/assets.py`, `notify/mail.p
   beside the employees the record of what the model was built from, with its check verdicts
   (`<company>.model.json`, `defs/org/unchanged.py`);
 - verification reports: `<data>/teammeter/review_report/<company>.html` (`.html.tmp` while
-  written), see `report_file`, and the key it was built for (`<company>.html.key.json`);
+  written), see `report_file`, the key it was built for (`<company>.html.key.json`), and for a
+  large company its lists (`<company>.<list>.csv`, `reporting/verification/lists.py`);
 - spools: `<data>/spool/personio-raw-<digest of the company id>~….jsonl.part`, a listing in
   progress or left by a killed process (spools from before they carried the digest cannot be
   attributed; every listing deletes spools older than a day);
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from personio_pipeline.apideck.extract import SPOOL_SUFFIX, spool_prefix
 from personio_pipeline.org import addresses as address_policy
+from personio_pipeline.reporting.verification.lists import LISTS as REPORT_LISTS
 
 SPOOL_DIR = "spool"  # as defs/ingest/assets.py
 OUTBOX_DIR = "outbox"  # as the Mailer resource's default file outbox
@@ -76,6 +78,8 @@ def find_company_files(data_dir: Path, company: str, addresses: set[str]) -> Com
               f"{company}.model.json.tmp": found.model_files, f"{company}.html": found.reports,
               f"{company}.html.tmp": found.reports, f"{company}.html.key.json": found.reports,
               f"{company}.html.key.tmp": found.reports}
+    for which in REPORT_LISTS:
+        stored[f"{company}.{which}.csv"] = stored[f"{company}.{which}.csv.tmp"] = found.reports
     staging = f".{company}.jsonl."
     for folder, subfolders, names in os.walk(data_dir):
         if Path(folder) == data_dir:

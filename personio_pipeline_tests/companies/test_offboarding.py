@@ -46,6 +46,7 @@ def stored_files(data, company):
         data / "org" / "employees" / f"{company}.model.json",  # check verdicts name people
         data / "teammeter" / "review_report" / f"{company}.html",
         data / "teammeter" / "review_report" / f"{company}.html.key.json",
+        data / "teammeter" / "review_report" / f"{company}.people.csv",  # a large company's lists
         data / "apideck" / "employees" / f".{company}.jsonl.{uuid.uuid4().hex}.tmp",
         data / "spool" / f"{spool_prefix(company)}abc123{SPOOL_SUFFIX}",
     ]
@@ -97,7 +98,7 @@ def test_remove_deactivates_people_and_deletes_only_the_company_files(engine, in
     assert not any(path.exists() for path in acme_files) and all(path.exists() for path in globex_files)
     files = removal.report["files"]
     assert (files["raw_extracts"]["files"], files["model_files"]["files"], files["spools"]["files"]) == (2, 3, 1)
-    assert files["reports"]["files"] == 2  # the page and the key it was built for
+    assert files["reports"]["files"] == 3  # the page, the key it was built for, a list
     assert files["mail_files"]["files"] == 2  # 1@acme.test (any case) and the alert about acme
     remaining = sorted(p.read_bytes() for p in (data / "outbox").glob("*.eml"))
     assert len(remaining) == 3 and not any(b"[personio_pipeline] acme:" in m for m in remaining)
