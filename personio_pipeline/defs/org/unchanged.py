@@ -115,6 +115,24 @@ class StoredModel:
                   for c in record["checks"]]
         return Kept(outputs, checks)
 
+    def recorded_key(self) -> str | None:
+        """The key the stored model was built for, when its record and tables are there."""
+        if self._io is None:
+            return None
+        try:
+            record = json.loads(self._record.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        present = all(self._file(name, ".parquet").exists() for name in self._outputs)
+        return record.get("key") if present else None
+
+    def load(self, name: str) -> pd.DataFrame | None:
+        """A stored model table (None when the IO manager cannot say where, or it is not there)."""
+        if self._io is None:
+            return None
+        path = self._file(name, ".parquet")
+        return pd.read_parquet(path) if path.exists() else None
+
     def forget(self) -> None:
         """Before a rebuild writes its first table."""
         if self._io is not None:

@@ -29,8 +29,11 @@ from personio_pipeline.store.unchanged import store_signature
 LAST_SYNC = re.compile(rb"Last sync: (never|\d{4}-\d\d-\d\d \d\d:\d\d UTC)\.")
 
 
-def report_key(conn: sa.Connection, consumer_id: str, employees: pd.DataFrame | None) -> str:
-    """SHA-256 over what the company's page shows, except the time of the last sync."""
+def report_key(conn: sa.Connection, consumer_id: str, employees: pd.DataFrame | None, *,
+               model_key: str | None = None) -> str:
+    """SHA-256 over what the company's page shows, except the time of the last sync. The org
+    model's employees count by `model_key` (the key the org model step built them for) when
+    given, else by their rows."""
     org = registry.get(conn, consumer_id)
     digest = hashlib.sha256(_code_digest().encode())
     settings = (org.name, org.verified_at, org.pre_start_days, org.scope, org.unknown_status, org.timezone,
@@ -39,7 +42,9 @@ def report_key(conn: sa.Connection, consumer_id: str, employees: pd.DataFrame | 
     digest.update(store_signature(conn, org.id).encode())
     for query in _aggregates(org.id):
         digest.update(repr(tuple(conn.execute(query).one())).encode())
-    if employees is None:
+    if model_key:
+        digest.update(f"model {model_key}".encode())
+    elif employees is None:
         digest.update(b"no model")
     elif employees.attrs.get(MODEL_KEY_ATTR):  # the org model step's key stands for its rows
         digest.update(f"model {employees.attrs[MODEL_KEY_ATTR]}".encode())
