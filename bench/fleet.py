@@ -69,7 +69,7 @@ def pg_env(url: str) -> dict[str, str]:
             "DAGSTER_PG_DB": parsed.database}
 
 
-def instance_yaml(home: Path, max_runs: int | None, dequeue_interval: float | None,
+def instance_yaml(home: Path, max_runs: int | None, dequeue_interval: int | None,
                   dequeue_threads: int | None = None) -> dict[str, Any]:
     """deploy/dagster.yaml, with the run limit, dequeue interval and launch threads overridden when
     asked (`dequeue_threads` 0: launch one run after the other)."""
@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=200, help="employees per company")
     parser.add_argument("--profile", default="diverse", choices=["diverse", "standard"], help="sandbox profile")
     parser.add_argument("--max-runs", type=int, help="concurrent runs (default: deploy/dagster.yaml's)")
-    parser.add_argument("--dequeue-interval", type=float, help="seconds (default: deploy/dagster.yaml's)")
+    parser.add_argument("--dequeue-interval", type=int, help="whole seconds, as Dagster takes them (default: deploy/dagster.yaml's)")
     parser.add_argument("--dequeue-threads", type=int, help="runs launched in parallel by the queue "
                         "(0: one after the other; default: deploy/dagster.yaml's)")
     parser.add_argument("--postgres-url", help="admin URL of the PostgreSQL server")
