@@ -74,15 +74,7 @@ TM = ' <em class="tm">added in Teammeter</em>'
 
 def render(content: ReportContent) -> str:
     """The whole page."""
-    header = content.header
-    parts = [
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n',
-        '<meta name="referrer" content="no-referrer">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        f"<title>{_e(header.company)}: organisation check for Teammeter</title>\n",
-        f"<style>{STYLE}</style>\n</head>\n<body>\n",
-    ]
+    parts = page_head(content)
     parts += _header(content)
     parts += _people(content)
     parts += _units(content.units)
@@ -93,9 +85,25 @@ def render(content: ReportContent) -> str:
     parts += _accounts(content)
     parts += _status_and_scope(content)
     parts += _changes(content.changes)
-    parts.append(f'<p class="sub">Report made {_when(header.generated_at)} by the Teammeter data team.</p>\n'
-                 "</body>\n</html>\n")
+    parts.append(page_foot(content))
     return "".join(parts)
+
+
+def page_head(content: ReportContent) -> list[str]:
+    """Everything before the header: the Content-Security-Policy (no script), the style, the title."""
+    return [
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n',
+        '<meta name="referrer" content="no-referrer">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        f"<title>{_e(content.header.company)}: organisation check for Teammeter</title>\n",
+        f"<style>{STYLE}</style>\n</head>\n<body>\n",
+    ]
+
+
+def page_foot(content: ReportContent) -> str:
+    return (f'<p class="sub">Report made {_when(content.header.generated_at)} by the Teammeter data team.</p>\n'
+            "</body>\n</html>\n")
 
 
 def _n(count: int, word: str, plural: str | None = None) -> str:

@@ -20,8 +20,6 @@ from personio_pipeline.reporting.verification.content import (
 )
 from personio_pipeline.reporting.verification.lists import LISTS, list_href, list_name
 from personio_pipeline.reporting.verification.page import (
-    CONTENT_SECURITY_POLICY,
-    STYLE,
     TM,
     _accounts,
     _blocked_row,
@@ -35,7 +33,8 @@ from personio_pipeline.reporting.verification.page import (
     _section,
     _status_and_scope,
     _team_sizes,
-    _when,
+    page_foot,
+    page_head,
 )
 
 FIRST = 100  # rows of a long list shown on the summary page
@@ -43,15 +42,7 @@ FIRST = 100  # rows of a long list shown on the summary page
 
 def render_summary(content: ReportContent, stem: str, sizes: dict[str, int] | None = None) -> str:
     """The summary page; its CSV files are `stem.<list>.csv` next to it (`sizes`: their bytes)."""
-    header = content.header
-    parts = [
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n',
-        '<meta name="referrer" content="no-referrer">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        f"<title>{_e(header.company)}: organisation check for Teammeter</title>\n",
-        f"<style>{STYLE}</style>\n</head>\n<body>\n",
-    ]
+    parts = page_head(content)
     parts += _header(content)
     parts += _downloads(content, stem, sizes or {})
     parts += _people(content, stem)
@@ -60,24 +51,19 @@ def render_summary(content: ReportContent, stem: str, sizes: dict[str, int] | No
                        f"Team sizes <small>{_n(len(content.team_sizes), 'team')}</small>")
     parts += _org_chart(content, stem)
     roles = content.roles
-    parts += _first_of(_roles(_replace(content, roles=roles[:FIRST])), len(roles), "roles", stem,
+    parts += _first_of(_roles(replace(content, roles=roles[:FIRST])), len(roles), "roles", stem,
                        f"Roles <small>{_n(len(roles), 'role')}, {sum(1 for r in roles if r.variants)} merged from "
                        "several spellings</small>")
-    parts += _first_of(_edits(_replace(content, edits=content.edits[:FIRST])), len(content.edits), "edits", stem,
+    parts += _first_of(_edits(replace(content, edits=content.edits[:FIRST])), len(content.edits), "edits", stem,
                        f"Added in Teammeter <small>{len(content.edits)}</small>")
-    parts += _first_of(_accounts(_replace(content, accounts=_first_accounts(content))), len(content.accounts),
+    parts += _first_of(_accounts(replace(content, accounts=_first_accounts(content))), len(content.accounts),
                        "accounts", stem, _accounts_title(content))
     kept = content.kept_on_unknown_status
-    parts += _first_of(_status_and_scope(_replace(content, kept_on_unknown_status=kept[:FIRST])), len(kept),
+    parts += _first_of(_status_and_scope(replace(content, kept_on_unknown_status=kept[:FIRST])), len(kept),
                        "people", stem, _status_title(content))
     parts += _first_of(_changes(_first_changes(content)), _changed(content), "changes", stem, _changes_title(content))
-    parts.append(f'<p class="sub">Report made {_when(header.generated_at)} by the Teammeter data team.</p>\n'
-                 "</body>\n</html>\n")
+    parts.append(page_foot(content))
     return "".join(parts)
-
-
-def _replace(content: ReportContent, **fields) -> ReportContent:
-    return replace(content, **fields)
 
 
 def _link(stem: str, which: str) -> str:
