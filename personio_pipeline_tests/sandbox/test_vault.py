@@ -18,7 +18,7 @@ from personio_pipeline.sandbox import vault_state
 from personio_pipeline.sandbox.config import SandboxConfig
 from personio_pipeline.sandbox.contract import shared_contract
 from personio_pipeline.sandbox.server import SandboxServer
-from personio_pipeline_tests.support.sandbox import api_headers
+from personio_pipeline_tests.support.sandbox import api_headers, api_headers_without, header_problems
 from personio_pipeline_tests.support.settings import TEST_API_KEY, TEST_APP_ID
 
 CONSUMER = "acme"
@@ -68,7 +68,7 @@ def employees(http: httpx.Client) -> httpx.Response:
 
 
 def without(header: str) -> dict:
-    return {name: value for name, value in HEADERS.items() if name != header}
+    return api_headers_without(header, CONSUMER)
 
 
 # -- sessions -------------------------------------------------------------------------------------
@@ -206,15 +206,7 @@ def test_calls_the_sandbox_does_not_serve_are_not_found(sandbox_http, method, pa
 
 
 @pytest.mark.parametrize(
-    "headers, status, type_name",
-    [
-        (without("Authorization"), 401, "UnauthorizedError"),
-        ({**HEADERS, "Authorization": f"Basic {TEST_API_KEY}"}, 401, "UnauthorizedError"),
-        ({**HEADERS, "Authorization": "Bearer wrong-key"}, 401, "UnauthorizedError"),
-        (without("x-apideck-app-id"), 401, "UnauthorizedError"),
-        ({**HEADERS, "x-apideck-app-id": "another-app"}, 401, "UnauthorizedError"),
-        (without("x-apideck-consumer-id"), 400, "RequestHeadersValidationError"),
-    ],
+    "headers, status, type_name", header_problems(CONSUMER),
 )
 @pytest.mark.parametrize("call", ["session", "connection"])
 def test_header_problems(sandbox, headers, status, type_name, call):

@@ -49,17 +49,7 @@ def verified(acme):
 
 def smtp_send(inbox, port: int | None = None):
     """A `send` for `outbox.deliver` through the real SMTP transport (another port: nothing listens)."""
-    transport = SmtpTransport(inbox.host, port or inbox.port, timeout_seconds=5)
-
-    def send(claim: claims.Claim) -> None:
-        transport.send(
-            build_invitation(
-                sender=SENDER, to=claim.email, display_name=claim.display_name,
-                company_name=claim.company_name, token=claim.token,
-            )
-        )
-
-    return send
+    return session_send(SmtpTransport(inbox.host, port or inbox.port, timeout_seconds=5))
 
 
 def clock(at: datetime):

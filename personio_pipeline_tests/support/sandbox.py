@@ -37,6 +37,25 @@ def api_headers(consumer: str = DEFAULT_CONSUMER, api_key: str = TEST_API_KEY, a
     return {"Authorization": f"Bearer {api_key}", "x-apideck-app-id": app_id, "x-apideck-consumer-id": consumer}
 
 
+def api_headers_without(header: str, consumer: str = DEFAULT_CONSUMER) -> dict[str, str]:
+    """`api_headers(consumer)` with one of them left out."""
+    return {name: value for name, value in api_headers(consumer).items() if name != header}
+
+
+def header_problems(consumer: str) -> list[tuple[dict[str, str], int, str]]:
+    """(headers, status, type_name): calls about `consumer` that Apideck refuses for their headers
+    alone, whichever API they go to (HRIS, Vault)."""
+    headers = api_headers(consumer)
+    return [
+        (api_headers_without("Authorization", consumer), 401, "UnauthorizedError"),
+        ({**headers, "Authorization": f"Basic {TEST_API_KEY}"}, 401, "UnauthorizedError"),
+        ({**headers, "Authorization": "Bearer wrong-key"}, 401, "UnauthorizedError"),
+        (api_headers_without("x-apideck-app-id", consumer), 401, "UnauthorizedError"),
+        ({**headers, "x-apideck-app-id": "another-app"}, 401, "UnauthorizedError"),
+        (api_headers_without("x-apideck-consumer-id", consumer), 400, "RequestHeadersValidationError"),
+    ]
+
+
 def _marked(request: pytest.FixtureRequest) -> dict:
     marker = request.node.get_closest_marker(MARKER)
     return dict(marker.kwargs) if marker else {}

@@ -96,27 +96,8 @@ class StoredModel:
     def _record(self) -> Path:
         return self._file("employees", ".model.json")
 
-    def kept_for(self, key: str) -> Kept | None:
-        """What the stored model yields again when it was built for `key` and all its tables
-        are there; None when it must be built."""
-        if self._io is None:
-            return None
-        try:
-            record = json.loads(self._record.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return None
-        tables = {name: self._file(name, ".parquet") for name in self._outputs}
-        if record.get("key") != key or set(record.get("outputs", {})) != set(self._outputs) or not all(
-                path.exists() for path in tables.values()):
-            return None
-        outputs = {name: {**deserialize_value(text, dict), "path": dg.MetadataValue.path(str(tables[name]))}
-                   for name, text in record["outputs"].items()}
-        checks = [KeptCheck(c["name"], dg.AssetKey(c["asset_key"]), CheckOutcome(**c["outcome"]))
-                  for c in record["checks"]]
-        return Kept(outputs, checks)
-
-    def recorded_key(self) -> str | None:
-        """The key the stored model was built for, when its record and tables are there."""
+    def _complete_record(self) -> dict | None:
+        """The record of what the stored model was built from, when it and all its tables are there."""
         if self._io is None:
             return None
         try:
@@ -124,7 +105,24 @@ class StoredModel:
         except (FileNotFoundError, ValueError):
             return None
         present = all(self._file(name, ".parquet").exists() for name in self._outputs)
-        return record.get("key") if present else None
+        return record if present else None
+
+    def kept_for(self, key: str) -> Kept | None:
+        """What the stored model yields again when it was built for `key` and all its tables
+        are there; None when it must be built."""
+        record = self._complete_record()
+        if record is None or record.get("key") != key or set(record.get("outputs", {})) != set(self._outputs):
+            return None
+        outputs = {name: {**deserialize_value(text, dict), "path": dg.MetadataValue.path(str(self._file(name, ".parquet")))}
+                   for name, text in record["outputs"].items()}
+        checks = [KeptCheck(c["name"], dg.AssetKey(c["asset_key"]), CheckOutcome(**c["outcome"]))
+                  for c in record["checks"]]
+        return Kept(outputs, checks)
+
+    def recorded_key(self) -> str | None:
+        """The key the stored model was built for, when its record and tables are there."""
+        record = self._complete_record()
+        return None if record is None else record.get("key")
 
     def load(self, name: str) -> pd.DataFrame | None:
         """A stored model table (None when the IO manager cannot say where, or it is not there)."""
