@@ -114,15 +114,9 @@ def use_dagster_home() -> Path:
     return home
 
 
-def today() -> date:
-    """The date the org model is built for (an employment that ended before it is over):
-    the machine's date, or `PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD), which tests use to pin it.
-    A company's own date (its time zone) is `companies.clock.company_today`."""
-    return pinned_today() or date.today()
-
-
 def pinned_today() -> date | None:
-    """`PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD) when set: every company's date, pinned."""
+    """`PERSONIO_PIPELINE_TODAY` (YYYY-MM-DD) when set: every company's date, pinned (tests,
+    replaying a day); otherwise each company's date is its own (`companies.clock.company_today`)."""
     pinned = os.environ.get(TODAY_ENV)
     return date.fromisoformat(pinned) if pinned else None
 

@@ -9,10 +9,11 @@ first tick at or after its hour, once per day of the company's calendar.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from personio_pipeline.common import settings
+from personio_pipeline.common.clock import utc_now
 
 UTC_NAME = "UTC"
 
@@ -47,7 +48,7 @@ def company_today(timezone_name: str | None, now: datetime | None = None) -> dat
     pinned = settings.pinned_today()
     if pinned is not None:
         return pinned
-    instant = now or datetime.now(timezone.utc)
+    instant = now or utc_now()
     return instant.astimezone(zone(timezone_name)).date()
 
 

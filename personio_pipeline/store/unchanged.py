@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.common.source_digest import source_digest
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.diff import OrgModel
 from personio_pipeline.store.schema import (
@@ -51,19 +50,13 @@ ROW_TABLES = (users, units, teams, roles)
 LINK_TABLES = (team_memberships, user_roles, reporting_lines)
 FULL_DIFF_INTERVAL = timedelta(days=7)
 
-_PACKAGE = Path(__file__).resolve().parents[1]
 _RULE_SOURCES = ("org/*.py", "store/diff.py", "store/ownership.py", "store/sync.py",
                  "store/unchanged.py", "store/schema.py", "store/migrations/versions/*.py")
 
 
-@lru_cache(maxsize=1)
 def rules_digest() -> str:
     """SHA-256 of the code that turns HR data into Teammeter rows."""
-    digest = hashlib.sha256()
-    for pattern in _RULE_SOURCES:
-        for path in sorted(_PACKAGE.glob(pattern)):
-            digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    return source_digest(*_RULE_SOURCES)
 
 
 def model_fingerprint(model: OrgModel, extra: str = "") -> str:

@@ -161,7 +161,7 @@ def test_a_nameless_team_gets_a_fallback_name_and_a_warning(resources, sandbox):
 
 
 # -- the model's "today" ----------------------------------------------------------------------
-# It comes from one place (`settings.today`, pinned by PERSONIO_PIPELINE_TODAY): an employment
+# It comes from one place (`companies.clock.company_today`, pinned by PERSONIO_PIPELINE_TODAY): an employment
 # ending between two pinned dates is active on the first and over on the second, in the Dagster
 # asset as in the pure model.
 

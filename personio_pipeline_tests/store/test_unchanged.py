@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from personio_pipeline.companies import registry
+from personio_pipeline.common import source_digest as code
 from personio_pipeline.store import hand_edits, unchanged
 from personio_pipeline.store.db import company_transaction
 from personio_pipeline.store.schema import reporting_lines, sync_runs, team_memberships, users
@@ -151,17 +152,17 @@ def test_fingerprint_changes_with_the_code_that_builds_and_applies_the_model(mon
     before = model_fingerprint(model)
     package = tmp_path / "personio_pipeline"
     for pattern in unchanged._RULE_SOURCES:
-        for source in unchanged._PACKAGE.glob(pattern):
-            target = package / source.relative_to(unchanged._PACKAGE)
+        for source in code.PACKAGE.glob(pattern):
+            target = package / source.relative_to(code.PACKAGE)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
-    monkeypatch.setattr(unchanged, "_PACKAGE", package)
-    unchanged.rules_digest.cache_clear()
+    monkeypatch.setattr(code, "PACKAGE", package)
+    code.source_digest.cache_clear()
     try:
         assert model_fingerprint(model) == before
         ownership = package / "store" / "ownership.py"
         ownership.write_text(ownership.read_text() + "\n# a new rule\n")
-        unchanged.rules_digest.cache_clear()
+        code.source_digest.cache_clear()
         assert model_fingerprint(model) != before
     finally:
-        unchanged.rules_digest.cache_clear()
+        code.source_digest.cache_clear()

@@ -17,7 +17,6 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,12 @@ import pandas as pd
 import pyarrow
 from dagster._serdes import deserialize_value, serialize_value
 
+from personio_pipeline.common.source_digest import source_digest
 from personio_pipeline.defs.shared.check_results import to_result
 from personio_pipeline.defs.shared.keys import ORG_EMPLOYEES, org
 from personio_pipeline.org.checks import CheckOutcome
 
-PACKAGE = Path(__file__).resolve().parents[2]  # personio_pipeline/
-CODE = ("org", "defs/org", "apideck/extract.py", "common")  # what turns a listing into the model
+CODE = ("org/*.py", "defs/org/*.py", "apideck/extract.py", "common/*.py")  # what turns a listing into the model
 
 
 def model_key(raw_sha256: str, today: date) -> str:
@@ -39,15 +38,8 @@ def model_key(raw_sha256: str, today: date) -> str:
     return hashlib.sha256(f"{_code_digest()}|{raw_sha256}|{today.isoformat()}".encode()).hexdigest()
 
 
-@cache
 def _code_digest() -> str:
-    digest = hashlib.sha256(f"pandas {pd.__version__} pyarrow {pyarrow.__version__}".encode())
-    for part in CODE:
-        path = PACKAGE / part
-        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(source.relative_to(PACKAGE).as_posix().encode())
-            digest.update(source.read_bytes())
-    return digest.hexdigest()
+    return source_digest(*CODE) + f"|pandas {pd.__version__}|pyarrow {pyarrow.__version__}"
 
 
 @dataclass(frozen=True)

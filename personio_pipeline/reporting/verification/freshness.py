@@ -14,12 +14,12 @@ import hashlib
 import os
 import re
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
+from personio_pipeline.common.source_digest import source_digest
 from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies.sync_runs import SUCCEEDED
 from personio_pipeline.org.columns import MODEL_KEY_ATTR
@@ -67,13 +67,9 @@ def _aggregates(organisation_id: int) -> list[sa.Select]:
     ]
 
 
-@cache
 def _code_digest() -> str:
     """The reporting code's source: a new release rebuilds every page once."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return source_digest("reporting/verification/*.py")
 
 
 def patch_last_sync(path: Path, last_synced_at: datetime | None) -> bool:
