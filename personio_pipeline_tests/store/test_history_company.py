@@ -55,13 +55,20 @@ def test_a_company_with_history_syncs_without_duplicates_or_second_invitations(e
     coaches = {i: a for i, a in ids.items() if a in history.COACHES}
     before = {row.id: row for row in accounts(engine) if row.id in coaches}
 
-    sync_company(engine, COMPANY, model_of(0), run_id="day-0", today=TODAY, now=NOW)
+    day0 = model_of(0)
+    sync_company(engine, COMPANY, day0, run_id="day-0", today=TODAY, now=NOW)
     with engine.begin() as conn:
         hand_edits.mark_verified(conn, COMPANY, now=NOW)
     invited_day0 = invite(engine)
     rows = accounts(engine)
     linked = [r for r in rows if r.id in ids and r.employee_id is not None]
-    assert len(linked) >= len(seeded) - len(coaches) - 3  # every existing account with its address, give or take
+    # Every existing account whose person HR lists as working here now is linked; the accounts of
+    # people whose contract has ended by TODAY stay outside HR, as they were.
+    working = set(day0.employees.loc[day0.employees["status"] == "active", "employee_id"])
+    hr_id_of = dict(zip(ids, company.history_account_ids))  # the accounts in the order they were made
+    expected = {account for account, hr_id in hr_id_of.items() if hr_id in working}
+    assert {r.id for r in linked} == expected and len(expected) > len(seeded) // 2
+    assert all(r.employee_id == hr_id_of[r.id] for r in linked)
     assert all(r.linked_by == "address" and r.origin == "teammeter" for r in linked)
     emails = Counter(r.email for r in rows if r.email)
     assert max(emails.values()) == 1, "one account per address"
