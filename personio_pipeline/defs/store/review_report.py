@@ -49,13 +49,13 @@ def review_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     stored = StoredModel(context.resources.io_manager, company, ["employees"])
     path = report_file(settings.data_dir(), company)
     with teammeter_db.engine().connect() as conn:
+        org = registry.get(conn, company)
         model_key = stored.recorded_key()
         employees = None if model_key else stored.load("employees")
-        key = report_key(conn, company, employees, model_key=model_key)
+        key = report_key(conn, org, employees, model_key=model_key)
         known = _read_sidecar(path)
         if known.get("key") == key and all(p.exists() for p in [path, *_lists_of(path, known)]):
-            last_synced_at = registry.get(conn, company).last_synced_at
-            if patch_last_sync(path, last_synced_at):
+            if patch_last_sync(path, org.last_synced_at):
                 context.log.info(f"company '{company}': verification report unchanged (its last sync time updated)")
                 return dg.MaterializeResult(metadata={**_metadata(path, known["counts"]), "rebuilt": False})
         if employees is None:

@@ -29,12 +29,13 @@ from personio_pipeline.store.unchanged import store_signature
 LAST_SYNC = re.compile(rb"Last sync: (never|\d{4}-\d\d-\d\d \d\d:\d\d UTC)\.")
 
 
-def report_key(conn: sa.Connection, consumer_id: str, employees: pd.DataFrame | None, *,
+def report_key(conn: sa.Connection, org: registry.Company, employees: pd.DataFrame | None, *,
                model_key: str | None = None) -> str:
     """SHA-256 over what the company's page shows, except the time of the last sync. The org
-    model's employees count by `model_key` (the key the org model step built them for) when
-    given, else by their rows."""
-    org = registry.get(conn, consumer_id)
+    model's employees count by the key the org model step built them for (`model_key`, else the
+    one they carry), else by their rows."""
+    if model_key is None and employees is not None:
+        model_key = employees.attrs.get(MODEL_KEY_ATTR)
     digest = hashlib.sha256(_code_digest().encode())
     settings = (org.name, org.verified_at, org.pre_start_days, org.scope, org.unknown_status, org.timezone,
                 clock.company_today(org.timezone))
@@ -46,8 +47,6 @@ def report_key(conn: sa.Connection, consumer_id: str, employees: pd.DataFrame | 
         digest.update(f"model {model_key}".encode())
     elif employees is None:
         digest.update(b"no model")
-    elif employees.attrs.get(MODEL_KEY_ATTR):  # the org model step's key stands for its rows
-        digest.update(f"model {employees.attrs[MODEL_KEY_ATTR]}".encode())
     elif len(employees):
         digest.update(repr(list(employees.columns)).encode())
         digest.update(pd.util.hash_pandas_object(employees, index=False, categorize=False).to_numpy().tobytes())
