@@ -14,7 +14,8 @@ gives the same result.
   changes any of it makes every company diff once.
 - The store signature is SQL aggregates per table over the columns the diff reads: row count,
   sum and maximum of ids, active/open/HR rows, sums of the referenced ids and of the lengths of
-  names, keys and addresses, latest updated/deactivated/ended time. Rows added, removed or
+  names, keys and addresses, accounts registered, count and latest of start dates and link times,
+  latest updated/deactivated/ended time. Rows added, removed or
   (de)activated, links ended or re-pointed, names or addresses edited to another length, and
   any edit stamping `updated_at` change it; hand edits through `hand_edits.py` also forget the
   remembered state outright. What it can miss — a raw SQL edit that keeps every aggregate, such
@@ -105,12 +106,14 @@ def _aggregates(table: sa.Table) -> list[sa.ColumnElement]:
         ends = [column for column in c if column.foreign_keys]
         return [*aggregates, *(f.sum(column) for column in ends), f.count(c.ended_at), f.max(c.ended_at)]
     texts = [column for column in c if isinstance(column.type, sa.String) and column.name not in ("source", "email_source")]
-    numbers = [c[name] for name in ("unit_id", "active", "has_access") if name in c]
+    numbers = [c[name] for name in ("unit_id", "active", "has_access", "registered") if name in c]
+    dates = [c[name] for name in ("starts_on", "linked_at") if name in c]
     return [
         *aggregates,
         *(f.sum(sa.cast(column, sa.Integer)) for column in numbers),
         *(f.sum(f.length(column)) for column in texts),
         *(f.count(column) for column in texts),
+        *(aggregate for column in dates for aggregate in (f.count(column), f.max(column))),
         f.max(c.updated_at),
         f.max(c.deactivated_at),
     ]

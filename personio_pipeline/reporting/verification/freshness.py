@@ -23,7 +23,7 @@ from personio_pipeline.common.source_digest import source_digest
 from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies.sync_runs import SUCCEEDED
 from personio_pipeline.org.columns import MODEL_KEY_ATTR
-from personio_pipeline.store.schema import held_back_records, invitations, sync_runs, users
+from personio_pipeline.store.schema import held_back_records, invitations, sync_runs
 from personio_pipeline.store.unchanged import store_signature
 
 LAST_SYNC = re.compile(rb"Last sync: (never|\d{4}-\d\d-\d\d \d\d:\d\d UTC)\.")
@@ -54,11 +54,10 @@ def report_key(conn: sa.Connection, org: registry.Company, employees: pd.DataFra
 
 
 def _aggregates(organisation_id: int) -> list[sa.Select]:
-    f, u, i, h, s = sa.func, users.c, invitations.c, held_back_records.c, sync_runs.c
+    """What the page shows beyond the rows the store signature covers (accounts, structures,
+    links, including registered, start dates and how accounts were linked)."""
+    f, i, h, s = sa.func, invitations.c, held_back_records.c, sync_runs.c
     return [
-        sa.select(f.count(), f.sum(sa.cast(u.registered, sa.Integer)), f.max(u.linked_at), f.count(u.starts_on),
-                  f.max(u.starts_on), f.sum(f.length(u.hr_status)), f.sum(f.length(u.linked_by)))
-        .where(u.organisation_id == organisation_id),
         sa.select(f.count(), f.max(i.id), f.count(i.sent_at), f.max(i.sent_at), f.sum(f.length(i.status)),
                   f.count(i.failure_reason)).where(i.organisation_id == organisation_id),
         sa.select(f.count(), f.max(h.id), f.count(h.released_at)).where(h.organisation_id == organisation_id),
