@@ -63,7 +63,7 @@ def derive_reporting_lines(employees: pd.DataFrame) -> ReportingLines:
     has_manager = employees["status"].isin(PRESENT_STATUSES) & employees["manager_id"].notna()
     reports = employees.loc[has_manager, ["employee_id", "manager_id"]]
     status_by_id = pd.Series(employees["status"].to_numpy(), index=employees["employee_id"])
-    problem = _line_problem(reports, status_by_id)
+    problem = line_problem(reports, status_by_id)
     candidates = reports[problem.isna()]
     cycles = cycles_of(dict(zip(candidates["employee_id"], candidates["manager_id"])))
     in_cycle = candidates["employee_id"].isin(cycles.keys())
@@ -159,7 +159,7 @@ def _finish(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return table.where(table.notna(), None)[list(columns)]
 
 
-def _line_problem(reports: pd.DataFrame, status_by_id: pd.Series) -> pd.Series:
+def line_problem(reports: pd.DataFrame, status_by_id: pd.Series) -> pd.Series:
     """Why a line cannot be kept (None if it can), before looking for cycles."""
     manager_status = reports["manager_id"].map(status_by_id)
     problem = np.select(

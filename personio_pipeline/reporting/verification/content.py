@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 from personio_pipeline.common.tables import natural_order
 
+SEPARATOR = ", "  # between the names in one cell (teams, roles)
+
 # Why an active person cannot log in yet: short label, what to fix in Personio.
 NO_EMAIL = ("no email", "Enter a work email address for this person in Personio.")
 INVALID_EMAIL = ("invalid email", "Correct the email address in Personio.")

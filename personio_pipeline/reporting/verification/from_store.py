@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from personio_pipeline.common.tables import natural_order
 from personio_pipeline.companies import clock, registry
 from personio_pipeline.companies import scope as company_scope
-from personio_pipeline.companies.sync_runs import SUCCEEDED
 from personio_pipeline.org.columns import PRESENT_STATUSES
-from personio_pipeline.org.structure import _line_problem
+from personio_pipeline.org.structure import line_problem
 from personio_pipeline.reporting.verification.content import (
     AFTER_VERIFICATION,
+    SEPARATOR,
     FAILED,
     INACTIVE_MANAGER,
     INVITED,
@@ -33,7 +33,6 @@ from personio_pipeline.reporting.verification.content import (
     UNKNOWN_MANAGER,
     WAITING,
     Blocked,
-    Changes,
     Edit,
     ExistingAccount,
     Header,
@@ -49,24 +48,21 @@ from personio_pipeline.reporting.verification.content import (
     access_problem,
     build_org_chart,
 )
+from personio_pipeline.reporting.verification.latest_changes import latest_changes
 from personio_pipeline.store import held_back
 from personio_pipeline.store.db import as_utc
 from personio_pipeline.store.ownership import TEAMMETER
 from personio_pipeline.store.schema import (
-    change_log,
     invitations,
     reporting_lines,
     roles,
-    sync_runs,
     team_memberships,
     teams,
     units,
     user_roles,
     users,
 )
-from personio_pipeline.store.sync import IMPORT_ACTION
 
-SEPARATOR = ", "
 
 
 def gather(
@@ -87,7 +83,8 @@ def gather(
     # Teammeter) appear only where a Teammeter edit names them.
     active = {uid: row for uid, row in people.items() if row.active and row.employee_id is not None}
     unit_rows = _rows(conn, units, org.id, units.c.id, units.c.unit_key, units.c.name, units.c.source, units.c.active)
-    team_rows = _rows(conn, teams, org.id, teams.c.id, teams.c.name, teams.c.unit_id, teams.c.source, teams.c.active)
+    team_rows = _rows(conn, teams, org.id, teams.c.id, teams.c.team_key, teams.c.name, teams.c.unit_id, teams.c.source,
+                      teams.c.active)
     role_rows = _rows(conn, roles, org.id, roles.c.id, roles.c.role_key, roles.c.name, roles.c.source, roles.c.active)
     memberships = _open(conn, team_memberships, org.id, team_memberships.c.team_id)
     assignments = _open(conn, user_roles, org.id, user_roles.c.role_id)
@@ -133,7 +130,12 @@ def gather(
         roles=role_list,
         variants_known=model.known,
         edits=_edits(people, active, unit_rows, team_rows, role_rows, memberships, assignments, lines),
-        changes=_changes(conn, org.id, people, unit_rows, team_rows),
+        changes=latest_changes(
+            conn, org.id,
+            names={row.employee_id: row.display_name for row in people.values()},
+            team_names={row.team_key: row.name for row in team_rows.values() if row.team_key is not None},
+            unit_names={row.unit_key: row.name for row in unit_rows.values() if row.unit_key is not None},
+        ),
         accounts=_existing_accounts(people),
         kept_on_unknown_status=tuple(sorted(
             (KeptOnUnknownStatus(row.display_name, row.employee_id, bool(row.has_access))
@@ -234,7 +236,7 @@ class _ModelFacts:
                        & employees["employee_id"].isin(active_ids))
         reports = employees.loc[has_manager, ["employee_id", "manager_id"]]
         status_by_id = pd.Series(employees["status"].to_numpy(), index=employees["employee_id"])
-        problems = reports.assign(problem=_line_problem(reports, status_by_id))
+        problems = reports.assign(problem=line_problem(reports, status_by_id))
         problems = problems[problems["problem"].isin(["unknown_manager", "inactive_manager"])]
         names = dict(zip(employees["employee_id"], employees["display_name"])) if len(problems) else {}
         why = {}
@@ -408,102 +410,3 @@ def _edits(people, active, unit_rows, team_rows, role_rows, memberships, assignm
     edits += [Edit("email address", f"{row.display_name}: {row.email}") for row in active.values()
               if row.email_source == TEAMMETER and row.email]
     return tuple(sorted(edits, key=lambda edit: (edit.kind, edit.what.casefold())))
-
-
-def _changes(conn, organisation_id: int, people, unit_rows, team_rows) -> Changes | None:
-    """The changes of the latest successful sync that changed something, when an earlier sync
-    came before it (a sync where nothing changed leaves this section, and so the page, as it was)
-    and it was not a first import (one after `tenants remove --purge-people` and `tenants add`:
-    its creations are 'import' entries, store/sync.py, and the page speaks of the first sync)."""
-    done = sa.and_(sync_runs.c.organisation_id == organisation_id, sync_runs.c.status == SUCCEEDED)
-    latest = conn.execute(
-        sa.select(sync_runs.c.id, sync_runs.c.run_id, sync_runs.c.finished_at)
-        .where(done, sync_runs.c.rows_written > 0)
-        .order_by(sync_runs.c.finished_at.desc(), sync_runs.c.id.desc()).limit(1)
-    ).first()
-    if latest is None:
-        return None
-    previous = conn.execute(
-        sa.select(sync_runs.c.finished_at).where(done, sync_runs.c.id != latest.id,
-                                                 sync_runs.c.finished_at <= latest.finished_at)
-        .order_by(sync_runs.c.finished_at.desc(), sync_runs.c.id.desc()).limit(1)
-    ).first()
-    if previous is None:
-        return None
-    run_id, synced_at, previous_at = latest.run_id, latest.finished_at, previous.finished_at
-    logged = conn.execute(
-        sa.select(change_log.c.entity, change_log.c.entity_key, change_log.c.action, change_log.c.after)
-        .where(change_log.c.organisation_id == organisation_id, change_log.c.run_id == run_id)
-        .order_by(change_log.c.id)
-    ).all()
-    if any(action == IMPORT_ACTION for _, _, action, _ in logged):
-        return None
-    names = {row.employee_id: row.display_name for row in people.values()}
-    team_names = {row.team_key: row.name for row in _team_keys(conn, organisation_id)}
-    unit_names = {row.unit_key: row.name for row in unit_rows.values() if row.unit_key is not None}
-
-    def who(employee_id: str) -> str:
-        return names.get(employee_id, f"HR id {employee_id}")
-
-    hires, leavers, rest = [], [], []
-    joined: dict[str, list[str]] = defaultdict(list)
-    left: dict[str, list[str]] = defaultdict(list)
-    unit_moves: dict[str, str] = {}
-    managers: list[tuple[str, str]] = []
-    for entity, key, action, after in logged:
-        if entity == "user" and action in ("create", "reactivate"):
-            hires.append(key)
-        elif entity == "user" and action == "deactivate":
-            leavers.append(key)
-        elif entity == "team_membership" and action in ("create", "end"):
-            employee_id, _, team_key = key.partition("|")
-            (joined if action == "create" else left)[employee_id].append(team_names.get(team_key, team_key))
-        elif entity == "user" and action == "update" and after and "unit_key" in after:
-            unit_key = after["unit_key"]
-            unit_moves[key] = unit_names.get(unit_key, "no unit") if unit_key else "no unit"
-        elif entity == "reporting_line" and action == "create":
-            managers.append(tuple(key.split("|", 1)))
-        elif entity == "reporting_line" and action == "end":
-            continue  # the other half of a new manager, or of a leaver
-        else:
-            rest.append((entity, key))
-    arriving, going = set(hires), set(leavers)
-    # Changes not listed by name (titles, names, addresses, structures), hires' and leavers' own aside.
-    other = sum(1 for entity, key in rest if _person_of(entity, key) not in arriving | going)
-    moves = []
-    for employee_id in sorted(set(joined) | set(left) | set(unit_moves), key=natural_order):
-        if employee_id in arriving or employee_id in going:
-            continue
-        parts = []
-        if left[employee_id]:
-            parts.append("left " + SEPARATOR.join(sorted(left[employee_id])))
-        if joined[employee_id]:
-            parts.append("joined " + SEPARATOR.join(sorted(joined[employee_id])))
-        if employee_id in unit_moves:
-            parts.append("now in unit " + unit_moves[employee_id])
-        moves.append((who(employee_id), "; ".join(parts)))
-    hires_teams = {e: SEPARATOR.join(sorted(joined.get(e, []))) for e in arriving}
-    return Changes(
-        synced_at=as_utc(synced_at),
-        previous_at=as_utc(previous_at),
-        hires=tuple((who(e), hires_teams[e]) for e in sorted(arriving, key=natural_order)),
-        leavers=tuple(who(e) for e in sorted(going, key=natural_order)),
-        moves=tuple(moves),
-        new_managers=tuple((who(e), who(m)) for e, m in sorted(managers, key=lambda p: natural_order(p[0]))
-                           if e not in arriving),
-        other=other,
-    )
-
-
-def _person_of(entity: str, key: str) -> str | None:
-    """The employee id a change-log entry is about, None for a unit, team or role."""
-    if entity == "user":
-        return key
-    if entity in ("team_membership", "user_role", "reporting_line"):
-        return key.partition("|")[0]
-    return None
-
-
-def _team_keys(conn: sa.Connection, organisation_id: int):
-    return conn.execute(sa.select(teams.c.team_key, teams.c.name).where(
-        teams.c.organisation_id == organisation_id, teams.c.team_key.is_not(None)))
