@@ -125,6 +125,7 @@ def _history_days(server, config):
     """Teammeter's accounts from before the connection, then the sandbox's days 0, 1 and 2, one
     sync each (as the daily schedule would run them)."""
     from personio_pipeline.cli import context
+    from personio_pipeline.companies import registry
     from personio_pipeline.sandbox import history
     from personio_pipeline.sandbox.generator import build_company
     from personio_pipeline.store import hand_edits
@@ -134,15 +135,15 @@ def _history_days(server, config):
     import sqlalchemy as sa
 
     company = build_company(HISTORY_COMPANY, config.company_size(HISTORY_COMPANY), history=True)
-    made = 0
+    seeded = history.existing_accounts(company)
     with company_transaction(context.engine()) as conn:
-        known = set(conn.execute(sa.select(users.c.email).where(users.c.email.is_not(None))).scalars())
-        for account in history.existing_accounts(company):
-            if account.email.strip().lower() not in known:  # a second demo run keeps the first's accounts
+        organisation_id = registry.get(conn, HISTORY_COMPANY).id
+        has_accounts = conn.execute(sa.select(users.c.id).where(users.c.organisation_id == organisation_id).limit(1)).first()
+        if not has_accounts:  # a second demo run keeps what the first made and synced
+            for account in seeded:
                 hand_edits.create_user(conn, HISTORY_COMPANY, account.name, account.email, registered=account.registered)
-                made += 1
-    click.echo(f"Teammeter had {made} accounts before the connection (2 coaches among them)" if made else
-               "Teammeter's accounts from before the connection are there already")
+    click.echo("Teammeter's accounts from before the connection are there already" if has_accounts else
+               f"Teammeter had {len(seeded)} accounts before the connection ({len(history.COACHES)} coaches among them)")
     result = None
     for day in (0, history.LEAVERS_DAY, history.REHIRE_DAY):
         server.config.day = day
