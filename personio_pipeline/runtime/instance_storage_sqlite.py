@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from dagster import Field, StringSource
 from dagster._config.config_schema import UserConfigSchema
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS  # as Dagster's own storage waits
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.pool import StaticPool
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
 MAX_HELD = 8  # a run worker needs two (its run, the index); the daemon and the UI follow a few runs at once
 
 
