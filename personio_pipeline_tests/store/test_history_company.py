@@ -100,7 +100,9 @@ def test_a_company_with_history_syncs_without_duplicates_or_second_invitations(e
     rows = {r.id: r for r in accounts(engine)}
     by_hr_id = {r.employee_id: r for r in rows.values() if r.employee_id}
     back = by_hr_id[rehire["id"]]
-    assert back.linked_by == "rehire" and back.active and back.registered in (True, False)
+    (old_account,) = [account for account, hr_id in hr_id_of.items() if hr_id == former["id"]]
+    assert (back.id, back.linked_by, back.active) == (old_account, "rehire", True)  # the old account itself
+    assert back.registered == ids[old_account].registered  # with its history: signed in or not, as before
     assert former["id"] not in by_hr_id, "the former HR id's account is the rehire's now"
     assert by_hr_id[newcomer["id"]].id != by_hr_id[recycled_from["id"]].id
     assert by_hr_id[recycled_from["id"]].active is False  # the leaver's account stays as it was: deactivated
